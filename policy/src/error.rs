@@ -1,0 +1,53 @@
+//! The policy crate's error type.
+
+/// Everything that can go wrong in the policy crate.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file involved.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A JSON file did not parse.
+    #[error("{path}: invalid JSON: {source}")]
+    Json {
+        /// The file involved.
+        path: String,
+        /// The underlying error.
+        source: serde_json::Error,
+    },
+    /// A configuration value is not usable.
+    #[error("invalid config field `{field}`: {reason}")]
+    InvalidConfig {
+        /// The config field.
+        field: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// Checkpoint tensors do not match the architecture.
+    #[error("checkpoint {path} does not match the model: {problems}")]
+    TensorMismatch {
+        /// The checkpoint file.
+        path: String,
+        /// Every missing, unexpected or mis-shaped tensor, one per line.
+        problems: String,
+    },
+    /// The tokenizer failed.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// The chat template failed to render.
+    #[error("chat template: {0}")]
+    Template(String),
+    /// An input does not fit the model.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+}
+
+/// Result alias for the policy crate.
+pub type Result<T> = std::result::Result<T, PolicyError>;

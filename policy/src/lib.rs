@@ -1,0 +1,20 @@
+//! A small vision-language policy on candle: ViT-style encoder + Qwen2-architecture decoder.
+//!
+//! Every path that trains uses composed, differentiable candle ops (no fused softmax, RMSNorm or rope).
+
+pub mod checkpoint;
+pub mod config;
+pub mod decoder;
+pub mod error;
+pub mod layers;
+pub mod model;
+pub mod params;
+pub mod tokenizer;
+pub mod vision;
+
+pub use checkpoint::{load_config, load_policy, save_policy};
+pub use config::{PolicyConfig, VisionConfig};
+pub use error::{PolicyError, Result};
+pub use model::{BatchLayout, DecodeState, Policy, SequenceInput};
+pub use tokenizer::{ChatMessage, ChatPart, PolicyTokenizer, SpecialTokenIds};
+pub use vision::ImageInput;

@@ -1,0 +1,116 @@
+//! Where weights come from while a model is built: seeded random init or a loaded checkpoint.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use candle_core::{DType, Device, Tensor, Var};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{PolicyError, Result};
+
+/// How a fresh tensor is initialised.
+#[derive(Debug, Clone, Copy)]
+pub enum Init {
+    /// Uniform in ±sqrt(3)·std (same variance as a normal with that std).
+    Uniform {
+        /// Standard deviation of the distribution.
+        std: f64,
+    },
+    /// Every element equal to this value.
+    Constant(f64),
+}
+
+enum Source {
+    Random { rng: Box<ChaCha8Rng> },
+    Loaded { tensors: BTreeMap<String, Tensor> },
+}
+
+/// Hands out named parameters while modules are built and records them as trainable `Var`s.
+pub struct ParamBuilder {
+    source: Source,
+    device: Device,
+    dtype: DType,
+    vars: BTreeMap<String, Var>,
+    problems: Vec<String>,
+    origin: String,
+}
+
+impl ParamBuilder {
+    /// Parameters drawn from a seeded generator.
+    pub fn random(seed: u64, dtype: DType, device: &Device) -> Self {
+        Self {
+            source: Source::Random {
+                rng: Box::new(ChaCha8Rng::seed_from_u64(seed)),
+            },
+            device: device.clone(),
+            dtype,
+            vars: BTreeMap::new(),
+            problems: Vec::new(),
+            origin: format!("random(seed={seed})"),
+        }
+    }
+
+    /// Parameters taken from loaded tensors; `origin` names the checkpoint in errors.
+    pub fn loaded(tensors: BTreeMap<String, Tensor>, origin: &str, dtype: DType, device: &Device) -> Self {
+        Self {
+            source: Source::Loaded { tensors },
+            device: device.clone(),
+            dtype,
+            vars: BTreeMap::new(),
+            problems: Vec::new(),
+            origin: origin.to_string(),
+        }
+    }
+
+    /// Fetch (or create) the parameter `name` with `shape`.
+    pub fn get(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Tensor> {
+        let tensor = match &mut self.source {
+            Source::Random { rng } => {
+                let count: usize = shape.iter().product();
+                let values: Vec<f32> = match init {
+                    Init::Uniform { std } => {
+                        let bound = (3.0f64).sqrt() * std;
+                        (0..count)
+                            .map(|_| rng.random_range(-bound..=bound) as f32)
+                            .collect()
+                    }
+                    Init::Constant(v) => vec![v as f32; count],
+                };
+                Tensor::from_vec(values, shape, &self.device)?.to_dtype(self.dtype)?
+            }
+            Source::Loaded { tensors } => match tensors.remove(name) {
+                Some(t) if t.dims() == shape => t.to_dtype(self.dtype)?.to_device(&self.device)?,
+                Some(t) => {
+                    self.problems
+                        .push(format!("{name}: shape {:?}, expected {shape:?}", t.dims()));
+                    Tensor::zeros(shape, self.dtype, &self.device)?
+                }
+                None => {
+                    self.problems.push(format!("{name}: missing"));
+                    Tensor::zeros(shape, self.dtype, &self.device)?
+                }
+            },
+        };
+        let var = Var::from_tensor(&tensor)?;
+        let handle = var.as_tensor().clone();
+        self.vars.insert(name.to_string(), var);
+        Ok(handle)
+    }
+
+    /// Finish: every loaded tensor must have been used and every requested one found.
+    pub fn finish(self) -> Result<BTreeMap<String, Var>> {
+        let mut problems = self.problems;
+        if let Source::Loaded { tensors } = &self.source {
+            let unexpected: BTreeSet<&String> = tensors.keys().collect();
+            problems.extend(unexpected.iter().map(|n| format!("{n}: unexpected")));
+        }
+        if problems.is_empty() {
+            Ok(self.vars)
+        } else {
+            Err(PolicyError::TensorMismatch {
+                path: self.origin,
+                problems: problems.join("\n"),
+            })
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! medgym: medical visual question answering as reinforcement-learning environments.
