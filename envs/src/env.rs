@@ -1,0 +1,134 @@
+//! The Gymnasium-shaped environment trait and its single-turn implementation.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::error::EnvError;
+use crate::task::TaskFamily;
+use crate::types::{EnvSpec, Info, Message, Observation, Role, Split, StepResult, TaskItem};
+
+/// Gymnasium-shaped environment.
+pub trait Env: Send {
+    /// Static description of the environment.
+    fn spec(&self) -> &EnvSpec;
+
+    /// Some(seed) restarts the item stream at (seed, index 0); None continues with the next index. Returns the observation and info (item id, task id, split, index).
+    fn reset(&mut self, seed: Option<u64>) -> Result<(Observation, Info), EnvError>;
+
+    /// Score the action text; single-turn, so terminated = true. Step before reset or after termination → EnvError.
+    fn step(&mut self, action: &str) -> Result<StepResult, EnvError>;
+}
+
+/// Single-turn env over a TaskFamily and a split.
+#[derive(Clone)]
+pub struct SingleTurnEnv {
+    task: Arc<dyn TaskFamily>,
+    split: Split,
+    seed: u64,
+    next_index: u64,
+    current: Option<TaskItem>,
+    terminated: bool,
+}
+
+impl std::fmt::Debug for SingleTurnEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SingleTurnEnv")
+            .field("task", &self.task.spec().id)
+            .field("split", &self.split)
+            .field("seed", &self.seed)
+            .field("next_index", &self.next_index)
+            .field("current", &self.current.as_ref().map(|item| &item.id))
+            .field("terminated", &self.terminated)
+            .finish()
+    }
+}
+
+impl SingleTurnEnv {
+    /// An environment over `task`'s `split` stream, starting at seed 0, index 0.
+    pub fn new(task: Arc<dyn TaskFamily>, split: Split) -> Self {
+        Self {
+            task,
+            split,
+            seed: 0,
+            next_index: 0,
+            current: None,
+            terminated: false,
+        }
+    }
+
+    /// The item of the current episode, if `reset` has been called.
+    pub fn current_item(&self) -> Option<&TaskItem> {
+        self.current.as_ref()
+    }
+
+    /// The split this environment draws from.
+    pub fn split(&self) -> Split {
+        self.split
+    }
+
+    /// The task family behind this environment.
+    pub fn task(&self) -> &Arc<dyn TaskFamily> {
+        &self.task
+    }
+}
+
+/// The info map describing an item: id, task id, split, seed and index.
+fn item_info(item: &TaskItem) -> Info {
+    let mut info = Info::new();
+    info.insert("item_id".into(), Value::from(item.id.clone()));
+    info.insert("task_id".into(), Value::from(item.task_id.clone()));
+    info.insert("split".into(), Value::from(item.split.name()));
+    info.insert("seed".into(), Value::from(item.seed));
+    info.insert("index".into(), Value::from(item.index));
+    info
+}
+
+impl Env for SingleTurnEnv {
+    fn spec(&self) -> &EnvSpec {
+        self.task.spec()
+    }
+
+    fn reset(&mut self, seed: Option<u64>) -> Result<(Observation, Info), EnvError> {
+        if let Some(seed) = seed {
+            self.seed = seed;
+            self.next_index = 0;
+        }
+        let index = self.next_index;
+        let item = self.task.item(self.split, self.seed, index)?;
+        self.next_index = index.saturating_add(1);
+        let observation = self.task.observation(&item);
+        let info = item_info(&item);
+        self.current = Some(item);
+        self.terminated = false;
+        Ok((observation, info))
+    }
+
+    fn step(&mut self, action: &str) -> Result<StepResult, EnvError> {
+        let item = self.current.as_ref().ok_or(EnvError::StepBeforeReset)?;
+        if self.terminated {
+            return Err(EnvError::StepAfterTermination);
+        }
+        let breakdown = self.task.score(item, action);
+        let mut observation = self.task.observation(item);
+        observation
+            .messages
+            .push(Message::text(Role::Assistant, action));
+        let mut info = item_info(item);
+        info.insert("correct".into(), Value::from(breakdown.correct));
+        info.insert("format_ok".into(), Value::from(breakdown.format_ok));
+        info.insert(
+            "reference_answer".into(),
+            Value::from(item.reference.answer.clone()),
+        );
+        self.terminated = true;
+        Ok(StepResult {
+            observation,
+            reward: breakdown.total,
+            breakdown,
+            terminated: true,
+            truncated: false,
+            info,
+        })
+    }
+}

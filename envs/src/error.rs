@@ -1,0 +1,67 @@
+//! The crate's error type.
+
+use medgym_rewards::RewardError;
+
+/// Every way an environment operation can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    /// The requested environment id is not registered.
+    #[error("unknown environment id `{id}`; known ids: {known}")]
+    UnknownEnv {
+        /// The id that was asked for.
+        id: String,
+        /// Comma-separated list of registered ids.
+        known: String,
+    },
+    /// `step` was called before any `reset`.
+    #[error("step called before reset")]
+    StepBeforeReset,
+    /// `step` was called after the episode already terminated.
+    #[error("step called after the episode terminated; call reset first")]
+    StepAfterTermination,
+    /// The reward crate rejected a reference or answer.
+    #[error("reward error: {0}")]
+    Reward(#[from] RewardError),
+    /// An item could not be generated or is inconsistent.
+    #[error("invalid item for task `{task_id}` (field `{field}`): {reason}")]
+    InvalidItem {
+        /// Task whose item failed.
+        task_id: String,
+        /// The item field or scene fact that is wrong.
+        field: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A synthetic scene has no room for a requested lesion.
+    #[error("cannot place a lesion of radius {radius} in the {organ}: {reason}")]
+    LesionPlacement {
+        /// Organ that should hold the lesion.
+        organ: String,
+        /// Lesion radius in pixels.
+        radius: i32,
+        /// Why it does not fit.
+        reason: String,
+    },
+    /// An image has a pixel buffer that does not match its dimensions.
+    #[error(
+        "invalid image: width {width} x height {height} needs {expected} pixels, got {actual}"
+    )]
+    InvalidImage {
+        /// Image width in pixels.
+        width: u32,
+        /// Image height in pixels.
+        height: u32,
+        /// Pixel count implied by the dimensions.
+        expected: usize,
+        /// Pixel count actually supplied.
+        actual: usize,
+    },
+    /// An item metadata field could not be converted to or from JSON.
+    #[error("item metadata field `{field}` is not valid JSON for its type: {source}")]
+    Meta {
+        /// The metadata key.
+        field: String,
+        /// Underlying serde_json error.
+        source: serde_json::Error,
+    },
+}

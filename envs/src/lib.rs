@@ -1,0 +1,25 @@
+//! Medical visual question answering as Gymnasium-shaped reinforcement-learning environments.
+//!
+//! Every task item is a pure function of (task id, split, seed, index); the built-in
+//! "medsynth" family draws synthetic grayscale scans in code and asks verifiable questions
+//! about them. Rewards come from [`rewards::Rubric::standard`].
+
+#![warn(missing_docs)]
+
+/// The reward crate, re-exported.
+pub use medgym_rewards as rewards;
+
+mod env;
+mod error;
+pub mod medsynth;
+mod registry;
+mod task;
+mod types;
+
+pub use env::{Env, SingleTurnEnv};
+pub use error::EnvError;
+pub use registry::{builtin_task_ids, list, make, task};
+pub use task::{TaskFamily, SYSTEM_PROMPT};
+pub use types::{
+    ContentPart, EnvSpec, Info, Message, Observation, Role, ScanImage, Split, StepResult, TaskItem,
+};

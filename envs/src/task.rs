@@ -1,0 +1,44 @@
+//! The task-family abstraction: a procedural source of scored items.
+
+use medgym_rewards::{RewardBreakdown, Rubric};
+
+use crate::error::EnvError;
+use crate::types::{ContentPart, EnvSpec, Message, Observation, Role, Split, TaskItem};
+
+/// The system prompt shared by built-in tasks.
+pub const SYSTEM_PROMPT: &str =
+    "Think inside <think></think>, then answer inside <answer></answer>.";
+
+/// A family of procedurally generated items.
+pub trait TaskFamily: Send + Sync {
+    /// Static description of the task.
+    fn spec(&self) -> &EnvSpec;
+
+    /// The item at `index` of the stream `(split, seed)`; a pure function of its arguments.
+    fn item(&self, split: Split, seed: u64, index: u64) -> Result<TaskItem, EnvError>;
+
+    /// Expected accuracy of uniform random guessing over the answer space.
+    fn chance(&self) -> f64;
+
+    /// The chat observation for an item: [system: SYSTEM_PROMPT, user: [Image(0), Text(question)]].
+    fn observation(&self, item: &TaskItem) -> Observation {
+        Observation {
+            messages: vec![
+                Message::text(Role::System, SYSTEM_PROMPT),
+                Message {
+                    role: Role::User,
+                    content: vec![
+                        ContentPart::Image(0),
+                        ContentPart::Text(item.question.clone()),
+                    ],
+                },
+            ],
+            images: vec![item.image.clone()],
+        }
+    }
+
+    /// Score a response with `Rubric::standard()`.
+    fn score(&self, item: &TaskItem, response: &str) -> RewardBreakdown {
+        Rubric::standard().score(response, &item.reference)
+    }
+}
