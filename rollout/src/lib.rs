@@ -1,0 +1,9 @@
+//! Grouped rollouts of a policy on medgym environments, on worker threads, deterministic by seed.
+
+pub mod engine;
+pub mod error;
+pub mod prompt;
+
+pub use engine::{PromptJob, RolloutBatch, RolloutConfig, RolloutEngine, RolloutTimings, Trajectory};
+pub use error::{Result, RolloutError};
+pub use prompt::{chat_messages, encode_prompt, image_input};

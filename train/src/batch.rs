@@ -1,0 +1,92 @@
+//! Per-token log-probabilities of responses given prompts, for SFT and RL losses.
+
+use candle_core::{DType, Tensor};
+use medgym_policy::{Policy, SequenceInput};
+
+use crate::error::TrainError;
+use crate::objectives::token_logprobs;
+
+/// Log-probabilities of each response token `(b, t_max)` and a 0/1 mask `(b, t_max)` of real tokens.
+#[derive(Debug, Clone)]
+pub struct ResponseLogprobs {
+    /// Differentiable log-probabilities.
+    pub logp: Tensor,
+    /// 1.0 where a response token exists.
+    pub mask: Tensor,
+    /// Response tokens counted by the mask.
+    pub tokens: usize,
+}
+
+/// Run the policy on prompt + response and gather the log-probability of every response token.
+pub fn response_logprobs(
+    policy: &Policy,
+    prompts: &[SequenceInput],
+    responses: &[Vec<u32>],
+) -> Result<ResponseLogprobs, TrainError> {
+    if prompts.len() != responses.len() || prompts.is_empty() {
+        return Err(TrainError::InvalidArgument {
+            what: "batch".into(),
+            reason: format!("{} prompts for {} responses", prompts.len(), responses.len()),
+        });
+    }
+    if let Some(i) = responses.iter().position(Vec::is_empty) {
+        return Err(TrainError::InvalidArgument {
+            what: format!("responses[{i}]"),
+            reason: "empty response".into(),
+        });
+    }
+    let inputs: Vec<SequenceInput> = prompts
+        .iter()
+        .zip(responses)
+        .map(|(p, r)| {
+            let mut ids = p.token_ids.clone();
+            ids.extend_from_slice(r);
+            SequenceInput {
+                token_ids: ids,
+                image: p.image.clone(),
+            }
+        })
+        .collect();
+    let (logits, layout) = policy
+        .forward(&inputs)
+        .map_err(|e| TrainError::InvalidArgument {
+            what: "policy forward".into(),
+            reason: e.to_string(),
+        })?;
+    let (b, len, vocab) = logits.dims3()?;
+    let t_max = responses.iter().map(Vec::len).max().unwrap_or(0);
+    let mut columns = Vec::with_capacity(b * t_max);
+    let mut targets = Vec::with_capacity(b * t_max);
+    let mut mask = Vec::with_capacity(b * t_max);
+    for (row, (prompt, response)) in prompts.iter().zip(responses).enumerate() {
+        let first = layout.column(row, prompt.token_ids.len()) - 1;
+        for t in 0..t_max {
+            if t < response.len() {
+                columns.push((row * len + first + t) as u32);
+                targets.push(response[t]);
+                mask.push(1f32);
+            } else {
+                columns.push((row * len) as u32);
+                targets.push(0);
+                mask.push(0f32);
+            }
+        }
+    }
+    let device = logits.device().clone();
+    let columns = Tensor::from_vec(columns, b * t_max, &device)?;
+    let picked = logits
+        .reshape((b * len, vocab))?
+        .index_select(&columns, 0)?
+        .reshape((b, t_max, vocab))?;
+    let targets = Tensor::from_vec(targets, (b, t_max), &device)?;
+    let logp = token_logprobs(&picked, &targets)?;
+    let mask = Tensor::from_vec(mask, (b, t_max), &device)?.to_dtype(logp.dtype())?;
+    let tokens = responses.iter().map(Vec::len).sum();
+    if logp.dtype() != DType::F32 && logp.dtype() != DType::F64 {
+        return Err(TrainError::InvalidArgument {
+            what: "dtype".into(),
+            reason: format!("log-probabilities in {:?}", logp.dtype()),
+        });
+    }
+    Ok(ResponseLogprobs { logp, mask, tokens })
+}

@@ -1,0 +1,84 @@
+//! Greedy evaluation on held-out items, per task, with per-item outcomes for paired comparisons.
+
+use std::sync::Arc;
+
+use medgym_envs::{Split, TaskFamily};
+use medgym_kernels::{Sampler, SamplingParams};
+use medgym_policy::{Policy, PolicyTokenizer};
+use medgym_rollout::{PromptJob, RolloutConfig, RolloutEngine};
+use serde::Serialize;
+
+use crate::error::TrainError;
+
+/// Results on one task.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskEval {
+    /// Task id.
+    pub id: String,
+    /// Items evaluated.
+    pub n_eval: usize,
+    /// Accuracy of uniform random guessing.
+    pub chance: f64,
+    /// Fraction answered correctly.
+    pub accuracy: f64,
+    /// Fraction in the required format.
+    pub format_rate: f64,
+    /// Per-item correctness, in item order.
+    pub correct: Vec<bool>,
+    /// Mean generated tokens per item.
+    pub mean_response_tokens: f64,
+}
+
+/// Evaluate greedily on items `0..n_per_task` of the eval split of every task.
+pub fn evaluate(
+    policy: &Policy,
+    tokenizer: &PolicyTokenizer,
+    sampler: &dyn Sampler,
+    tasks: &[Arc<dyn TaskFamily>],
+    n_per_task: usize,
+    seed: u64,
+    max_new_tokens: usize,
+    workers: usize,
+) -> Result<Vec<TaskEval>, TrainError> {
+    let engine = RolloutEngine::new(policy, tokenizer, sampler);
+    let mut out = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let jobs = (0..n_per_task as u64)
+            .map(|i| {
+                let item = task.item(Split::Eval, seed, i).map_err(|e| TrainError::InvalidArgument {
+                    what: format!("eval item {i} of {}", task.spec().id),
+                    reason: e.to_string(),
+                })?;
+                Ok(PromptJob {
+                    task: task.clone(),
+                    item,
+                })
+            })
+            .collect::<Result<Vec<_>, TrainError>>()?;
+        let config = RolloutConfig {
+            group_size: 1,
+            max_new_tokens,
+            sampling: SamplingParams::greedy(),
+            seed,
+            sequence_offset: 0,
+            workers,
+            rows_per_chunk: 64,
+        };
+        let batch = engine.run(&jobs, &config).map_err(|e| TrainError::InvalidArgument {
+            what: "evaluation rollout".into(),
+            reason: e.to_string(),
+        })?;
+        let n = batch.trajectories.len().max(1) as f64;
+        let correct: Vec<bool> = batch.trajectories.iter().map(|t| t.breakdown.correct).collect();
+        out.push(TaskEval {
+            id: task.spec().id.clone(),
+            n_eval: batch.trajectories.len(),
+            chance: task.chance(),
+            accuracy: correct.iter().filter(|&&c| c).count() as f64 / n,
+            format_rate: batch.trajectories.iter().filter(|t| t.breakdown.format_ok).count() as f64 / n,
+            mean_response_tokens: batch.timings.generated_tokens as f64 / n,
+            correct,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,151 @@
+//! GRPO: group-normalised advantages, per-token PPO-clip loss, token-mean aggregation, optional k3 KL.
+
+use std::time::Instant;
+
+use candle_core::Tensor;
+use medgym_kernels::{Sampler, SamplingParams};
+use medgym_policy::{Policy, PolicyTokenizer};
+use medgym_rollout::{RolloutConfig, RolloutEngine, Trajectory};
+use serde::{Deserialize, Serialize};
+
+use crate::batch::response_logprobs;
+use crate::data::TaskStream;
+use crate::error::TrainError;
+use crate::objectives::{aggregate, clipped_surrogate, group_advantages, k3_kl, AdvantageEstimator, LossAggregation};
+use crate::optim::{Optimizer, OptimizerConfig};
+use crate::StepMetrics;
+
+/// GRPO settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GrpoConfig {
+    /// Optimizer steps (one rollout batch each).
+    pub steps: usize,
+    /// Prompts per step.
+    pub prompts_per_step: usize,
+    /// Samples per prompt (G).
+    pub group_size: usize,
+    /// Longest response.
+    pub max_new_tokens: usize,
+    /// Sampling for rollouts.
+    pub sampling: SamplingParams,
+    /// Lower clip ε.
+    pub clip_low: f64,
+    /// Upper clip ε.
+    pub clip_high: f64,
+    /// Weight of the k3 KL to the frozen starting policy (0 = no reference model).
+    pub kl_coef: f64,
+    /// Advantage normaliser ε added to the group std.
+    pub adv_eps: f32,
+    /// Optimizer settings.
+    pub optimizer: OptimizerConfig,
+    /// Rollout worker threads.
+    pub workers: usize,
+    /// Seed of the sampler stream.
+    pub seed: u64,
+}
+
+/// Runs GRPO; `on_step` sees each step's metrics.
+pub fn run_grpo(
+    policy: &Policy,
+    tokenizer: &PolicyTokenizer,
+    sampler: &dyn Sampler,
+    stream: &TaskStream,
+    config: &GrpoConfig,
+    mut on_step: impl FnMut(&StepMetrics),
+) -> Result<Vec<StepMetrics>, TrainError> {
+    let reference = if config.kl_coef > 0.0 {
+        Some(policy.frozen_copy().map_err(|e| TrainError::InvalidArgument {
+            what: "reference policy".into(),
+            reason: e.to_string(),
+        })?)
+    } else {
+        None
+    };
+    let mut optimizer = Optimizer::new(policy.trainable_vars(|_| true), config.optimizer.clone())?;
+    let mut history = Vec::with_capacity(config.steps);
+    for step in 0..config.steps {
+        let start = Instant::now();
+        let jobs = stream.jobs((step * config.prompts_per_step) as u64, config.prompts_per_step)?;
+        let rollout_config = RolloutConfig {
+            group_size: config.group_size,
+            max_new_tokens: config.max_new_tokens,
+            sampling: config.sampling,
+            seed: config.seed,
+            sequence_offset: (step * config.prompts_per_step * config.group_size) as u64,
+            workers: config.workers,
+            rows_per_chunk: config.group_size * config.prompts_per_step.div_ceil(config.workers.max(1)),
+        };
+        let batch = RolloutEngine::new(policy, tokenizer, sampler)
+            .run(&jobs, &rollout_config)
+            .map_err(|e| TrainError::InvalidArgument {
+                what: "rollout".into(),
+                reason: e.to_string(),
+            })?;
+        let trajs = &batch.trajectories;
+        let rewards: Vec<f32> = trajs.iter().map(|t| t.reward).collect();
+        let advantages = group_advantages(
+            &rewards,
+            config.group_size,
+            AdvantageEstimator::Grpo {
+                eps: config.adv_eps,
+                unbiased: true,
+            },
+        )?;
+        // Groups with all-equal rewards have zero advantage everywhere: no policy gradient, skip them.
+        let informative: Vec<usize> = (0..trajs.len()).filter(|&i| advantages[i] != 0.0).collect();
+        let mut loss_value = f64::NAN;
+        let mut grad_norm = 0.0;
+        let mut tokens = 0;
+        if !informative.is_empty() {
+            let (loss, n_tokens) =
+                grpo_loss(policy, reference.as_ref(), trajs, &advantages, &informative, config)?;
+            let stats = optimizer.backward_step(&loss)?;
+            loss_value = stats.loss;
+            grad_norm = stats.grad_norm;
+            tokens = n_tokens;
+        }
+        let n = trajs.len() as f64;
+        let seconds = start.elapsed().as_secs_f64();
+        let metrics = StepMetrics {
+            stage: "grpo".into(),
+            step,
+            loss: loss_value,
+            grad_norm,
+            lr: optimizer.current_lr(),
+            reward_mean: Some(rewards.iter().map(|&r| r as f64).sum::<f64>() / n),
+            accuracy: Some(trajs.iter().filter(|t| t.breakdown.correct).count() as f64 / n),
+            format_rate: Some(trajs.iter().filter(|t| t.breakdown.format_ok).count() as f64 / n),
+            tokens: batch.timings.generated_tokens,
+            tokens_per_second: batch.timings.tokens_per_second,
+            seconds,
+        };
+        let _ = tokens;
+        on_step(&metrics);
+        history.push(metrics);
+    }
+    Ok(history)
+}
+
+fn grpo_loss(
+    policy: &Policy,
+    reference: Option<&Policy>,
+    trajs: &[Trajectory],
+    advantages: &[f32],
+    rows: &[usize],
+    config: &GrpoConfig,
+) -> Result<(Tensor, usize), TrainError> {
+    let prompts: Vec<_> = rows.iter().map(|&i| trajs[i].prompt.clone()).collect();
+    let responses: Vec<Vec<u32>> = rows.iter().map(|&i| trajs[i].response_ids.clone()).collect();
+    let current = response_logprobs(policy, &prompts, &responses)?;
+    let old = current.logp.detach();
+    let adv: Vec<f32> = rows.iter().map(|&i| advantages[i]).collect();
+    let adv = Tensor::from_vec(adv, rows.len(), current.logp.device())?.to_dtype(current.logp.dtype())?;
+    let per_token = clipped_surrogate(&current.logp, &old, &adv, config.clip_low, config.clip_high)?;
+    let mut loss = aggregate(&per_token, &current.mask, LossAggregation::TokenMean)?;
+    if let Some(reference) = reference {
+        let ref_lp = response_logprobs(reference, &prompts, &responses)?.logp.detach();
+        let kl = aggregate(&k3_kl(&current.logp, &ref_lp)?, &current.mask, LossAggregation::TokenMean)?;
+        loss = (loss + (kl * config.kl_coef)?)?;
+    }
+    Ok((loss, current.tokens))
+}
