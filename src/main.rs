@@ -1,1 +1,161 @@
-fn main() {}
+//! The `medgym` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use medgym::{run_pipeline, MedgymError, PipelineConfig};
+
+/// Medical VQA as RL environments with verifiable rewards.
+#[derive(Parser)]
+#[command(name = "medgym", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// SFT → eval → GRPO → eval on the built-in tasks; writes report.json, metrics.jsonl and checkpoints.
+    Pipeline {
+        /// `default` (the full run) or `smoke` (a quick check).
+        #[arg(long, default_value = "default")]
+        preset: String,
+        /// Seed of every random choice.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output folder (default: runs/<timestamp>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override the preset's SFT steps.
+        #[arg(long)]
+        sft_steps: Option<usize>,
+        /// Override the preset's GRPO steps.
+        #[arg(long)]
+        grpo_steps: Option<usize>,
+        /// Override the preset's held-out items per task.
+        #[arg(long)]
+        eval_items: Option<usize>,
+        /// Start from a saved checkpoint (e.g. DIR/checkpoints/sft of an earlier run) instead of random weights.
+        #[arg(long)]
+        init: Option<PathBuf>,
+        /// Override the GRPO learning rate.
+        #[arg(long)]
+        grpo_lr: Option<f64>,
+        /// Override the GRPO k3 KL coefficient.
+        #[arg(long)]
+        kl_coef: Option<f64>,
+    },
+    /// Environment registry.
+    Envs {
+        #[command(subcommand)]
+        command: EnvsCommand,
+    },
+    /// The built-in tokenizer.
+    Tokenizer {
+        #[command(subcommand)]
+        command: TokenizerCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EnvsCommand {
+    /// List registered environments.
+    List,
+}
+
+#[derive(Subcommand)]
+enum TokenizerCommand {
+    /// Train the built-in BPE tokenizer from the built-in tasks and write tokenizer.json.
+    Build {
+        /// Where to write it.
+        #[arg(long, default_value = "assets/medsynth-tokenizer.json")]
+        out: PathBuf,
+    },
+}
+
+fn timestamp_dir() -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(':', "-");
+    PathBuf::from("runs").join(stamp)
+}
+
+fn run(cli: Cli) -> Result<(), MedgymError> {
+    match cli.command {
+        Command::Pipeline {
+            preset,
+            seed,
+            out,
+            sft_steps,
+            grpo_steps,
+            eval_items,
+            init,
+            grpo_lr,
+            kl_coef,
+        } => {
+            let mut config = PipelineConfig::preset(&preset, seed)?
+                .with_overrides(sft_steps, grpo_steps, eval_items);
+            config.init_checkpoint = init;
+            if let Some(lr) = grpo_lr {
+                config.grpo.optimizer.lr = lr;
+            }
+            if let Some(kl) = kl_coef {
+                config.grpo.kl_coef = kl;
+            }
+            let out = out.unwrap_or_else(timestamp_dir);
+            eprintln!(
+                "medgym pipeline: preset {preset}, seed {seed}, output {}",
+                out.display()
+            );
+            let report = run_pipeline(&config, &out, true)?;
+            println!("{}", report.table());
+            println!(
+                "SFT loss {:.3} -> {:.3}; GRPO reward {:.3} -> {:.3}; {} parameters; {:.1} s",
+                report.sft.loss_start,
+                report.sft.loss_end,
+                report.grpo.reward_start.unwrap_or(f64::NAN),
+                report.grpo.reward_end.unwrap_or(f64::NAN),
+                report.parameters,
+                report.wall_seconds
+            );
+            println!("report: {}", out.join("report.json").display());
+        }
+        Command::Envs {
+            command: EnvsCommand::List,
+        } => {
+            for spec in medgym::envs::list() {
+                println!(
+                    "{:<32} {:<16} {}",
+                    spec.id, spec.answer_type, spec.description
+                );
+            }
+        }
+        Command::Tokenizer {
+            command: TokenizerCommand::Build { out },
+        } => {
+            let tasks = medgym::envs::builtin_task_ids()
+                .iter()
+                .map(|id| medgym::envs::task(id))
+                .collect::<Result<Vec<_>, _>>()?;
+            let tokenizer = medgym::tokenizer_asset::build_tokenizer(&tasks)?;
+            tokenizer.save(&out)?;
+            println!(
+                "wrote {} ({} tokens)",
+                out.display(),
+                tokenizer.vocab_size()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

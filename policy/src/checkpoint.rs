@@ -24,10 +24,11 @@ pub fn save_policy(policy: &Policy, tokenizer: &PolicyTokenizer, dir: &Path) -> 
     let weights = dir.join("model.safetensors");
     candle_core::safetensors::save(&tensors, &weights)?;
     let config_path = dir.join("config.json");
-    let json = serde_json::to_string_pretty(policy.config()).map_err(|source| PolicyError::Json {
-        path: config_path.display().to_string(),
-        source,
-    })?;
+    let json =
+        serde_json::to_string_pretty(policy.config()).map_err(|source| PolicyError::Json {
+            path: config_path.display().to_string(),
+            source,
+        })?;
     std::fs::write(&config_path, json).map_err(io_err(&config_path))?;
     tokenizer.save(&dir.join("tokenizer.json"))
 }
@@ -55,7 +56,13 @@ pub fn load_policy(dir: &Path, dtype: DType, device: &Device) -> Result<(Policy,
     let tensors: BTreeMap<String, Tensor> = candle_core::safetensors::load(&weights, device)?
         .into_iter()
         .collect();
-    let policy = Policy::from_tensors(&config, tensors, &weights.display().to_string(), dtype, device)?;
+    let policy = Policy::from_tensors(
+        &config,
+        tensors,
+        &weights.display().to_string(),
+        dtype,
+        device,
+    )?;
     let tokenizer = PolicyTokenizer::from_file(&dir.join("tokenizer.json"))?;
     if tokenizer.vocab_size() > config.vocab_size {
         return Err(PolicyError::InvalidConfig {

@@ -96,36 +96,47 @@ impl PolicyConfig {
                 reason,
             })
         };
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        if self.num_attention_heads == 0
+            || !self.hidden_size.is_multiple_of(self.num_attention_heads)
+        {
             return bad(
                 "num_attention_heads",
                 format!("must divide hidden_size {}", self.hidden_size),
             );
         }
-        if self.head_dim() % 2 != 0 {
-            return bad("hidden_size", "head dimension must be even for rotary".into());
+        if !self.head_dim().is_multiple_of(2) {
+            return bad(
+                "hidden_size",
+                "head dimension must be even for rotary".into(),
+            );
         }
-        if self.num_key_value_heads == 0 || self.num_attention_heads % self.num_key_value_heads != 0
+        if self.num_key_value_heads == 0
+            || !self
+                .num_attention_heads
+                .is_multiple_of(self.num_key_value_heads)
         {
             return bad(
                 "num_key_value_heads",
-                format!("must divide num_attention_heads {}", self.num_attention_heads),
+                format!(
+                    "must divide num_attention_heads {}",
+                    self.num_attention_heads
+                ),
             );
         }
         let v = &self.vision_config;
-        if v.patch_size == 0 || v.image_size % v.patch_size != 0 {
+        if v.patch_size == 0 || !v.image_size.is_multiple_of(v.patch_size) {
             return bad(
                 "vision_config.patch_size",
                 format!("must divide image_size {}", v.image_size),
             );
         }
-        if v.spatial_merge_size == 0 || v.grid_side() % v.spatial_merge_size != 0 {
+        if v.spatial_merge_size == 0 || !v.grid_side().is_multiple_of(v.spatial_merge_size) {
             return bad(
                 "vision_config.spatial_merge_size",
                 format!("must divide the patch grid side {}", v.grid_side()),
             );
         }
-        if v.num_heads == 0 || v.hidden_size % v.num_heads != 0 {
+        if v.num_heads == 0 || !v.hidden_size.is_multiple_of(v.num_heads) {
             return bad(
                 "vision_config.num_heads",
                 format!("must divide vision hidden_size {}", v.hidden_size),
@@ -139,7 +150,10 @@ impl PolicyConfig {
             ("pad_token_id", self.pad_token_id),
         ] {
             if id as usize >= self.vocab_size {
-                return bad(field, format!("{id} is outside vocab_size {}", self.vocab_size));
+                return bad(
+                    field,
+                    format!("{id} is outside vocab_size {}", self.vocab_size),
+                );
             }
         }
         Ok(())

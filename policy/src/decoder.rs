@@ -33,7 +33,12 @@ impl DecoderLayer {
         let hd = cfg.head_dim();
         let kv = cfg.num_key_value_heads * hd;
         Ok(Self {
-            input_layernorm: RmsNorm::new(pb, &format!("{name}.input_layernorm"), d, cfg.rms_norm_eps)?,
+            input_layernorm: RmsNorm::new(
+                pb,
+                &format!("{name}.input_layernorm"),
+                d,
+                cfg.rms_norm_eps,
+            )?,
             q_proj: Linear::new(pb, &format!("{name}.self_attn.q_proj"), d, d, true)?,
             k_proj: Linear::new(pb, &format!("{name}.self_attn.k_proj"), d, kv, true)?,
             v_proj: Linear::new(pb, &format!("{name}.self_attn.v_proj"), d, kv, true)?,
@@ -83,6 +88,9 @@ impl DecoderLayer {
             .transpose(1, 2)?
             .reshape((b, len, d))?;
         let x = (x + self.o_proj.forward(&attended)?)?;
-        Ok((&x + self.mlp.forward(&self.post_attention_layernorm.forward(&x)?)?)?)
+        Ok((&x
+            + self
+                .mlp
+                .forward(&self.post_attention_layernorm.forward(&x)?)?)?)
     }
 }

@@ -17,9 +17,19 @@ pub struct Linear {
 
 impl Linear {
     /// Build `name.weight` (and `name.bias` when `bias`).
-    pub fn new(pb: &mut ParamBuilder, name: &str, inp: usize, out: usize, bias: bool) -> Result<Self> {
+    pub fn new(
+        pb: &mut ParamBuilder,
+        name: &str,
+        inp: usize,
+        out: usize,
+        bias: bool,
+    ) -> Result<Self> {
         let std = 1.0 / (inp as f64).sqrt();
-        let weight = pb.get(&format!("{name}.weight"), &[out, inp], Init::Uniform { std })?;
+        let weight = pb.get(
+            &format!("{name}.weight"),
+            &[out, inp],
+            Init::Uniform { std },
+        )?;
         let bias = if bias {
             Some(pb.get(&format!("{name}.bias"), &[out], Init::Constant(0.0))?)
         } else {
@@ -77,7 +87,13 @@ pub struct GatedMlp {
 
 impl GatedMlp {
     /// Build `name.{gate,up,down}_proj`.
-    pub fn new(pb: &mut ParamBuilder, name: &str, size: usize, inner: usize, bias: bool) -> Result<Self> {
+    pub fn new(
+        pb: &mut ParamBuilder,
+        name: &str,
+        size: usize,
+        inner: usize,
+        bias: bool,
+    ) -> Result<Self> {
         Ok(Self {
             gate: Linear::new(pb, &format!("{name}.gate_proj"), size, inner, bias)?,
             up: Linear::new(pb, &format!("{name}.up_proj"), size, inner, bias)?,
@@ -108,7 +124,13 @@ pub struct RotaryFactors {
 
 impl RotaryTable {
     /// Table for positions `0..max_positions`.
-    pub fn new(head_dim: usize, max_positions: usize, theta: f64, dtype: DType, device: &Device) -> Result<Self> {
+    pub fn new(
+        head_dim: usize,
+        max_positions: usize,
+        theta: f64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
         let half = head_dim / 2;
         let mut cos = Vec::with_capacity(max_positions * half);
         let mut sin = Vec::with_capacity(max_positions * half);

@@ -16,5 +16,7 @@ pub use checkpoint::{load_config, load_policy, save_policy};
 pub use config::{PolicyConfig, VisionConfig};
 pub use error::{PolicyError, Result};
 pub use model::{BatchLayout, DecodeState, Policy, SequenceInput};
-pub use tokenizer::{ChatMessage, ChatPart, PolicyTokenizer, SpecialTokenIds};
+pub use tokenizer::{
+    render_chat, render_chat_for_corpus, ChatMessage, ChatPart, PolicyTokenizer, SpecialTokenIds,
+};
 pub use vision::ImageInput;

@@ -62,9 +62,16 @@ impl DecodeState {
             Some((k, _)) => k.device().clone(),
             None => Device::Cpu,
         };
-        let idx = Tensor::from_vec(rows.iter().map(|&r| r as u32).collect(), rows.len(), &device)?;
+        let idx = Tensor::from_vec(
+            rows.iter().map(|&r| r as u32).collect(),
+            rows.len(),
+            &device,
+        )?;
         for cache in self.caches.iter_mut().flatten() {
-            *cache = (cache.0.index_select(&idx, 0)?, cache.1.index_select(&idx, 0)?);
+            *cache = (
+                cache.0.index_select(&idx, 0)?,
+                cache.1.index_select(&idx, 0)?,
+            );
         }
         self.pad = rows.iter().map(|&r| self.pad[r]).collect();
         Ok(())
@@ -88,8 +95,18 @@ pub struct Policy {
 
 impl Policy {
     /// A new model with seeded random weights.
-    pub fn new_random(config: &PolicyConfig, seed: u64, dtype: DType, device: &Device) -> Result<Self> {
-        Self::build(config, ParamBuilder::random(seed, dtype, device), dtype, device)
+    pub fn new_random(
+        config: &PolicyConfig,
+        seed: u64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
+        Self::build(
+            config,
+            ParamBuilder::random(seed, dtype, device),
+            dtype,
+            device,
+        )
     }
 
     /// A model from named tensors (HF names); errors list every missing, unexpected or mis-shaped tensor.
@@ -100,10 +117,20 @@ impl Policy {
         dtype: DType,
         device: &Device,
     ) -> Result<Self> {
-        Self::build(config, ParamBuilder::loaded(tensors, origin, dtype, device), dtype, device)
+        Self::build(
+            config,
+            ParamBuilder::loaded(tensors, origin, dtype, device),
+            dtype,
+            device,
+        )
     }
 
-    fn build(config: &PolicyConfig, mut pb: ParamBuilder, dtype: DType, device: &Device) -> Result<Self> {
+    fn build(
+        config: &PolicyConfig,
+        mut pb: ParamBuilder,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
         config.validate()?;
         let d = config.hidden_size;
         let embed_tokens = pb.get(
@@ -121,7 +148,9 @@ impl Policy {
             pb.get(
                 "lm_head.weight",
                 &[config.vocab_size, d],
-                Init::Uniform { std: 1.0 / (d as f64).sqrt() },
+                Init::Uniform {
+                    std: 1.0 / (d as f64).sqrt(),
+                },
             )?
         };
         let vision = VisionEncoder::new(&mut pb, &config.vision_config, d, dtype)?;
@@ -159,7 +188,10 @@ impl Policy {
 
     /// All parameters, sorted by name.
     pub fn named_vars(&self) -> Vec<(String, Var)> {
-        self.vars.iter().map(|(n, v)| (n.clone(), v.clone())).collect()
+        self.vars
+            .iter()
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect()
     }
 
     /// Parameters whose name passes `trainable` (e.g. everything but the vision tower), sorted by name.
@@ -186,7 +218,13 @@ impl Policy {
 
     /// An independent copy whose weights do not change when this policy trains (a frozen reference).
     pub fn frozen_copy(&self) -> Result<Self> {
-        Self::from_tensors(&self.config, self.snapshot_tensors()?, "frozen copy", self.dtype, &self.device)
+        Self::from_tensors(
+            &self.config,
+            self.snapshot_tensors()?,
+            "frozen copy",
+            self.dtype,
+            &self.device,
+        )
     }
 
     fn layout(rows: &[&[u32]]) -> BatchLayout {
@@ -271,7 +309,10 @@ impl Policy {
                 }
             }
         }
-        Ok(Tensor::from_vec(values, (pad.len(), 1, q_len, k_len), &self.device)?.to_dtype(self.dtype)?)
+        Ok(
+            Tensor::from_vec(values, (pad.len(), 1, q_len, k_len), &self.device)?
+                .to_dtype(self.dtype)?,
+        )
     }
 
     fn positions(pad: &[usize], q_len: usize, offset: usize) -> Vec<Vec<u32>> {
@@ -284,7 +325,13 @@ impl Policy {
             .collect()
     }
 
-    fn run_layers(&self, x: Tensor, pad: &[usize], offset: usize, caches: Option<&mut [LayerCache]>) -> Result<Tensor> {
+    fn run_layers(
+        &self,
+        x: Tensor,
+        pad: &[usize],
+        offset: usize,
+        caches: Option<&mut [LayerCache]>,
+    ) -> Result<Tensor> {
         let q_len = x.dim(1)?;
         let needed = offset + q_len;
         if needed > self.config.max_position_embeddings {
@@ -324,20 +371,32 @@ impl Policy {
 
     /// Differentiable forward over full sequences: logits `(b, len, vocab)` for every column.
     pub fn forward(&self, inputs: &[SequenceInput]) -> Result<(Tensor, BatchLayout)> {
+        let (hidden, layout) = self.forward_hidden(inputs)?;
+        Ok((self.head(&hidden)?, layout))
+    }
+
+    /// Differentiable forward returning the final normalised hidden states `(b, len, hidden)`.
+    pub fn forward_hidden(&self, inputs: &[SequenceInput]) -> Result<(Tensor, BatchLayout)> {
         if inputs.is_empty() {
             return Err(PolicyError::InvalidInput("empty batch".into()));
         }
         let rows: Vec<&[u32]> = inputs.iter().map(|i| i.token_ids.as_slice()).collect();
         let layout = Self::layout(&rows);
         let x = self.embed(inputs, &layout)?;
-        let hidden = self.run_layers(x, &layout.pad, 0, None)?;
-        Ok((self.head(&hidden)?, layout))
+        Ok((self.run_layers(x, &layout.pad, 0, None)?, layout))
+    }
+
+    /// Output-head logits for hidden states `(..., hidden)` → `(..., vocab)` (differentiable).
+    pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        self.head(hidden)
     }
 
     /// Start generation: run the prompts, return the cache and last-position logits `(b, vocab)`.
     pub fn prefill(&self, prompts: &[SequenceInput]) -> Result<(DecodeState, Tensor)> {
         if prompts.is_empty() || prompts.iter().any(|p| p.token_ids.is_empty()) {
-            return Err(PolicyError::InvalidInput("prefill needs non-empty prompts".into()));
+            return Err(PolicyError::InvalidInput(
+                "prefill needs non-empty prompts".into(),
+            ));
         }
         let rows: Vec<&[u32]> = prompts.iter().map(|i| i.token_ids.as_slice()).collect();
         let layout = Self::layout(&rows);
@@ -362,14 +421,20 @@ impl Policy {
                 state.rows()
             )));
         }
-        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= self.config.vocab_size) {
-            return Err(PolicyError::InvalidInput(format!("token {bad} outside vocabulary")));
+        if let Some(&bad) = tokens
+            .iter()
+            .find(|&&t| t as usize >= self.config.vocab_size)
+        {
+            return Err(PolicyError::InvalidInput(format!(
+                "token {bad} outside vocabulary"
+            )));
         }
         let ids = Tensor::from_vec(tokens.to_vec(), tokens.len(), &self.device)?;
-        let x = self
-            .embed_tokens
-            .index_select(&ids, 0)?
-            .reshape((tokens.len(), 1, self.config.hidden_size))?;
+        let x = self.embed_tokens.index_select(&ids, 0)?.reshape((
+            tokens.len(),
+            1,
+            self.config.hidden_size,
+        ))?;
         let offset = state.columns;
         let hidden = self.run_layers(x, &state.pad, offset, Some(&mut state.caches))?;
         state.columns += 1;

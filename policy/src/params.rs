@@ -51,7 +51,12 @@ impl ParamBuilder {
     }
 
     /// Parameters taken from loaded tensors; `origin` names the checkpoint in errors.
-    pub fn loaded(tensors: BTreeMap<String, Tensor>, origin: &str, dtype: DType, device: &Device) -> Self {
+    pub fn loaded(
+        tensors: BTreeMap<String, Tensor>,
+        origin: &str,
+        dtype: DType,
+        device: &Device,
+    ) -> Self {
         Self {
             source: Source::Loaded { tensors },
             device: device.clone(),

@@ -83,7 +83,12 @@ pub struct PolicyTokenizer {
 
 impl std::fmt::Debug for PolicyTokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PolicyTokenizer(vocab={}, {:?})", self.vocab_size(), self.special)
+        write!(
+            f,
+            "PolicyTokenizer(vocab={}, {:?})",
+            self.vocab_size(),
+            self.special
+        )
     }
 }
 
@@ -98,7 +103,11 @@ impl PolicyTokenizer {
             .iter()
             .map(|t| AddedToken::from(t.to_string(), true))
             .collect();
-        specials.extend(FORMAT_TOKENS.iter().map(|t| AddedToken::from(t.to_string(), true)));
+        specials.extend(
+            FORMAT_TOKENS
+                .iter()
+                .map(|t| AddedToken::from(t.to_string(), true)),
+        );
         let alphabet: HashSet<char> = ByteLevel::alphabet().into_iter().collect();
         let trainer = BpeTrainerBuilder::new()
             .vocab_size(vocab_size)
@@ -159,7 +168,8 @@ impl PolicyTokenizer {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_json(&json).map_err(|e| PolicyError::Tokenizer(format!("{}: {e}", path.display())))
+        Self::from_json(&json)
+            .map_err(|e| PolicyError::Tokenizer(format!("{}: {e}", path.display())))
     }
 
     /// The `tokenizer.json` document.
@@ -192,7 +202,12 @@ impl PolicyTokenizer {
 
     /// Encode text; special and format tokens written in the text are recognised.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        Ok(self.inner.encode(text, false).map_err(tok_err)?.get_ids().to_vec())
+        Ok(self
+            .inner
+            .encode(text, false)
+            .map_err(tok_err)?
+            .get_ids()
+            .to_vec())
     }
 
     /// Decode ids to text.
@@ -208,7 +223,10 @@ impl PolicyTokenizer {
         add_generation_prompt: bool,
     ) -> Result<Vec<u32>> {
         let text = render_chat(messages, add_generation_prompt)?;
-        let expanded = text.replace(SPECIAL_TOKENS[5], &SPECIAL_TOKENS[5].repeat(tokens_per_image));
+        let expanded = text.replace(
+            SPECIAL_TOKENS[5],
+            &SPECIAL_TOKENS[5].repeat(tokens_per_image),
+        );
         self.encode(&expanded)
     }
 }
@@ -224,4 +242,13 @@ pub fn render_chat(messages: &[ChatMessage], add_generation_prompt: bool) -> Res
     template
         .render(minijinja::context! { messages => messages, add_generation_prompt => add_generation_prompt })
         .map_err(|e| PolicyError::Template(e.to_string()))
+}
+
+/// The template's fixed text (roles and markers), for building tokenizer corpora.
+pub fn render_chat_for_corpus() -> String {
+    let roles = ["system", "user", "assistant"];
+    roles
+        .iter()
+        .map(|r| format!("<|im_start|>{r}\n<|im_end|>\n"))
+        .collect()
 }

@@ -73,7 +73,12 @@ pub struct VisionEncoder {
 
 impl VisionEncoder {
     /// Build under the `visual.` prefix, projecting to `out_size`.
-    pub fn new(pb: &mut ParamBuilder, cfg: &VisionConfig, out_size: usize, dtype: DType) -> Result<Self> {
+    pub fn new(
+        pb: &mut ParamBuilder,
+        cfg: &VisionConfig,
+        out_size: usize,
+        dtype: DType,
+    ) -> Result<Self> {
         let patch_dim = cfg.in_channels * cfg.patch_size * cfg.patch_size;
         let patches = cfg.grid_side() * cfg.grid_side();
         let merged_dim = cfg.hidden_size * cfg.spatial_merge_size * cfg.spatial_merge_size;
@@ -81,7 +86,13 @@ impl VisionEncoder {
             .map(|i| VisionBlock::new(pb, &format!("visual.blocks.{i}"), cfg))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            patch_embed: Linear::new(pb, "visual.patch_embed.proj", patch_dim, cfg.hidden_size, false)?,
+            patch_embed: Linear::new(
+                pb,
+                "visual.patch_embed.proj",
+                patch_dim,
+                cfg.hidden_size,
+                false,
+            )?,
             pos_embed: pb.get(
                 "visual.pos_embed.weight",
                 &[patches, cfg.hidden_size],
@@ -126,7 +137,10 @@ impl VisionEncoder {
         let m = self.cfg.spatial_merge_size;
         let d = self.cfg.hidden_size;
         let patches = self.patchify(images, device)?;
-        let mut x = self.patch_embed.forward(&patches)?.broadcast_add(&self.pos_embed)?;
+        let mut x = self
+            .patch_embed
+            .forward(&patches)?
+            .broadcast_add(&self.pos_embed)?;
         for block in &self.blocks {
             x = block.forward(&x)?;
         }

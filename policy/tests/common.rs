@@ -39,7 +39,9 @@ pub fn image(seed: u8) -> ImageInput {
     ImageInput {
         width: 8,
         height: 8,
-        pixels: (0..64u32).map(|i| ((i * 37 + seed as u32 * 11) % 256) as u8).collect(),
+        pixels: (0..64u32)
+            .map(|i| ((i * 37 + seed as u32 * 11) % 256) as u8)
+            .collect(),
     }
 }
 

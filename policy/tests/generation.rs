@@ -69,7 +69,11 @@ fn keep_rows_drops_finished_rows_without_changing_the_others() {
     let policy = Policy::new_random(&common::tiny_config(), 12, DType::F32, &Device::Cpu).unwrap();
     let (mut all, logits) = policy.prefill(&prompts()).unwrap();
     let first = argmax_rows(&logits);
-    let full = policy.decode(&mut all, &first).unwrap().to_vec2::<f32>().unwrap();
+    let full = policy
+        .decode(&mut all, &first)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
     let (mut some, _) = policy.prefill(&prompts()).unwrap();
     some.keep_rows(&[2, 0]).unwrap();
     let part = policy
@@ -90,6 +94,8 @@ fn wrong_placeholder_count_is_an_error_naming_the_row() {
     let policy = Policy::new_random(&common::tiny_config(), 1, DType::F32, &Device::Cpu).unwrap();
     let mut bad = common::prompt_with_image(1, &[7]);
     bad.token_ids.retain(|&t| t != 5);
-    let err = policy.forward(&[common::prompt_with_image(2, &[7]), bad]).unwrap_err();
+    let err = policy
+        .forward(&[common::prompt_with_image(2, &[7]), bad])
+        .unwrap_err();
     assert!(err.to_string().contains("row 1"), "{err}");
 }

@@ -21,7 +21,9 @@ fn loss(policy: &Policy) -> Tensor {
     let logp = candle_nn::ops::log_softmax(&logits, D::Minus1).unwrap();
     // A fixed, position-dependent weighting so every logit matters differently.
     let (b, l, v) = logp.dims3().unwrap();
-    let weights: Vec<f64> = (0..b * l * v).map(|i| ((i * 7919) % 13) as f64 / 13.0 - 0.4).collect();
+    let weights: Vec<f64> = (0..b * l * v)
+        .map(|i| ((i * 7919) % 13) as f64 / 13.0 - 0.4)
+        .collect();
     let w = Tensor::from_vec(weights, (b, l, v), logp.device())
         .unwrap()
         .to_dtype(logp.dtype())
@@ -34,12 +36,22 @@ fn every_trainable_variable_gets_a_nonzero_gradient() {
     let policy = Policy::new_random(&common::tiny_config(), 3, DType::F32, &Device::Cpu).unwrap();
     let grads = loss(&policy).backward().unwrap();
     let vars = policy.named_vars();
-    assert!(vars.len() > 30, "expected many parameters, got {}", vars.len());
+    assert!(
+        vars.len() > 30,
+        "expected many parameters, got {}",
+        vars.len()
+    );
     for (name, var) in vars {
         let g = grads
             .get(var.as_tensor())
             .unwrap_or_else(|| panic!("{name} received no gradient"));
-        let norm = g.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+        let norm = g
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(norm > 0.0, "{name} has an all-zero gradient");
     }
 }

@@ -122,7 +122,11 @@ struct RowPlan {
 
 impl<'a> RolloutEngine<'a> {
     /// An engine over a policy, its tokenizer and a sampler backend.
-    pub fn new(policy: &'a Policy, tokenizer: &'a PolicyTokenizer, sampler: &'a dyn Sampler) -> Self {
+    pub fn new(
+        policy: &'a Policy,
+        tokenizer: &'a PolicyTokenizer,
+        sampler: &'a dyn Sampler,
+    ) -> Self {
         Self {
             policy,
             tokenizer,
@@ -171,7 +175,8 @@ impl<'a> RolloutEngine<'a> {
                     scope.spawn(move |_| -> Result<Vec<(usize, Vec<Trajectory>, f64)>> {
                         let mut done = Vec::new();
                         while let Ok(i) = rx.recv() {
-                            let (trajs, score_s) = self.run_chunk(chunks[i], jobs, prompts, config)?;
+                            let (trajs, score_s) =
+                                self.run_chunk(chunks[i], jobs, prompts, config)?;
                             done.push((i, trajs, score_s));
                         }
                         Ok(done)
@@ -180,7 +185,10 @@ impl<'a> RolloutEngine<'a> {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().map_err(|_| RolloutError::Worker("a worker panicked".into()))?)
+                .map(|h| {
+                    h.join()
+                        .map_err(|_| RolloutError::Worker("a worker panicked".into()))?
+                })
                 .collect::<Result<Vec<_>>>()
         })
         .map_err(|_| RolloutError::Worker("worker scope panicked".into()))??;
@@ -221,7 +229,15 @@ impl<'a> RolloutEngine<'a> {
         let rows = plans.len();
         let inputs: Vec<SequenceInput> = plans.iter().map(|p| prompts[p.job].clone()).collect();
         let vocab = self.policy.config().vocab_size;
-        let eos = self.policy.config().eos_token_id;
+        let cfg = self.policy.config();
+        let eos = cfg.eos_token_id;
+        // Tokens that only the prompt may contain: never sampled.
+        let banned = [
+            cfg.image_token_id,
+            cfg.vision_start_token_id,
+            cfg.vision_end_token_id,
+            cfg.pad_token_id,
+        ];
         let mut responses: Vec<Vec<u32>> = vec![Vec::new(); rows];
         let mut raw_lp: Vec<Vec<f32>> = vec![Vec::new(); rows];
         let mut proc_lp: Vec<Vec<f32>> = vec![Vec::new(); rows];
@@ -229,7 +245,12 @@ impl<'a> RolloutEngine<'a> {
         let (mut state, mut logits) = self.policy.prefill(&inputs)?;
         let mut active: Vec<usize> = (0..rows).collect();
         for step in 0..config.max_new_tokens {
-            let flat: Vec<f32> = logits.flatten_all()?.to_vec1()?;
+            let mut flat: Vec<f32> = logits.flatten_all()?.to_vec1()?;
+            for row in flat.chunks_mut(vocab) {
+                for &t in &banned {
+                    row[t as usize] = f32::NEG_INFINITY;
+                }
+            }
             let params = vec![config.sampling; active.len()];
             let keys: Vec<RandomKey> = active
                 .iter()

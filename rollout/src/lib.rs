@@ -4,6 +4,8 @@ pub mod engine;
 pub mod error;
 pub mod prompt;
 
-pub use engine::{PromptJob, RolloutBatch, RolloutConfig, RolloutEngine, RolloutTimings, Trajectory};
+pub use engine::{
+    PromptJob, RolloutBatch, RolloutConfig, RolloutEngine, RolloutTimings, Trajectory,
+};
 pub use error::{Result, RolloutError};
 pub use prompt::{chat_messages, encode_prompt, image_input};

@@ -26,7 +26,11 @@ pub fn response_logprobs(
     if prompts.len() != responses.len() || prompts.is_empty() {
         return Err(TrainError::InvalidArgument {
             what: "batch".into(),
-            reason: format!("{} prompts for {} responses", prompts.len(), responses.len()),
+            reason: format!(
+                "{} prompts for {} responses",
+                prompts.len(),
+                responses.len()
+            ),
         });
     }
     if let Some(i) = responses.iter().position(Vec::is_empty) {
@@ -47,13 +51,14 @@ pub fn response_logprobs(
             }
         })
         .collect();
-    let (logits, layout) = policy
-        .forward(&inputs)
-        .map_err(|e| TrainError::InvalidArgument {
-            what: "policy forward".into(),
-            reason: e.to_string(),
-        })?;
-    let (b, len, vocab) = logits.dims3()?;
+    let (hidden, layout) =
+        policy
+            .forward_hidden(&inputs)
+            .map_err(|e| TrainError::InvalidArgument {
+                what: "policy forward".into(),
+                reason: e.to_string(),
+            })?;
+    let (b, len, width) = hidden.dims3()?;
     let t_max = responses.iter().map(Vec::len).max().unwrap_or(0);
     let mut columns = Vec::with_capacity(b * t_max);
     let mut targets = Vec::with_capacity(b * t_max);
@@ -72,12 +77,18 @@ pub fn response_logprobs(
             }
         }
     }
-    let device = logits.device().clone();
+    let device = hidden.device().clone();
     let columns = Tensor::from_vec(columns, b * t_max, &device)?;
-    let picked = logits
-        .reshape((b * len, vocab))?
+    let picked_hidden = hidden
+        .reshape((b * len, width))?
         .index_select(&columns, 0)?
-        .reshape((b, t_max, vocab))?;
+        .reshape((b, t_max, width))?;
+    let picked = policy
+        .logits(&picked_hidden)
+        .map_err(|e| TrainError::InvalidArgument {
+            what: "policy head".into(),
+            reason: e.to_string(),
+        })?;
     let targets = Tensor::from_vec(targets, (b, t_max), &device)?;
     let logp = token_logprobs(&picked, &targets)?;
     let mask = Tensor::from_vec(mask, (b, t_max), &device)?.to_dtype(logp.dtype())?;

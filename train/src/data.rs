@@ -17,7 +17,11 @@ pub struct TaskStream {
 
 impl TaskStream {
     /// A stream over `tasks` (at least one) in `split` with `seed`.
-    pub fn new(tasks: Vec<Arc<dyn TaskFamily>>, split: Split, seed: u64) -> Result<Self, TrainError> {
+    pub fn new(
+        tasks: Vec<Arc<dyn TaskFamily>>,
+        split: Split,
+        seed: u64,
+    ) -> Result<Self, TrainError> {
         if tasks.is_empty() {
             return Err(TrainError::InvalidArgument {
                 what: "tasks".into(),
@@ -33,12 +37,12 @@ impl TaskStream {
         (start..start + count as u64)
             .map(|k| {
                 let task = self.tasks[(k % n) as usize].clone();
-                let item = task
-                    .item(self.split, self.seed, k / n)
-                    .map_err(|e| TrainError::InvalidArgument {
+                let item = task.item(self.split, self.seed, k / n).map_err(|e| {
+                    TrainError::InvalidArgument {
                         what: format!("item {} of {}", k / n, task.spec().id),
                         reason: e.to_string(),
-                    })?;
+                    }
+                })?;
                 Ok(PromptJob { task, item })
             })
             .collect()

@@ -45,10 +45,12 @@ pub fn evaluate(
     for task in tasks {
         let jobs = (0..n_per_task as u64)
             .map(|i| {
-                let item = task.item(Split::Eval, seed, i).map_err(|e| TrainError::InvalidArgument {
-                    what: format!("eval item {i} of {}", task.spec().id),
-                    reason: e.to_string(),
-                })?;
+                let item =
+                    task.item(Split::Eval, seed, i)
+                        .map_err(|e| TrainError::InvalidArgument {
+                            what: format!("eval item {i} of {}", task.spec().id),
+                            reason: e.to_string(),
+                        })?;
                 Ok(PromptJob {
                     task: task.clone(),
                     item,
@@ -64,18 +66,29 @@ pub fn evaluate(
             workers,
             rows_per_chunk: 64,
         };
-        let batch = engine.run(&jobs, &config).map_err(|e| TrainError::InvalidArgument {
-            what: "evaluation rollout".into(),
-            reason: e.to_string(),
-        })?;
+        let batch = engine
+            .run(&jobs, &config)
+            .map_err(|e| TrainError::InvalidArgument {
+                what: "evaluation rollout".into(),
+                reason: e.to_string(),
+            })?;
         let n = batch.trajectories.len().max(1) as f64;
-        let correct: Vec<bool> = batch.trajectories.iter().map(|t| t.breakdown.correct).collect();
+        let correct: Vec<bool> = batch
+            .trajectories
+            .iter()
+            .map(|t| t.breakdown.correct)
+            .collect();
         out.push(TaskEval {
             id: task.spec().id.clone(),
             n_eval: batch.trajectories.len(),
             chance: task.chance(),
             accuracy: correct.iter().filter(|&&c| c).count() as f64 / n,
-            format_rate: batch.trajectories.iter().filter(|t| t.breakdown.format_ok).count() as f64 / n,
+            format_rate: batch
+                .trajectories
+                .iter()
+                .filter(|t| t.breakdown.format_ok)
+                .count() as f64
+                / n,
             mean_response_tokens: batch.timings.generated_tokens as f64 / n,
             correct,
         });

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::batch::response_logprobs;
 use crate::data::TaskStream;
 use crate::error::TrainError;
-use crate::objectives::{aggregate, clipped_surrogate, group_advantages, k3_kl, AdvantageEstimator, LossAggregation};
+use crate::objectives::{
+    aggregate, clipped_surrogate, group_advantages, k3_kl, AdvantageEstimator, LossAggregation,
+};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::StepMetrics;
 
@@ -54,10 +56,14 @@ pub fn run_grpo(
     mut on_step: impl FnMut(&StepMetrics),
 ) -> Result<Vec<StepMetrics>, TrainError> {
     let reference = if config.kl_coef > 0.0 {
-        Some(policy.frozen_copy().map_err(|e| TrainError::InvalidArgument {
-            what: "reference policy".into(),
-            reason: e.to_string(),
-        })?)
+        Some(
+            policy
+                .frozen_copy()
+                .map_err(|e| TrainError::InvalidArgument {
+                    what: "reference policy".into(),
+                    reason: e.to_string(),
+                })?,
+        )
     } else {
         None
     };
@@ -65,7 +71,10 @@ pub fn run_grpo(
     let mut history = Vec::with_capacity(config.steps);
     for step in 0..config.steps {
         let start = Instant::now();
-        let jobs = stream.jobs((step * config.prompts_per_step) as u64, config.prompts_per_step)?;
+        let jobs = stream.jobs(
+            (step * config.prompts_per_step) as u64,
+            config.prompts_per_step,
+        )?;
         let rollout_config = RolloutConfig {
             group_size: config.group_size,
             max_new_tokens: config.max_new_tokens,
@@ -73,7 +82,8 @@ pub fn run_grpo(
             seed: config.seed,
             sequence_offset: (step * config.prompts_per_step * config.group_size) as u64,
             workers: config.workers,
-            rows_per_chunk: config.group_size * config.prompts_per_step.div_ceil(config.workers.max(1)),
+            rows_per_chunk: config.group_size
+                * config.prompts_per_step.div_ceil(config.workers.max(1)),
         };
         let batch = RolloutEngine::new(policy, tokenizer, sampler)
             .run(&jobs, &rollout_config)
@@ -97,8 +107,14 @@ pub fn run_grpo(
         let mut grad_norm = 0.0;
         let mut tokens = 0;
         if !informative.is_empty() {
-            let (loss, n_tokens) =
-                grpo_loss(policy, reference.as_ref(), trajs, &advantages, &informative, config)?;
+            let (loss, n_tokens) = grpo_loss(
+                policy,
+                reference.as_ref(),
+                trajs,
+                &advantages,
+                &informative,
+                config,
+            )?;
             let stats = optimizer.backward_step(&loss)?;
             loss_value = stats.loss;
             grad_norm = stats.grad_norm;
@@ -135,16 +151,27 @@ fn grpo_loss(
     config: &GrpoConfig,
 ) -> Result<(Tensor, usize), TrainError> {
     let prompts: Vec<_> = rows.iter().map(|&i| trajs[i].prompt.clone()).collect();
-    let responses: Vec<Vec<u32>> = rows.iter().map(|&i| trajs[i].response_ids.clone()).collect();
+    let responses: Vec<Vec<u32>> = rows
+        .iter()
+        .map(|&i| trajs[i].response_ids.clone())
+        .collect();
     let current = response_logprobs(policy, &prompts, &responses)?;
     let old = current.logp.detach();
     let adv: Vec<f32> = rows.iter().map(|&i| advantages[i]).collect();
-    let adv = Tensor::from_vec(adv, rows.len(), current.logp.device())?.to_dtype(current.logp.dtype())?;
-    let per_token = clipped_surrogate(&current.logp, &old, &adv, config.clip_low, config.clip_high)?;
+    let adv =
+        Tensor::from_vec(adv, rows.len(), current.logp.device())?.to_dtype(current.logp.dtype())?;
+    let per_token =
+        clipped_surrogate(&current.logp, &old, &adv, config.clip_low, config.clip_high)?;
     let mut loss = aggregate(&per_token, &current.mask, LossAggregation::TokenMean)?;
     if let Some(reference) = reference {
-        let ref_lp = response_logprobs(reference, &prompts, &responses)?.logp.detach();
-        let kl = aggregate(&k3_kl(&current.logp, &ref_lp)?, &current.mask, LossAggregation::TokenMean)?;
+        let ref_lp = response_logprobs(reference, &prompts, &responses)?
+            .logp
+            .detach();
+        let kl = aggregate(
+            &k3_kl(&current.logp, &ref_lp)?,
+            &current.mask,
+            LossAggregation::TokenMean,
+        )?;
         loss = (loss + (kl * config.kl_coef)?)?;
     }
     Ok((loss, current.tokens))
