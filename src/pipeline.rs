@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use medgym_envs::{Split, TaskFamily};
 use medgym_kernels::CpuSampler;
 use medgym_policy::{load_policy, save_policy, Policy};
-use medgym_train::{evaluate, run_grpo, run_sft, StepMetrics, TaskEval, TaskStream};
+use medgym_train::{evaluate, run_grpo, run_sft, EvalConfig, StepMetrics, TaskEval, TaskStream};
 
 use crate::error::{MedgymError, Result};
 use crate::presets::PipelineConfig;
@@ -149,15 +149,18 @@ pub fn run_pipeline(
         let bar = progress(tasks.len(), stage, show_progress);
         let mut results = Vec::with_capacity(tasks.len());
         for task in &tasks {
+            let eval_config = EvalConfig {
+                items_per_task: config.eval_items_per_task,
+                seed: config.seed,
+                max_new_tokens: config.eval_max_new_tokens,
+                workers: config.workers,
+            };
             results.extend(evaluate(
                 &policy,
                 &tokenizer,
                 &sampler,
                 std::slice::from_ref(task),
-                config.eval_items_per_task,
-                config.seed,
-                config.eval_max_new_tokens,
-                config.workers,
+                &eval_config,
             )?);
             bar.inc(1);
         }

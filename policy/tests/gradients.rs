@@ -78,8 +78,7 @@ fn gradients_match_finite_differences() {
                 values[idx] += delta;
                 let t = Tensor::from_vec(values, var.shape(), &Device::Cpu).unwrap();
                 var.set(&t).unwrap();
-                let l = loss(&policy).to_scalar::<f64>().unwrap();
-                l
+                loss(&policy).to_scalar::<f64>().unwrap()
             };
             let numeric = (probe(eps) - probe(-eps)) / (2.0 * eps);
             let restore = Tensor::from_vec(original.clone(), var.shape(), &Device::Cpu).unwrap();

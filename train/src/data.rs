@@ -53,3 +53,97 @@ impl TaskStream {
         &self.tasks
     }
 }
+
+/// Draws prompts per task in proportion to how much GRPO can learn from each: a task whose measured
+/// pass rate p is near 0 or 1 gives groups with equal rewards (no gradient), so each task is weighted
+/// by `sqrt(p(1 − p)) + floor`. Items are still a pure function of (task, split, seed, index).
+#[derive(Clone)]
+pub struct PassRateCurriculum {
+    stream: TaskStream,
+    pass_rate: Vec<f64>,
+    next_index: Vec<u64>,
+    floor: f64,
+    smoothing: f64,
+}
+
+impl PassRateCurriculum {
+    /// Start with every task's pass rate at 0.5 (equal shares).
+    pub fn new(stream: TaskStream, floor: f64, smoothing: f64) -> Self {
+        let n = stream.tasks.len();
+        Self {
+            stream,
+            pass_rate: vec![0.5; n],
+            next_index: vec![0; n],
+            floor,
+            smoothing,
+        }
+    }
+
+    /// Current pass-rate estimates, in task order.
+    pub fn pass_rates(&self) -> &[f64] {
+        &self.pass_rate
+    }
+
+    /// Prompts per task for a step of `count` prompts (largest-remainder rounding, ties to the lower task index).
+    pub fn allocation(&self, count: usize) -> Vec<usize> {
+        let weights: Vec<f64> = self
+            .pass_rate
+            .iter()
+            .map(|&p| (p * (1.0 - p)).max(0.0).sqrt() + self.floor)
+            .collect();
+        let total: f64 = weights.iter().sum();
+        let exact: Vec<f64> = weights.iter().map(|w| w / total * count as f64).collect();
+        let mut shares: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
+        let mut order: Vec<usize> = (0..exact.len()).collect();
+        order.sort_by(|&a, &b| {
+            let ra = exact[a] - exact[a].floor();
+            let rb = exact[b] - exact[b].floor();
+            rb.total_cmp(&ra).then(a.cmp(&b))
+        });
+        let missing = count - shares.iter().sum::<usize>();
+        for &k in order.iter().take(missing) {
+            shares[k] += 1;
+        }
+        shares
+    }
+
+    /// The next `count` jobs, task after task, following the allocation.
+    pub fn next_jobs(&mut self, count: usize) -> Result<Vec<PromptJob>, TrainError> {
+        let shares = self.allocation(count);
+        let mut jobs = Vec::with_capacity(count);
+        for (k, &share) in shares.iter().enumerate() {
+            let task = self.stream.tasks[k].clone();
+            for _ in 0..share {
+                let index = self.next_index[k];
+                self.next_index[k] += 1;
+                let item = task
+                    .item(self.stream.split, self.stream.seed, index)
+                    .map_err(|e| TrainError::InvalidArgument {
+                        what: format!("item {index} of {}", task.spec().id),
+                        reason: e.to_string(),
+                    })?;
+                jobs.push(PromptJob {
+                    task: task.clone(),
+                    item,
+                });
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Fold in observed correctness for a task (by id); unknown ids are ignored.
+    pub fn observe(&mut self, task_id: &str, correct: usize, total: usize) {
+        if total == 0 {
+            return;
+        }
+        if let Some(k) = self
+            .stream
+            .tasks
+            .iter()
+            .position(|t| t.spec().id == task_id)
+        {
+            let rate = correct as f64 / total as f64;
+            self.pass_rate[k] = self.smoothing * self.pass_rate[k] + (1.0 - self.smoothing) * rate;
+        }
+    }
+}

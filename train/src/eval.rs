@@ -29,17 +29,33 @@ pub struct TaskEval {
     pub mean_response_tokens: f64,
 }
 
-/// Evaluate greedily on items `0..n_per_task` of the eval split of every task.
+/// What to evaluate on and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EvalConfig {
+    /// Items `0..items_per_task` of each task's eval split.
+    pub items_per_task: usize,
+    /// Seed of the eval items.
+    pub seed: u64,
+    /// Longest response.
+    pub max_new_tokens: usize,
+    /// Rollout worker threads.
+    pub workers: usize,
+}
+
+/// Evaluate greedily on the eval split of every task.
 pub fn evaluate(
     policy: &Policy,
     tokenizer: &PolicyTokenizer,
     sampler: &dyn Sampler,
     tasks: &[Arc<dyn TaskFamily>],
-    n_per_task: usize,
-    seed: u64,
-    max_new_tokens: usize,
-    workers: usize,
+    eval: &EvalConfig,
 ) -> Result<Vec<TaskEval>, TrainError> {
+    let (n_per_task, seed, max_new_tokens, workers) = (
+        eval.items_per_task,
+        eval.seed,
+        eval.max_new_tokens,
+        eval.workers,
+    );
     let engine = RolloutEngine::new(policy, tokenizer, sampler);
     let mut out = Vec::with_capacity(tasks.len());
     for task in tasks {

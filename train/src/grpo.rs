@@ -9,13 +9,18 @@ use medgym_rollout::{RolloutConfig, RolloutEngine, Trajectory};
 use serde::{Deserialize, Serialize};
 
 use crate::batch::response_logprobs;
-use crate::data::TaskStream;
+use crate::data::{PassRateCurriculum, TaskStream};
 use crate::error::TrainError;
 use crate::objectives::{
     aggregate, clipped_surrogate, group_advantages, k3_kl, AdvantageEstimator, LossAggregation,
 };
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::StepMetrics;
+
+/// Weight every task keeps in the curriculum, however solved or hopeless it looks.
+const CURRICULUM_FLOOR: f64 = 0.05;
+/// Exponential smoothing of the curriculum's pass-rate estimates (weight of the old value).
+const CURRICULUM_SMOOTHING: f64 = 0.7;
 
 /// GRPO settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +49,8 @@ pub struct GrpoConfig {
     pub workers: usize,
     /// Seed of the sampler stream.
     pub seed: u64,
+    /// Share prompts among tasks by measured pass rate ([`PassRateCurriculum`]) instead of round-robin.
+    pub pass_rate_curriculum: bool,
 }
 
 /// Runs GRPO; `on_step` sees each step's metrics.
@@ -69,12 +76,18 @@ pub fn run_grpo(
     };
     let mut optimizer = Optimizer::new(policy.trainable_vars(|_| true), config.optimizer.clone())?;
     let mut history = Vec::with_capacity(config.steps);
+    let mut curriculum =
+        PassRateCurriculum::new(stream.clone(), CURRICULUM_FLOOR, CURRICULUM_SMOOTHING);
     for step in 0..config.steps {
         let start = Instant::now();
-        let jobs = stream.jobs(
-            (step * config.prompts_per_step) as u64,
-            config.prompts_per_step,
-        )?;
+        let jobs = if config.pass_rate_curriculum {
+            curriculum.next_jobs(config.prompts_per_step)?
+        } else {
+            stream.jobs(
+                (step * config.prompts_per_step) as u64,
+                config.prompts_per_step,
+            )?
+        };
         let rollout_config = RolloutConfig {
             group_size: config.group_size,
             max_new_tokens: config.max_new_tokens,
@@ -92,6 +105,12 @@ pub fn run_grpo(
                 reason: e.to_string(),
             })?;
         let trajs = &batch.trajectories;
+        for task in stream.tasks() {
+            let id = &task.spec().id;
+            let of_task: Vec<_> = trajs.iter().filter(|t| &t.task_id == id).collect();
+            let correct = of_task.iter().filter(|t| t.breakdown.correct).count();
+            curriculum.observe(id, correct, of_task.len());
+        }
         let rewards: Vec<f32> = trajs.iter().map(|t| t.reward).collect();
         let advantages = group_advantages(
             &rewards,

@@ -11,7 +11,7 @@ pub mod sft;
 
 pub use data::TaskStream;
 pub use error::TrainError;
-pub use eval::{evaluate, TaskEval};
+pub use eval::{evaluate, EvalConfig, TaskEval};
 pub use grpo::{run_grpo, GrpoConfig};
 pub use sft::{run_sft, SftConfig};
 
