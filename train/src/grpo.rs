@@ -51,6 +51,8 @@ pub struct GrpoConfig {
     pub seed: u64,
     /// Share prompts among tasks by measured pass rate ([`PassRateCurriculum`]) instead of round-robin.
     pub pass_rate_curriculum: bool,
+    /// Keep the vision tower (`visual.*`) fixed and train only the rest.
+    pub freeze_vision: bool,
 }
 
 /// Runs GRPO; `on_step` sees each step's metrics.
@@ -74,7 +76,9 @@ pub fn run_grpo(
     } else {
         None
     };
-    let mut optimizer = Optimizer::new(policy.trainable_vars(|_| true), config.optimizer.clone())?;
+    let freeze_vision = config.freeze_vision;
+    let trainable = policy.trainable_vars(|name| !(freeze_vision && name.starts_with("visual.")));
+    let mut optimizer = Optimizer::new(trainable, config.optimizer.clone())?;
     let mut history = Vec::with_capacity(config.steps);
     let mut curriculum =
         PassRateCurriculum::new(stream.clone(), CURRICULUM_FLOOR, CURRICULUM_SMOOTHING);
