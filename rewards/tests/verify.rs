@@ -1,23 +1,21 @@
 //! Answer verification for every answer type.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use medgym_rewards::{normalize_text, verify_answer, AnswerType, Reference, Verification};
 
 fn choice_reference(answer: &str) -> Reference {
-    let options: BTreeMap<String, String> = [
-        ("A", "Liver"),
-        ("B", "Bone"),
-        ("C", "Left lung"),
-        ("D", "Brain"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    match Reference::multiple_choice(answer, options) {
-        Ok(reference) => reference,
-        Err(err) => panic!("valid reference rejected: {err}"),
-    }
+    common::choice_reference(
+        answer,
+        &[
+            ("A", "Liver"),
+            ("B", "Bone"),
+            ("C", "Left lung"),
+            ("D", "Brain"),
+        ],
+    )
 }
 
 fn reference(answer: &str, answer_type: AnswerType) -> Reference {

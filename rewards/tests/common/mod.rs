@@ -1,4 +1,5 @@
 //! Shared fixtures for the integration tests.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 
@@ -6,11 +7,18 @@ use medgym_rewards::{AnswerType, Reference};
 
 /// Four-option multiple-choice reference with the given correct letter.
 pub fn four_options(answer: &str) -> Reference {
-    let options: BTreeMap<String, String> =
-        [("A", "Liver"), ("B", "Bone"), ("C", "Lung"), ("D", "Brain")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+    choice_reference(
+        answer,
+        &[("A", "Liver"), ("B", "Bone"), ("C", "Lung"), ("D", "Brain")],
+    )
+}
+
+/// Multiple-choice reference from (letter, text) pairs; must be valid.
+pub fn choice_reference(answer: &str, pairs: &[(&str, &str)]) -> Reference {
+    let options: BTreeMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     match Reference::multiple_choice(answer, options) {
         Ok(reference) => reference,
         Err(err) => panic!("valid reference rejected: {err}"),
