@@ -125,10 +125,8 @@ fn run(cli: Cli) -> Result<(), MedgymError> {
             command: EnvsCommand::List,
         } => {
             for spec in medgym::envs::list() {
-                println!(
-                    "{:<32} {:<16} {}",
-                    spec.id, spec.answer_type, spec.description
-                );
+                let kind = spec.answer_type.to_string();
+                println!("{:<32} {kind:<16} {}", spec.id, spec.description);
             }
         }
         Command::Tokenizer {
