@@ -145,16 +145,16 @@ pub fn run_pipeline(
         &tokenizer,
         &out_dir.join("checkpoints").join("sft"),
     )?;
+    let eval_config = EvalConfig {
+        items_per_task: config.eval_items_per_task,
+        seed: config.seed,
+        max_new_tokens: config.eval_max_new_tokens,
+        workers: config.workers,
+    };
     let eval = |stage: &str| -> Result<Vec<TaskEval>> {
         let bar = progress(tasks.len(), stage, show_progress);
         let mut results = Vec::with_capacity(tasks.len());
         for task in &tasks {
-            let eval_config = EvalConfig {
-                items_per_task: config.eval_items_per_task,
-                seed: config.seed,
-                max_new_tokens: config.eval_max_new_tokens,
-                workers: config.workers,
-            };
             results.extend(evaluate(
                 &policy,
                 &tokenizer,

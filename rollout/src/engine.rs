@@ -7,11 +7,21 @@ use crossbeam::channel;
 use medgym_envs::rewards::RewardBreakdown;
 use medgym_envs::{TaskFamily, TaskItem};
 use medgym_kernels::{RandomKey, Sampler, SamplingParams};
-use medgym_policy::{Policy, PolicyTokenizer, SequenceInput};
+use medgym_policy::{Policy, PolicyConfig, PolicyTokenizer, SequenceInput};
 use serde::Serialize;
 
 use crate::error::{Result, RolloutError};
 use crate::prompt::encode_prompt;
+
+/// Tokens that only a prompt may contain (vision markers, placeholders, padding): never sampled.
+pub fn prompt_only_tokens(config: &PolicyConfig) -> [u32; 4] {
+    [
+        config.image_token_id,
+        config.vision_start_token_id,
+        config.vision_end_token_id,
+        config.pad_token_id,
+    ]
+}
 
 /// One prompt to roll out: a task item and the family that scores it.
 #[derive(Clone)]
@@ -229,15 +239,8 @@ impl<'a> RolloutEngine<'a> {
         let rows = plans.len();
         let inputs: Vec<SequenceInput> = plans.iter().map(|p| prompts[p.job].clone()).collect();
         let vocab = self.policy.config().vocab_size;
-        let cfg = self.policy.config();
-        let eos = cfg.eos_token_id;
-        // Tokens that only the prompt may contain: never sampled.
-        let banned = [
-            cfg.image_token_id,
-            cfg.vision_start_token_id,
-            cfg.vision_end_token_id,
-            cfg.pad_token_id,
-        ];
+        let eos = self.policy.config().eos_token_id;
+        let banned = prompt_only_tokens(self.policy.config());
         let mut responses: Vec<Vec<u32>> = vec![Vec::new(); rows];
         let mut raw_lp: Vec<Vec<f32>> = vec![Vec::new(); rows];
         let mut proc_lp: Vec<Vec<f32>> = vec![Vec::new(); rows];

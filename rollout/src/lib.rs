@@ -5,7 +5,8 @@ pub mod error;
 pub mod prompt;
 
 pub use engine::{
-    PromptJob, RolloutBatch, RolloutConfig, RolloutEngine, RolloutTimings, Trajectory,
+    prompt_only_tokens, PromptJob, RolloutBatch, RolloutConfig, RolloutEngine, RolloutTimings,
+    Trajectory,
 };
 pub use error::{Result, RolloutError};
 pub use prompt::{chat_messages, encode_prompt, image_input};

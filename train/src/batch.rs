@@ -1,6 +1,6 @@
 //! Per-token log-probabilities of responses given prompts, for SFT and RL losses.
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use medgym_policy::{Policy, SequenceInput};
 
 use crate::error::TrainError;
@@ -51,13 +51,7 @@ pub fn response_logprobs(
             }
         })
         .collect();
-    let (hidden, layout) =
-        policy
-            .forward_hidden(&inputs)
-            .map_err(|e| TrainError::InvalidArgument {
-                what: "policy forward".into(),
-                reason: e.to_string(),
-            })?;
+    let (hidden, layout) = policy.forward_hidden(&inputs)?;
     let (b, len, width) = hidden.dims3()?;
     let t_max = responses.iter().map(Vec::len).max().unwrap_or(0);
     let mut columns = Vec::with_capacity(b * t_max);
@@ -83,21 +77,10 @@ pub fn response_logprobs(
         .reshape((b * len, width))?
         .index_select(&columns, 0)?
         .reshape((b, t_max, width))?;
-    let picked = policy
-        .logits(&picked_hidden)
-        .map_err(|e| TrainError::InvalidArgument {
-            what: "policy head".into(),
-            reason: e.to_string(),
-        })?;
+    let picked = policy.logits(&picked_hidden)?;
     let targets = Tensor::from_vec(targets, (b, t_max), &device)?;
     let logp = token_logprobs(&picked, &targets)?;
     let mask = Tensor::from_vec(mask, (b, t_max), &device)?.to_dtype(logp.dtype())?;
     let tokens = responses.iter().map(Vec::len).sum();
-    if logp.dtype() != DType::F32 && logp.dtype() != DType::F64 {
-        return Err(TrainError::InvalidArgument {
-            what: "dtype".into(),
-            reason: format!("log-probabilities in {:?}", logp.dtype()),
-        });
-    }
     Ok(ResponseLogprobs { logp, mask, tokens })
 }

@@ -7,6 +7,25 @@ use medgym_rollout::PromptJob;
 
 use crate::error::TrainError;
 
+/// The job for item `index` of `task` in `split` with `seed`; errors name the item and task.
+pub fn job(
+    task: &Arc<dyn TaskFamily>,
+    split: Split,
+    seed: u64,
+    index: u64,
+) -> Result<PromptJob, TrainError> {
+    let item = task
+        .item(split, seed, index)
+        .map_err(|e| TrainError::InvalidArgument {
+            what: format!("{split} item {index} of {}", task.spec().id),
+            reason: e.to_string(),
+        })?;
+    Ok(PromptJob {
+        task: task.clone(),
+        item,
+    })
+}
+
 /// Round-robin stream of items over tasks: position k → task `k % n`, index `k / n`.
 #[derive(Clone)]
 pub struct TaskStream {
@@ -35,16 +54,7 @@ impl TaskStream {
     pub fn jobs(&self, start: u64, count: usize) -> Result<Vec<PromptJob>, TrainError> {
         let n = self.tasks.len() as u64;
         (start..start + count as u64)
-            .map(|k| {
-                let task = self.tasks[(k % n) as usize].clone();
-                let item = task.item(self.split, self.seed, k / n).map_err(|e| {
-                    TrainError::InvalidArgument {
-                        what: format!("item {} of {}", k / n, task.spec().id),
-                        reason: e.to_string(),
-                    }
-                })?;
-                Ok(PromptJob { task, item })
-            })
+            .map(|k| job(&self.tasks[(k % n) as usize], self.split, self.seed, k / n))
             .collect()
     }
 
@@ -112,20 +122,11 @@ impl PassRateCurriculum {
         let shares = self.allocation(count);
         let mut jobs = Vec::with_capacity(count);
         for (k, &share) in shares.iter().enumerate() {
-            let task = self.stream.tasks[k].clone();
+            let task = &self.stream.tasks[k];
             for _ in 0..share {
                 let index = self.next_index[k];
                 self.next_index[k] += 1;
-                let item = task
-                    .item(self.stream.split, self.stream.seed, index)
-                    .map_err(|e| TrainError::InvalidArgument {
-                        what: format!("item {index} of {}", task.spec().id),
-                        reason: e.to_string(),
-                    })?;
-                jobs.push(PromptJob {
-                    task: task.clone(),
-                    item,
-                });
+                jobs.push(job(task, self.stream.split, self.stream.seed, index)?);
             }
         }
         Ok(jobs)

@@ -14,6 +14,12 @@ pub enum TrainError {
         /// Why it is wrong.
         reason: String,
     },
+    /// The policy failed.
+    #[error(transparent)]
+    Policy(#[from] medgym_policy::PolicyError),
+    /// A rollout failed.
+    #[error(transparent)]
+    Rollout(#[from] medgym_rollout::RolloutError),
     /// Some trainable variables received no gradient from the backward pass.
     #[error("no gradient for variables: {}", .names.join(", "))]
     MissingGradient {

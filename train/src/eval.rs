@@ -5,9 +5,10 @@ use std::sync::Arc;
 use medgym_envs::{Split, TaskFamily};
 use medgym_kernels::{Sampler, SamplingParams};
 use medgym_policy::{Policy, PolicyTokenizer};
-use medgym_rollout::{PromptJob, RolloutConfig, RolloutEngine};
+use medgym_rollout::{RolloutConfig, RolloutEngine};
 use serde::Serialize;
 
+use crate::data::job;
 use crate::error::TrainError;
 
 /// Results on one task.
@@ -50,44 +51,22 @@ pub fn evaluate(
     tasks: &[Arc<dyn TaskFamily>],
     eval: &EvalConfig,
 ) -> Result<Vec<TaskEval>, TrainError> {
-    let (n_per_task, seed, max_new_tokens, workers) = (
-        eval.items_per_task,
-        eval.seed,
-        eval.max_new_tokens,
-        eval.workers,
-    );
     let engine = RolloutEngine::new(policy, tokenizer, sampler);
     let mut out = Vec::with_capacity(tasks.len());
     for task in tasks {
-        let jobs = (0..n_per_task as u64)
-            .map(|i| {
-                let item =
-                    task.item(Split::Eval, seed, i)
-                        .map_err(|e| TrainError::InvalidArgument {
-                            what: format!("eval item {i} of {}", task.spec().id),
-                            reason: e.to_string(),
-                        })?;
-                Ok(PromptJob {
-                    task: task.clone(),
-                    item,
-                })
-            })
+        let jobs = (0..eval.items_per_task as u64)
+            .map(|i| job(task, Split::Eval, eval.seed, i))
             .collect::<Result<Vec<_>, TrainError>>()?;
         let config = RolloutConfig {
             group_size: 1,
-            max_new_tokens,
+            max_new_tokens: eval.max_new_tokens,
             sampling: SamplingParams::greedy(),
-            seed,
+            seed: eval.seed,
             sequence_offset: 0,
-            workers,
+            workers: eval.workers,
             rows_per_chunk: 64,
         };
-        let batch = engine
-            .run(&jobs, &config)
-            .map_err(|e| TrainError::InvalidArgument {
-                what: "evaluation rollout".into(),
-                reason: e.to_string(),
-            })?;
+        let batch = engine.run(&jobs, &config)?;
         let n = batch.trajectories.len().max(1) as f64;
         let correct: Vec<bool> = batch
             .trajectories

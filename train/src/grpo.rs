@@ -65,14 +65,7 @@ pub fn run_grpo(
     mut on_step: impl FnMut(&StepMetrics),
 ) -> Result<Vec<StepMetrics>, TrainError> {
     let reference = if config.kl_coef > 0.0 {
-        Some(
-            policy
-                .frozen_copy()
-                .map_err(|e| TrainError::InvalidArgument {
-                    what: "reference policy".into(),
-                    reason: e.to_string(),
-                })?,
-        )
+        Some(policy.frozen_copy()?)
     } else {
         None
     };
@@ -102,12 +95,7 @@ pub fn run_grpo(
             rows_per_chunk: config.group_size
                 * config.prompts_per_step.div_ceil(config.workers.max(1)),
         };
-        let batch = RolloutEngine::new(policy, tokenizer, sampler)
-            .run(&jobs, &rollout_config)
-            .map_err(|e| TrainError::InvalidArgument {
-                what: "rollout".into(),
-                reason: e.to_string(),
-            })?;
+        let batch = RolloutEngine::new(policy, tokenizer, sampler).run(&jobs, &rollout_config)?;
         let trajs = &batch.trajectories;
         for task in stream.tasks() {
             let id = &task.spec().id;
@@ -128,9 +116,8 @@ pub fn run_grpo(
         let informative: Vec<usize> = (0..trajs.len()).filter(|&i| advantages[i] != 0.0).collect();
         let mut loss_value = f64::NAN;
         let mut grad_norm = 0.0;
-        let mut tokens = 0;
         if !informative.is_empty() {
-            let (loss, n_tokens) = grpo_loss(
+            let loss = grpo_loss(
                 policy,
                 reference.as_ref(),
                 trajs,
@@ -141,7 +128,6 @@ pub fn run_grpo(
             let stats = optimizer.backward_step(&loss)?;
             loss_value = stats.loss;
             grad_norm = stats.grad_norm;
-            tokens = n_tokens;
         }
         let n = trajs.len() as f64;
         let seconds = start.elapsed().as_secs_f64();
@@ -158,7 +144,6 @@ pub fn run_grpo(
             tokens_per_second: batch.timings.tokens_per_second,
             seconds,
         };
-        let _ = tokens;
         on_step(&metrics);
         history.push(metrics);
     }
@@ -172,7 +157,7 @@ fn grpo_loss(
     advantages: &[f32],
     rows: &[usize],
     config: &GrpoConfig,
-) -> Result<(Tensor, usize), TrainError> {
+) -> Result<Tensor, TrainError> {
     let prompts: Vec<_> = rows.iter().map(|&i| trajs[i].prompt.clone()).collect();
     let responses: Vec<Vec<u32>> = rows
         .iter()
@@ -197,5 +182,5 @@ fn grpo_loss(
         )?;
         loss = (loss + (kl * config.kl_coef)?)?;
     }
-    Ok((loss, current.tokens))
+    Ok(loss)
 }

@@ -44,14 +44,7 @@ pub fn run_sft(
         let mut responses = Vec::with_capacity(jobs.len());
         for job in &jobs {
             let observation = job.task.observation(&job.item);
-            prompts.push(
-                encode_prompt(&observation, tokenizer, per_image).map_err(|e| {
-                    TrainError::InvalidArgument {
-                        what: format!("prompt of {}", job.item.id),
-                        reason: e.to_string(),
-                    }
-                })?,
-            );
+            prompts.push(encode_prompt(&observation, tokenizer, per_image)?);
             let mut ids = tokenizer
                 .encode(&job.item.reference_response)
                 .map_err(|e| TrainError::InvalidArgument {

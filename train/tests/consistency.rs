@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Tensor, D};
 use medgym_envs::{task, Split, TaskFamily, SYSTEM_PROMPT};
 use medgym_kernels::{CpuSampler, SamplingParams};
 use medgym_policy::{Policy, PolicyConfig, PolicyTokenizer, SequenceInput, VisionConfig};
-use medgym_rollout::{PromptJob, RolloutConfig, RolloutEngine};
+use medgym_rollout::{prompt_only_tokens, PromptJob, RolloutConfig, RolloutEngine};
 use medgym_train::batch::response_logprobs;
 
 fn setup() -> (Policy, PolicyTokenizer, Vec<PromptJob>) {
@@ -82,13 +82,7 @@ fn sampler_logprobs_equal_full_recomputation() {
         .run(&jobs, &cfg)
         .unwrap()
         .trajectories;
-    let c = policy.config();
-    let banned = [
-        c.image_token_id,
-        c.vision_start_token_id,
-        c.vision_end_token_id,
-        c.pad_token_id,
-    ];
+    let banned = prompt_only_tokens(policy.config());
     let prompts: Vec<SequenceInput> = trajs.iter().map(|t| t.prompt.clone()).collect();
     let responses: Vec<Vec<u32>> = trajs.iter().map(|t| t.response_ids.clone()).collect();
     let batched: Vec<Vec<f32>> = response_logprobs(&policy, &prompts, &responses)
