@@ -31,6 +31,15 @@ pub enum MedgymError {
         /// The underlying error.
         source: serde_json::Error,
     },
+    /// A reward could not be computed.
+    #[error(transparent)]
+    Reward(#[from] medgym_rewards::RewardError),
+    /// A sampling kernel failed.
+    #[error(transparent)]
+    Kernel(#[from] medgym_kernels::KernelError),
+    /// A command that is not built yet.
+    #[error("`{0}` is not built yet")]
+    NotBuilt(&'static str),
     /// A setting is not usable.
     #[error("invalid setting `{field}`: {reason}")]
     InvalidSetting {

@@ -1,6 +1,7 @@
 //! medgym: medical visual question answering as reinforcement-learning environments with
 //! verifiable rewards, and the trainers (SFT, GRPO) for vision-language policies on them.
 
+pub mod commands;
 pub mod error;
 pub mod pipeline;
 pub mod presets;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use medgym::{run_pipeline, MedgymError, PipelineConfig};
+use medgym::{commands, run_pipeline, MedgymError, PipelineConfig};
 
 /// Medical VQA as RL environments with verifiable rewards.
 #[derive(Parser)]
@@ -47,21 +47,22 @@ enum Command {
         kl_coef: Option<f64>,
     },
     /// Environment registry.
-    Envs {
-        #[command(subcommand)]
-        command: EnvsCommand,
-    },
+    Envs(commands::envs::EnvsArgs),
+    /// Score model responses against references (verifiable rewards).
+    Score(commands::score::ScoreArgs),
+    /// Micro-benchmarks (sampling kernels, ...).
+    Bench(commands::bench::BenchArgs),
+    /// Validate and summarise datasets.
+    Data(commands::data::DataArgs),
+    /// Generate text with a saved model.
+    Generate(commands::generate::GenerateArgs),
+    /// Print a model folder's architecture, parameters, dtypes and tensor problems.
+    Inspect(commands::inspect::InspectArgs),
     /// The built-in tokenizer.
     Tokenizer {
         #[command(subcommand)]
         command: TokenizerCommand,
     },
-}
-
-#[derive(Subcommand)]
-enum EnvsCommand {
-    /// List registered environments.
-    List,
 }
 
 #[derive(Subcommand)]
@@ -121,14 +122,12 @@ fn run(cli: Cli) -> Result<(), MedgymError> {
             );
             println!("report: {}", out.join("report.json").display());
         }
-        Command::Envs {
-            command: EnvsCommand::List,
-        } => {
-            for spec in medgym::envs::list() {
-                let kind = spec.answer_type.to_string();
-                println!("{:<32} {kind:<16} {}", spec.id, spec.description);
-            }
-        }
+        Command::Envs(args) => commands::envs::run(args)?,
+        Command::Score(args) => commands::score::run(args)?,
+        Command::Bench(args) => commands::bench::run(args)?,
+        Command::Data(args) => commands::data::run(args)?,
+        Command::Generate(args) => commands::generate::run(args)?,
+        Command::Inspect(args) => commands::inspect::run(args)?,
         Command::Tokenizer {
             command: TokenizerCommand::Build { out },
         } => {

@@ -1,0 +1,8 @@
+//! The CLI's subcommands, one module each; `src/main.rs` only dispatches.
+
+pub mod bench;
+pub mod data;
+pub mod envs;
+pub mod generate;
+pub mod inspect;
+pub mod score;
