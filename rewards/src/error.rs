@@ -21,9 +21,44 @@ pub enum RewardError {
         /// The offending weight.
         weight: f32,
     },
+    /// A reward configuration value is wrong; names the field, the value and why.
+    #[error("invalid reward configuration: `{field}` = {value:?}: {reason}")]
+    InvalidConfig {
+        /// The configuration field (`component[2].max_length`, `synonyms`, ...).
+        field: String,
+        /// The offending value as text.
+        value: String,
+        /// Why it is rejected.
+        reason: String,
+    },
+    /// A rubric names a component that is not registered.
+    #[error("unknown reward component `{name}` (registered: {known})")]
+    UnknownComponent {
+        /// The name asked for.
+        name: String,
+        /// The registered names, comma-separated.
+        known: String,
+    },
+    /// A rubric file could not be read or is not valid TOML.
+    #[error("{path}: {message}")]
+    ConfigFile {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl RewardError {
+    /// Shorthand for [`RewardError::InvalidConfig`].
+    pub(crate) fn invalid_config(field: &str, value: &str, reason: &str) -> Self {
+        Self::InvalidConfig {
+            field: field.to_owned(),
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+        }
+    }
+
     /// Shorthand for [`RewardError::InvalidReference`].
     pub(crate) fn invalid_reference(field: &str, value: &str, reason: &str) -> Self {
         Self::InvalidReference {

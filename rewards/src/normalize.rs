@@ -61,6 +61,61 @@ pub fn normalize_text(text: &str) -> String {
     trim_edge_punctuation(&joined).to_owned()
 }
 
+/// Case-insensitive word equality (ASCII fast path, full Unicode lower-casing otherwise).
+pub(crate) fn same_word(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.chars()
+            .flat_map(char::to_lowercase)
+            .eq(b.chars().flat_map(char::to_lowercase))
+    }
+}
+
+/// The words [`normalize_text`] would produce, borrowed from `text` (compare with [`same_word`]).
+pub(crate) fn normalized_words(text: &str) -> impl Iterator<Item = &str> {
+    let mut words = trim_edge_punctuation(text).split_whitespace().peekable();
+    let first = words.next();
+    let skip_article = first.is_some_and(|word| {
+        words.peek().is_some() && LEADING_ARTICLES.iter().any(|a| same_word(a, word))
+    });
+    let mut leading = true;
+    first
+        .filter(|_| !skip_article)
+        .into_iter()
+        .chain(words)
+        .filter_map(move |word| {
+            if !leading {
+                return Some(word);
+            }
+            let trimmed = word.trim_start_matches(is_edge_punctuation);
+            if trimmed.is_empty() {
+                return None;
+            }
+            leading = false;
+            Some(trimmed)
+        })
+}
+
+/// `normalize_text(a) == normalize_text(b)` without allocating.
+pub(crate) fn normalized_eq(a: &str, b: &str) -> bool {
+    let mut left = normalized_words(a);
+    let mut right = normalized_words(b);
+    loop {
+        match (left.next(), right.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) if same_word(x, y) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Content tokens for token overlap: maximal runs of letters and digits.
+pub(crate) fn tokens(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|token| !token.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +132,23 @@ mod tests {
         assert_eq!(normalize_text("HER2+"), "her2+");
         assert_ne!(normalize_text("HER2+"), normalize_text("HER2-"));
         assert_eq!(normalize_text("Hepatitis A"), "hepatitis a");
+    }
+
+    #[test]
+    fn borrowed_words_agree_with_normalize_text() {
+        for (a, b) in [
+            ("The (left) lung.", "left) lung"),
+            ("the ( left", "LEFT"),
+            ("A", "a"),
+            ("HER2+", "her2-"),
+            ("  ", "..."),
+        ] {
+            assert_eq!(
+                normalized_eq(a, b),
+                normalize_text(a) == normalize_text(b),
+                "{a} / {b}"
+            );
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Structural parsing of `<think>…</think><answer>…</answer>` responses.
+//!
+//! [`parse_view`] does the work in one pass without allocating and borrows from the response;
+//! [`parse_response`] wraps it into an owned [`ParsedResponse`].
 
 use std::fmt;
-use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +69,149 @@ impl BlockKind {
             Self::Answer => "answer",
         }
     }
+
+    /// Index into per-kind arrays.
+    fn index(self) -> usize {
+        match self {
+            Self::Think => 0,
+            Self::Answer => 1,
+        }
+    }
+}
+
+/// A structural problem as a small code, so that [`parse_view`] needs no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemCode {
+    /// See [`FormatProblem::MissingThink`].
+    MissingThink,
+    /// See [`FormatProblem::MissingAnswer`].
+    MissingAnswer,
+    /// More than one think block.
+    DuplicateThink,
+    /// More than one answer block.
+    DuplicateAnswer,
+    /// A think block is not closed.
+    UnclosedThink,
+    /// An answer block is not closed.
+    UnclosedAnswer,
+    /// See [`FormatProblem::WrongOrder`].
+    WrongOrder,
+    /// See [`FormatProblem::TextOutsideTags`].
+    TextOutsideTags,
+    /// See [`FormatProblem::EmptyAnswer`].
+    EmptyAnswer,
+}
+
+impl ProblemCode {
+    /// The owned, descriptive form.
+    pub fn to_problem(self) -> FormatProblem {
+        match self {
+            Self::MissingThink => FormatProblem::MissingThink,
+            Self::MissingAnswer => FormatProblem::MissingAnswer,
+            Self::DuplicateThink => FormatProblem::DuplicateTag(BlockKind::Think.tag().to_owned()),
+            Self::DuplicateAnswer => {
+                FormatProblem::DuplicateTag(BlockKind::Answer.tag().to_owned())
+            }
+            Self::UnclosedThink => FormatProblem::UnclosedTag(BlockKind::Think.tag().to_owned()),
+            Self::UnclosedAnswer => FormatProblem::UnclosedTag(BlockKind::Answer.tag().to_owned()),
+            Self::WrongOrder => FormatProblem::WrongOrder,
+            Self::TextOutsideTags => FormatProblem::TextOutsideTags,
+            Self::EmptyAnswer => FormatProblem::EmptyAnswer,
+        }
+    }
+
+    fn duplicate(kind: BlockKind) -> Self {
+        match kind {
+            BlockKind::Think => Self::DuplicateThink,
+            BlockKind::Answer => Self::DuplicateAnswer,
+        }
+    }
+
+    fn unclosed(kind: BlockKind) -> Self {
+        match kind {
+            BlockKind::Think => Self::UnclosedThink,
+            BlockKind::Answer => Self::UnclosedAnswer,
+        }
+    }
+}
+
+/// Number of distinct [`ProblemCode`]s.
+const PROBLEM_KINDS: usize = 9;
+
+/// The problems found, each once, in order of discovery (fixed capacity, no allocation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProblemSet {
+    codes: [ProblemCode; PROBLEM_KINDS],
+    len: usize,
+}
+
+impl Default for ProblemSet {
+    fn default() -> Self {
+        Self {
+            codes: [ProblemCode::MissingThink; PROBLEM_KINDS],
+            len: 0,
+        }
+    }
+}
+
+impl ProblemSet {
+    /// Records a problem unless it is already recorded.
+    fn push(&mut self, code: ProblemCode) {
+        if !self.contains(code) && self.len < PROBLEM_KINDS {
+            self.codes[self.len] = code;
+            self.len += 1;
+        }
+    }
+
+    /// Whether the problem was recorded.
+    pub fn contains(&self, code: ProblemCode) -> bool {
+        self.as_slice().contains(&code)
+    }
+
+    /// The problems in order of discovery.
+    pub fn as_slice(&self) -> &[ProblemCode] {
+        &self.codes[..self.len]
+    }
+
+    /// True when no problem was found.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Borrowed result of [`parse_view`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParsedView<'a> {
+    /// Trimmed content of the first complete think block.
+    pub think: Option<&'a str>,
+    /// Trimmed content of the first complete answer block.
+    pub answer: Option<&'a str>,
+    /// The text after the last complete think block.
+    pub after_think: Option<&'a str>,
+    /// Problems found, in order of discovery.
+    pub problems: ProblemSet,
+}
+
+impl ParsedView<'_> {
+    /// True iff the response has exactly the required structure.
+    pub fn format_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// The owned form.
+    pub fn to_owned_response(&self) -> ParsedResponse {
+        ParsedResponse {
+            think: self.think.map(str::to_owned),
+            answer: self.answer.map(str::to_owned),
+            format_ok: self.format_ok(),
+            problems: self
+                .problems
+                .as_slice()
+                .iter()
+                .map(|code| code.to_problem())
+                .collect(),
+        }
+    }
 }
 
 /// One recognised tag occurrence.
@@ -78,94 +223,94 @@ struct Tag {
     end: usize,
 }
 
-/// All tag spellings recognised (matched ASCII case-insensitively).
-const TAG_SPELLINGS: [(&[u8], BlockKind, bool); 4] = [
-    (b"<think>", BlockKind::Think, false),
-    (b"</think>", BlockKind::Think, true),
-    (b"<answer>", BlockKind::Answer, false),
-    (b"</answer>", BlockKind::Answer, true),
-];
-
-/// Finds every tag in one linear pass (each `<` is compared against at most four short spellings).
-fn scan_tags(text: &str) -> Vec<Tag> {
-    let bytes = text.as_bytes();
-    let mut tags = Vec::new();
-    for (start, _) in bytes.iter().enumerate().filter(|(_, b)| **b == b'<') {
-        let rest = &bytes[start..];
-        let found = TAG_SPELLINGS.iter().find(|(spelling, _, _)| {
-            rest.len() >= spelling.len() && rest[..spelling.len()].eq_ignore_ascii_case(spelling)
-        });
-        if let Some((spelling, kind, closing)) = found {
-            tags.push(Tag {
-                kind: *kind,
-                closing: *closing,
-                start,
-                end: start + spelling.len(),
-            });
-        }
+/// Skips ASCII whitespace from `at`.
+fn skip_spaces(bytes: &[u8], mut at: usize) -> usize {
+    while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
+        at += 1;
     }
-    tags
+    at
 }
 
-/// A complete top-level block.
-#[derive(Debug, Clone)]
-struct Block {
-    kind: BlockKind,
-    content: Range<usize>,
+/// Reads a tag starting at the `<` at `start`: `<`, optional `/`, `think` or `answer` (any case),
+/// `>`, with ASCII whitespace allowed around the slash and the name.
+fn read_tag(bytes: &[u8], start: usize) -> Option<Tag> {
+    let mut at = skip_spaces(bytes, start + 1);
+    let closing = bytes.get(at) == Some(&b'/');
+    if closing {
+        at = skip_spaces(bytes, at + 1);
+    }
+    let rest = bytes.get(at..)?;
+    let (kind, name_len) = if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"think") {
+        (BlockKind::Think, 5)
+    } else if rest.len() >= 6 && rest[..6].eq_ignore_ascii_case(b"answer") {
+        (BlockKind::Answer, 6)
+    } else {
+        return None;
+    };
+    at = skip_spaces(bytes, at + name_len);
+    (bytes.get(at) == Some(&b'>')).then_some(Tag {
+        kind,
+        closing,
+        start,
+        end: at + 1,
+    })
 }
 
-/// Collects problems without repeats.
-#[derive(Debug, Default)]
-struct ProblemList(Vec<FormatProblem>);
-
-impl ProblemList {
-    /// Records a problem unless it is already recorded.
-    fn push(&mut self, problem: FormatProblem) {
-        if !self.0.contains(&problem) {
-            self.0.push(problem);
-        }
-    }
-
-    /// Whether the problem was recorded.
-    fn contains(&self, problem: &FormatProblem) -> bool {
-        self.0.contains(problem)
-    }
+/// Per-kind block bookkeeping.
+#[derive(Debug, Clone, Copy, Default)]
+struct BlockStats {
+    /// Byte range of the first complete block's content.
+    first: Option<(usize, usize)>,
+    /// Number of complete blocks.
+    count: usize,
 }
 
-/// Splits the text into complete top-level blocks, recording unclosed tags and outside text.
+/// Parse `<think>…</think><answer>…</answer>` without allocating. Total, linear time.
 ///
-/// An opening tag or a mismatched closing tag inside an open block ends that block as
-/// unclosed; an opening tag then starts a new block. A closing tag with no open block is
-/// treated as text outside the blocks.
-fn collect_blocks(text: &str, problems: &mut ProblemList) -> Vec<Block> {
-    let mut blocks = Vec::new();
+/// Tags are case-insensitive and may contain ASCII whitespace (`< /Answer >`); whitespace around
+/// and between the blocks is tolerated. An opening tag or a mismatched closing tag inside an open
+/// block ends that block as unclosed; a closing tag with no open block counts as text outside.
+pub fn parse_view(text: &str) -> ParsedView<'_> {
+    let bytes = text.as_bytes();
+    let mut problems = ProblemSet::default();
+    let mut stats = [BlockStats::default(); 2];
     let mut open: Option<(BlockKind, usize)> = None;
     let mut outside_from = 0;
-    let note_outside = |range: Range<usize>, problems: &mut ProblemList| {
-        if !text[range].trim().is_empty() {
-            problems.push(FormatProblem::TextOutsideTags);
+    let mut last_think_end = None;
+    let note_outside = |from: usize, to: usize, problems: &mut ProblemSet| {
+        if !text[from..to].trim().is_empty() {
+            problems.push(ProblemCode::TextOutsideTags);
         }
     };
-    for tag in scan_tags(text) {
+    let mut cursor = 0;
+    while let Some(offset) = memchr::memchr(b'<', &bytes[cursor..]) {
+        let at = cursor + offset;
+        let Some(tag) = read_tag(bytes, at) else {
+            cursor = at + 1;
+            continue;
+        };
+        cursor = tag.end;
         match open {
             None if tag.closing => {
-                problems.push(FormatProblem::TextOutsideTags);
+                problems.push(ProblemCode::TextOutsideTags);
                 outside_from = tag.end;
             }
             None => {
-                note_outside(outside_from..tag.start, problems);
+                note_outside(outside_from, tag.start, &mut problems);
                 open = Some((tag.kind, tag.end));
             }
             Some((kind, content_start)) if tag.closing && tag.kind == kind => {
-                blocks.push(Block {
-                    kind,
-                    content: content_start..tag.start,
-                });
+                let entry = &mut stats[kind.index()];
+                entry.count += 1;
+                entry.first.get_or_insert((content_start, tag.start));
+                if kind == BlockKind::Think {
+                    last_think_end = Some(tag.end);
+                }
                 open = None;
                 outside_from = tag.end;
             }
             Some((kind, _)) => {
-                problems.push(FormatProblem::UnclosedTag(kind.tag().to_owned()));
+                problems.push(ProblemCode::unclosed(kind));
                 if tag.closing {
                     open = None;
                     outside_from = tag.end;
@@ -176,10 +321,39 @@ fn collect_blocks(text: &str, problems: &mut ProblemList) -> Vec<Block> {
         }
     }
     match open {
-        Some((kind, _)) => problems.push(FormatProblem::UnclosedTag(kind.tag().to_owned())),
-        None => note_outside(outside_from..text.len(), problems),
+        Some((kind, _)) => problems.push(ProblemCode::unclosed(kind)),
+        None => note_outside(outside_from, text.len(), &mut problems),
     }
-    blocks
+    for (kind, missing) in [
+        (BlockKind::Think, ProblemCode::MissingThink),
+        (BlockKind::Answer, ProblemCode::MissingAnswer),
+    ] {
+        let entry = stats[kind.index()];
+        if entry.first.is_none() && !problems.contains(ProblemCode::unclosed(kind)) {
+            problems.push(missing);
+        }
+        if entry.count > 1 {
+            problems.push(ProblemCode::duplicate(kind));
+        }
+    }
+    let think_range = stats[BlockKind::Think.index()].first;
+    let answer_range = stats[BlockKind::Answer.index()].first;
+    if let (Some(think), Some(answer)) = (think_range, answer_range) {
+        if answer.0 < think.0 {
+            problems.push(ProblemCode::WrongOrder);
+        }
+    }
+    let content = |range: Option<(usize, usize)>| range.map(|(from, to)| text[from..to].trim());
+    let answer = content(answer_range);
+    if answer.is_some_and(str::is_empty) {
+        problems.push(ProblemCode::EmptyAnswer);
+    }
+    ParsedView {
+        think: content(think_range),
+        answer,
+        after_think: last_think_end.map(|end| &text[end..]),
+        problems,
+    }
 }
 
 /// Parse `<think>…</think><answer>…</answer>`. Total (never panics), linear time.
@@ -190,61 +364,30 @@ fn collect_blocks(text: &str, problems: &mut ProblemList) -> Vec<Block> {
 /// trimming. `answer`/`think` hold the trimmed content of the first complete block of that kind
 /// even when the format is not ok.
 pub fn parse_response(text: &str) -> ParsedResponse {
-    let mut problems = ProblemList::default();
-    let blocks = collect_blocks(text, &mut problems);
-    let first_of = |kind: BlockKind| blocks.iter().position(|block| block.kind == kind);
-    let count_of = |kind: BlockKind| blocks.iter().filter(|block| block.kind == kind).count();
-    let content_of =
-        |index: Option<usize>| index.map(|i| text[blocks[i].content.clone()].trim().to_owned());
-
-    let first_think = first_of(BlockKind::Think);
-    let first_answer = first_of(BlockKind::Answer);
-    for (kind, first, missing) in [
-        (BlockKind::Think, first_think, FormatProblem::MissingThink),
-        (
-            BlockKind::Answer,
-            first_answer,
-            FormatProblem::MissingAnswer,
-        ),
-    ] {
-        let unclosed = FormatProblem::UnclosedTag(kind.tag().to_owned());
-        if first.is_none() && !problems.contains(&unclosed) {
-            problems.push(missing);
-        }
-        if count_of(kind) > 1 {
-            problems.push(FormatProblem::DuplicateTag(kind.tag().to_owned()));
-        }
-    }
-    if let (Some(think), Some(answer)) = (first_think, first_answer) {
-        if answer < think {
-            problems.push(FormatProblem::WrongOrder);
-        }
-    }
-    let answer = content_of(first_answer);
-    if answer.as_deref().is_some_and(str::is_empty) {
-        problems.push(FormatProblem::EmptyAnswer);
-    }
-    ParsedResponse {
-        think: content_of(first_think),
-        answer,
-        format_ok: problems.0.is_empty(),
-        problems: problems.0,
-    }
+    parse_view(text).to_owned_response()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn tags(text: &str) -> Vec<(&'static str, bool)> {
+        let bytes = text.as_bytes();
+        (0..bytes.len())
+            .filter(|&i| bytes[i] == b'<')
+            .filter_map(|i| read_tag(bytes, i))
+            .map(|t| (t.kind.tag(), t.closing))
+            .collect()
+    }
+
     #[test]
-    fn scan_finds_tags_case_insensitively_and_ignores_near_misses() {
-        let tags = scan_tags("<THINK></Think><answer ><Answer></ANSWER><thinker>");
-        let found: Vec<(&str, bool)> = tags.iter().map(|t| (t.kind.tag(), t.closing)).collect();
+    fn tags_are_case_and_space_tolerant_and_near_misses_ignored() {
         assert_eq!(
-            found,
+            tags("<THINK></Think>< answer ><Answer></ ANSWER><thinker><answer"),
             vec![
                 ("think", false),
                 ("think", true),
+                ("answer", false),
                 ("answer", false),
                 ("answer", true)
             ]
@@ -252,12 +395,10 @@ mod tests {
     }
 
     #[test]
-    fn block_ranges_point_at_the_content() {
-        let text = "<think>ab</think><answer>c</answer>";
-        let mut problems = ProblemList::default();
-        let blocks = collect_blocks(text, &mut problems);
-        assert!(problems.0.is_empty());
-        assert_eq!(&text[blocks[0].content.clone()], "ab");
-        assert_eq!(&text[blocks[1].content.clone()], "c");
+    fn view_points_at_trimmed_content() {
+        let view = parse_view("<think> ab </think>\n<answer> c </answer>");
+        assert!(view.format_ok());
+        assert_eq!(view.think, Some("ab"));
+        assert_eq!(view.answer, Some("c"));
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::RewardError;
 use crate::normalize::normalize_text;
+use crate::verify::count::{is_count, read_count};
 use crate::verify::numeric::first_number;
 use crate::verify::yes_no::{classify_yes_no, YesNoReading};
 
@@ -25,8 +26,10 @@ pub enum AnswerType {
     Closed,
     /// A free-text answer matched after normalisation.
     Open,
-    /// A number compared with a tight tolerance.
+    /// A number (optionally with a unit) compared with a tight tolerance.
     Numeric,
+    /// A non-negative whole number of things ("3", "three", "none").
+    Count,
 }
 
 impl AnswerType {
@@ -38,8 +41,21 @@ impl AnswerType {
             Self::Closed => "closed",
             Self::Open => "open",
             Self::Numeric => "numeric",
+            Self::Count => "count",
         }
     }
+}
+
+impl AnswerType {
+    /// Every answer type, in declaration order.
+    pub const ALL: [AnswerType; 6] = [
+        Self::YesNo,
+        Self::MultipleChoice,
+        Self::Closed,
+        Self::Open,
+        Self::Numeric,
+        Self::Count,
+    ];
 }
 
 impl fmt::Display for AnswerType {
@@ -88,8 +104,8 @@ impl TryFrom<UncheckedReference> for Reference {
 }
 
 impl Reference {
-    /// Plain constructor for yes/no, closed, open, numeric (validates: yes/no answer must
-    /// normalise to yes or no; numeric must parse).
+    /// Plain constructor for yes/no, closed, open, numeric, count (validates: yes/no answer must
+    /// read as yes or no; numeric must contain a number; count must read as a whole number).
     pub fn new(answer: &str, answer_type: AnswerType) -> Result<Self, RewardError> {
         let answer = answer.trim();
         match answer_type {
@@ -118,6 +134,15 @@ impl Reference {
                         "answer",
                         answer,
                         "a numeric answer must contain a finite number",
+                    ));
+                }
+            }
+            AnswerType::Count => {
+                if !read_count(answer).is_some_and(is_count) {
+                    return Err(RewardError::invalid_reference(
+                        "answer",
+                        answer,
+                        "a count answer must be a non-negative whole number or number word",
                     ));
                 }
             }

@@ -6,17 +6,32 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RewardError;
+use crate::extract::extract_answer;
 use crate::outcome::Outcome;
 use crate::parse::{parse_response, ParsedResponse};
 use crate::reference::Reference;
-use crate::verify::{verify_answer, Verification};
+use crate::shaping::{boxed_format_ok, OverlongPenalty, ReflectionDetector};
+use crate::verify::{judge_answer, verify_answer, Verification};
+
+/// Everything a component may look at for one response.
+#[derive(Debug, Clone, Copy)]
+pub struct ScoreInput<'a> {
+    /// The raw response.
+    pub response: &'a str,
+    /// Its think/answer structure.
+    pub parsed: &'a ParsedResponse,
+    /// The reference answer.
+    pub reference: &'a Reference,
+    /// The answer block checked against the reference.
+    pub verification: &'a Verification,
+}
 
 /// One named reward component.
 pub trait RewardComponent: Send + Sync {
     /// Stable name reported in breakdowns.
     fn name(&self) -> &str;
-    /// Value for one parsed response; must lie within [`RewardComponent::range`].
-    fn score(&self, parsed: &ParsedResponse, reference: &Reference) -> f32;
+    /// Value for one response; must lie within [`RewardComponent::range`].
+    fn score(&self, input: &ScoreInput<'_>) -> f32;
     /// Lowest and highest value `score` can return.
     fn range(&self) -> (f32, f32);
 }
@@ -29,7 +44,16 @@ pub fn verify_parsed(parsed: &ParsedResponse, reference: &Reference) -> Verifica
     }
 }
 
-/// 1.0 when parsed.format_ok, else 0.0.
+/// 1 or 0.
+fn indicator(flag: bool) -> f32 {
+    if flag {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// 1.0 when the response has the `<think>…</think><answer>…</answer>` format, else 0.0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FormatReward;
 
@@ -38,12 +62,26 @@ impl RewardComponent for FormatReward {
         "format"
     }
 
-    fn score(&self, parsed: &ParsedResponse, _reference: &Reference) -> f32 {
-        if parsed.format_ok {
-            1.0
-        } else {
-            0.0
-        }
+    fn score(&self, input: &ScoreInput<'_>) -> f32 {
+        indicator(input.parsed.format_ok)
+    }
+
+    fn range(&self) -> (f32, f32) {
+        (0.0, 1.0)
+    }
+}
+
+/// 1.0 when the response is `<think>…</think>` followed by a `\boxed{…}` answer, else 0.0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BoxedFormatReward;
+
+impl RewardComponent for BoxedFormatReward {
+    fn name(&self) -> &str {
+        "boxed_format"
+    }
+
+    fn score(&self, input: &ScoreInput<'_>) -> f32 {
+        indicator(boxed_format_ok(input.response))
     }
 
     fn range(&self) -> (f32, f32) {
@@ -61,12 +99,92 @@ impl RewardComponent for AccuracyReward {
         "accuracy"
     }
 
-    fn score(&self, parsed: &ParsedResponse, reference: &Reference) -> f32 {
-        if verify_parsed(parsed, reference).correct {
-            1.0
-        } else {
-            0.0
-        }
+    fn score(&self, input: &ScoreInput<'_>) -> f32 {
+        indicator(input.verification.correct)
+    }
+
+    fn range(&self) -> (f32, f32) {
+        (0.0, 1.0)
+    }
+}
+
+/// 1.0 when the answer found anywhere ([`extract_answer`]: answer tag, last box, "the answer
+/// is", whole text) verifies; 0.0 when it does not or the answer tags are duplicated/unclosed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExtractedAccuracyReward;
+
+impl RewardComponent for ExtractedAccuracyReward {
+    fn name(&self) -> &str {
+        "accuracy_extracted"
+    }
+
+    fn score(&self, input: &ScoreInput<'_>) -> f32 {
+        let extraction = extract_answer(input.response);
+        indicator(
+            !extraction.tag_problem && judge_answer(input.reference, extraction.text).is_correct(),
+        )
+    }
+
+    fn range(&self) -> (f32, f32) {
+        (0.0, 1.0)
+    }
+}
+
+/// Graded credit of the answer block: 1 when correct, token F1 for open answers, else 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartialCreditReward;
+
+impl RewardComponent for PartialCreditReward {
+    fn name(&self) -> &str {
+        "partial_credit"
+    }
+
+    fn score(&self, input: &ScoreInput<'_>) -> f32 {
+        input.verification.score
+    }
+
+    fn range(&self) -> (f32, f32) {
+        (0.0, 1.0)
+    }
+}
+
+/// DAPO's soft overlong penalty on the response length in characters, in [-1, 0].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverlongReward(pub OverlongPenalty);
+
+impl RewardComponent for OverlongReward {
+    fn name(&self) -> &str {
+        "overlong"
+    }
+
+    fn score(&self, input: &ScoreInput<'_>) -> f32 {
+        self.0.penalty(input.response.chars().count())
+    }
+
+    fn range(&self) -> (f32, f32) {
+        (-1.0, 0.0)
+    }
+}
+
+/// Reflection phrases in the think block (the whole response when there is none), counted up
+/// to `cap` and scaled to [0, 1].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReflectionReward {
+    /// The phrase counter.
+    pub detector: ReflectionDetector,
+    /// Count at which the reward saturates (at least 1).
+    pub cap: usize,
+}
+
+impl RewardComponent for ReflectionReward {
+    fn name(&self) -> &str {
+        "reflection"
+    }
+
+    fn score(&self, input: &ScoreInput<'_>) -> f32 {
+        let text = input.parsed.think.as_deref().unwrap_or(input.response);
+        let cap = self.cap.max(1);
+        self.detector.count(text).min(cap) as f32 / cap as f32
     }
 
     fn range(&self) -> (f32, f32) {
@@ -133,6 +251,22 @@ impl Rubric {
         self
     }
 
+    /// Adds a shared component with a weight, rejecting a non-finite weight.
+    pub fn try_with_shared(
+        mut self,
+        weight: f32,
+        component: Arc<dyn RewardComponent>,
+    ) -> Result<Self, RewardError> {
+        if !weight.is_finite() {
+            return Err(RewardError::InvalidWeight {
+                component: component.name().to_owned(),
+                weight,
+            });
+        }
+        self.components.push((weight, component));
+        Ok(self)
+    }
+
     /// Like [`Rubric::with`], but rejects a non-finite weight.
     pub fn try_with(
         self,
@@ -176,26 +310,27 @@ impl Rubric {
     /// Scores one response against a reference.
     pub fn score(&self, response: &str, reference: &Reference) -> RewardBreakdown {
         let parsed = parse_response(response);
-        self.score_parsed(&parsed, reference)
-    }
-
-    /// Scores an already parsed response.
-    pub fn score_parsed(&self, parsed: &ParsedResponse, reference: &Reference) -> RewardBreakdown {
-        let verification = verify_parsed(parsed, reference);
+        let verification = verify_parsed(&parsed, reference);
+        let input = ScoreInput {
+            response,
+            parsed: &parsed,
+            reference,
+            verification: &verification,
+        };
         let components: Vec<ComponentScore> = self
             .components
             .iter()
             .map(|(weight, component)| ComponentScore {
                 name: component.name().to_owned(),
                 weight: *weight,
-                value: component.score(parsed, reference),
+                value: component.score(&input),
             })
             .collect();
         let total = components.iter().map(|c| c.weight * c.value).sum();
         RewardBreakdown {
             total,
             components,
-            outcome: Outcome::classify(parsed, &verification),
+            outcome: Outcome::classify(&parsed, &verification),
             correct: verification.correct,
             format_ok: parsed.format_ok,
             extracted: verification.extracted,

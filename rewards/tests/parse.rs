@@ -152,10 +152,29 @@ fn empty_answer() {
 
 #[test]
 fn near_miss_tags_are_plain_text() {
-    let parsed = parse_response("<think>x</think><answer >B</answer >");
-    assert!(!parsed.format_ok);
-    assert!(parsed.problems.contains(&FormatProblem::MissingAnswer));
-    assert!(parsed.problems.contains(&FormatProblem::TextOutsideTags));
+    for text in [
+        "<think>x</think><answers>B</answers>",
+        "<think>x</think><ans wer>B</ans wer>",
+        "<think>x</think><answer B</answer",
+    ] {
+        let parsed = parse_response(text);
+        assert!(!parsed.format_ok, "{text}");
+        assert!(
+            parsed.problems.contains(&FormatProblem::MissingAnswer),
+            "{text}"
+        );
+        assert!(
+            parsed.problems.contains(&FormatProblem::TextOutsideTags),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn whitespace_inside_tags_is_tolerated() {
+    let parsed = parse_response("< think >x</ Think>\n<answer >B< /ANSWER >");
+    assert!(parsed.format_ok, "{:?}", parsed.problems);
+    assert_eq!(parsed.answer.as_deref(), Some("B"));
 }
 
 #[test]

@@ -4,8 +4,10 @@ mod common;
 
 use common::{four_options, plain, respond};
 use medgym_rewards::{
-    AccuracyReward, AnswerType, FormatReward, Outcome, ParsedResponse, Reference, RewardComponent,
-    RewardError, Rubric,
+    verify_parsed, AccuracyReward, AnswerType, BoxedFormatReward, ComponentRegistry,
+    ExtractedAccuracyReward, FormatReward, Outcome, OverlongPenalty, OverlongReward,
+    PartialCreditReward, ReflectionDetector, ReflectionReward, RewardComponent, RewardError,
+    Rubric, ScoreInput,
 };
 
 fn close(a: f32, b: f32) -> bool {
@@ -20,8 +22,8 @@ impl RewardComponent for LengthPenalty {
         "length"
     }
 
-    fn score(&self, parsed: &ParsedResponse, _reference: &Reference) -> f32 {
-        let length = parsed.answer.as_deref().map_or(0, str::len) as f32;
+    fn score(&self, input: &ScoreInput<'_>) -> f32 {
+        let length = input.parsed.answer.as_deref().map_or(0, str::len) as f32;
         -(length / 10.0).min(1.0)
     }
 
@@ -145,11 +147,41 @@ fn rubric_is_cloneable_and_debuggable() {
 #[test]
 fn component_ranges_contain_their_scores() {
     let reference = four_options("A");
-    for response in [respond("A"), respond("B"), "junk".to_owned()] {
+    let overlong = match OverlongPenalty::new(40, 10) {
+        Ok(penalty) => OverlongReward(penalty),
+        Err(err) => panic!("{err}"),
+    };
+    let reflection = ReflectionReward {
+        detector: ReflectionDetector::default(),
+        cap: 2,
+    };
+    let components: [&dyn RewardComponent; 7] = [
+        &AccuracyReward,
+        &FormatReward,
+        &BoxedFormatReward,
+        &ExtractedAccuracyReward,
+        &PartialCreditReward,
+        &overlong,
+        &reflection,
+    ];
+    for response in [
+        respond("A"),
+        respond("B"),
+        "junk".to_owned(),
+        "<think>wait, wait, wait</think>\\boxed{A}".to_owned(),
+        "x".repeat(100),
+    ] {
         let parsed = medgym_rewards::parse_response(&response);
-        for component in [&AccuracyReward as &dyn RewardComponent, &FormatReward] {
+        let verification = verify_parsed(&parsed, &reference);
+        let input = ScoreInput {
+            response: &response,
+            parsed: &parsed,
+            reference: &reference,
+            verification: &verification,
+        };
+        for component in components {
             let (low, high) = component.range();
-            let value = component.score(&parsed, &reference);
+            let value = component.score(&input);
             assert!(
                 value >= low && value <= high,
                 "{}: {value}",
@@ -169,4 +201,94 @@ fn outcome_display_matches_serde() {
         assert_eq!(json, format!("\"{outcome}\""));
     }
     assert_eq!(Outcome::FormatError.to_string(), "format_error");
+}
+
+#[test]
+fn shaping_components_score_what_they_promise() {
+    let reference = four_options("A");
+    let rubric = Rubric::new()
+        .with(1.0, BoxedFormatReward)
+        .with(1.0, ExtractedAccuracyReward)
+        .with(
+            1.0,
+            ReflectionReward {
+                detector: ReflectionDetector::default(),
+                cap: 2,
+            },
+        );
+    let boxed = rubric.score(
+        "<think>Wait. Let me re-check.</think> So \\boxed{A}",
+        &reference,
+    );
+    let values: Vec<f32> = boxed.components.iter().map(|c| c.value).collect();
+    assert_eq!(values, [1.0, 1.0, 1.0]);
+    // The pipeline's accuracy (answer block) does not see the boxed answer.
+    assert!(!boxed.correct);
+    let plain = rubric.score("<think>Looks fine.</think><answer>B</answer>", &reference);
+    let values: Vec<f32> = plain.components.iter().map(|c| c.value).collect();
+    assert_eq!(values, [0.0, 0.0, 0.0]);
+}
+
+#[test]
+fn rubric_from_toml() -> Result<(), RewardError> {
+    let registry = ComponentRegistry::standard();
+    let rubric = registry.rubric_from_toml(
+        r#"
+[[component]]
+name = "accuracy"
+weight = 0.9
+
+[[component]]
+name = "format"
+weight = 0.1
+
+[[component]]
+name = "overlong"
+weight = 1
+max_length = 100
+cache_length = 20
+
+[[component]]
+name = "reflection"
+weight = 0.05
+phrases = ["hmm", "wait"]
+cap = 4
+"#,
+    )?;
+    let names: Vec<String> = rubric.weights().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["accuracy", "format", "overlong", "reflection"]);
+    let reference = four_options("A");
+    let long = format!("<think>{}</think><answer>A</answer>", "hmm ".repeat(30));
+    let scored = rubric.score(&long, &reference);
+    // 143 characters: past max_length, so the overlong penalty is -1.
+    let overlong = scored.components[2].value;
+    assert!((overlong + 1.0).abs() < 1e-6, "{overlong}");
+    assert!((scored.components[3].value - 1.0).abs() < 1e-6);
+    assert!((scored.total - (0.9 + 0.1 - 1.0 + 0.05)).abs() < 1e-5);
+    Ok(())
+}
+
+#[test]
+fn rubric_toml_errors_name_the_field() {
+    let registry = ComponentRegistry::standard();
+    let cases = [
+        ("[[component]]\nname = \"nope\"\nweight = 1", "nope"),
+        ("[[component]]\nname = \"format\"", "component[0].weight"),
+        (
+            "[[component]]\nname = \"overlong\"\nweight = 1\nmax_length = 10\ncache_length = 20",
+            "component[0].cache_length",
+        ),
+        (
+            "[[component]]\nname = \"format\"\nweight = 1\ncolour = 3",
+            "component[0].colour",
+        ),
+        ("weights = 3", "weights"),
+        ("[[component]\n", "rubric"),
+    ];
+    for (text, needle) in cases {
+        match registry.rubric_from_toml(text) {
+            Ok(rubric) => panic!("accepted {text:?}: {rubric:?}"),
+            Err(err) => assert!(err.to_string().contains(needle), "{err}"),
+        }
+    }
 }

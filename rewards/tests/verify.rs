@@ -30,6 +30,7 @@ fn correct(extracted: &str) -> Verification {
         correct: true,
         unparseable: false,
         extracted: Some(extracted.to_owned()),
+        score: 1.0,
     }
 }
 
@@ -38,6 +39,7 @@ fn incorrect(extracted: &str) -> Verification {
         correct: false,
         unparseable: false,
         extracted: Some(extracted.to_owned()),
+        score: 0.0,
     }
 }
 
@@ -46,6 +48,7 @@ fn unparseable() -> Verification {
         correct: false,
         unparseable: true,
         extracted: None,
+        score: 0.0,
     }
 }
 
@@ -54,6 +57,7 @@ fn ambiguous() -> Verification {
         correct: false,
         unparseable: false,
         extracted: None,
+        score: 0.0,
     }
 }
 
@@ -171,7 +175,11 @@ fn yes_no_correct_incorrect_unparseable() {
         correct("no")
     );
     assert_eq!(verify_answer(&no, "nodule"), unparseable());
-    assert_eq!(verify_answer(&no, "There is no lesion"), unparseable());
+    assert_eq!(verify_answer(&no, "There is no lesion"), correct("no"));
+    assert_eq!(verify_answer(&no, "no evidence of effusion"), correct("no"));
+    assert_eq!(verify_answer(&no, "Effusion is absent"), correct("no"));
+    assert_eq!(verify_answer(&yes, "It isn't enlarged"), incorrect("no"));
+    assert_eq!(verify_answer(&yes, "There is a nodule"), unparseable());
     assert_eq!(verify_answer(&no, "Yes. No."), ambiguous());
 }
 
@@ -203,10 +211,14 @@ fn closed_and_open_use_normalised_equality() {
         verify_answer(&open, "a   pleural\neffusion!"),
         correct("pleural effusion")
     );
+    let partial = verify_answer(&open, "pleural effusion and pneumothorax");
+    assert!(!partial.correct && !partial.unparseable);
     assert_eq!(
-        verify_answer(&open, "pleural effusion and pneumothorax"),
-        incorrect("pleural effusion and pneumothorax")
+        partial.extracted.as_deref(),
+        Some("pleural effusion and pneumothorax")
     );
+    // Token F1: precision 2/4, recall 2/2.
+    assert!((partial.score - 2.0 / 3.0).abs() < 1e-6);
 }
 
 #[test]

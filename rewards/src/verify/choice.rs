@@ -1,9 +1,10 @@
 //! Multiple-choice answers: option letters in common spellings, or an option's text.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use super::Verification;
-use crate::normalize::{normalize_text, trim_edge_punctuation};
+use super::{Extracted, Judgement};
+use crate::extract::{answer_phrase, last_boxed};
+use crate::normalize::{normalized_eq, normalized_words, trim_edge_punctuation};
 use crate::reference::Reference;
 
 /// What a multiple-choice answer names.
@@ -28,39 +29,49 @@ fn raw_tokens(text: &str) -> impl Iterator<Item = &str> {
 
 /// The upper-cased letter if `token` is exactly one ASCII letter.
 fn single_letter(token: &str) -> Option<char> {
-    let mut chars = token.chars();
-    let first = chars.next()?;
-    (first.is_ascii_alphabetic() && chars.next().is_none()).then(|| first.to_ascii_uppercase())
+    match token.as_bytes() {
+        [byte] if byte.is_ascii_alphabetic() => Some(char::from(byte.to_ascii_uppercase())),
+        _ => None,
+    }
+}
+
+/// True when `letter` is a key of the options.
+fn is_option(letter: char, options: &BTreeMap<String, String>) -> bool {
+    let mut buffer = [0u8; 4];
+    options.contains_key(&*letter.encode_utf8(&mut buffer))
 }
 
 /// Reads a text made only of letters and list words ("B", "(B)", "B.", "A or B", "A B C D").
 fn read_letter_list(text: &str) -> Option<ChoiceReading> {
-    let mut letters = BTreeSet::new();
+    let mut letters = 0u32;
     for raw in raw_tokens(text) {
         let token = trim_edge_punctuation(raw);
         if token.is_empty() {
             continue;
         }
         if let Some(letter) = single_letter(token) {
-            letters.insert(letter);
-        } else if !LIST_WORDS.contains(&token.to_lowercase().as_str()) {
+            letters |= 1 << (letter as u32 - 'A' as u32);
+        } else if !LIST_WORDS
+            .iter()
+            .any(|word| word.eq_ignore_ascii_case(token))
+        {
             return None;
         }
     }
-    let mut distinct = letters.into_iter();
-    match (distinct.next(), distinct.next()) {
-        (Some(letter), None) => Some(ChoiceReading::Letter(letter)),
-        (Some(_), Some(_)) => Some(ChoiceReading::Several),
-        (None, _) => None,
+    match letters.count_ones() {
+        0 => None,
+        1 => Some(ChoiceReading::Letter(char::from(
+            b'A' + letters.trailing_zeros() as u8,
+        ))),
+        _ => Some(ChoiceReading::Several),
     }
 }
 
-/// Strips a leading "option" word (any case) when a letter follows.
+/// Strips a leading "option" word (any case) when whitespace follows.
 fn strip_option_word(text: &str) -> &str {
-    let word_len = "option".len();
-    match text.get(..word_len) {
+    match text.get(.."option".len()) {
         Some(head) if head.eq_ignore_ascii_case("option") => {
-            let rest = &text[word_len..];
+            let rest = &text["option".len()..];
             if rest.starts_with(char::is_whitespace) {
                 rest.trim_start()
             } else {
@@ -85,8 +96,7 @@ fn split_leading_letter(text: &str) -> Option<(char, &str)> {
     if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
         return None;
     }
-    let letter = char::from(bytes[letter_at]).to_ascii_uppercase();
-    Some((letter, rest))
+    Some((char::from(bytes[letter_at].to_ascii_uppercase()), rest))
 }
 
 /// True when `rest` names another option letter than `chosen`.
@@ -99,30 +109,34 @@ fn mentions_other_letter(rest: &str, chosen: char, options: &BTreeMap<String, St
         let Some(letter) = single_letter(token) else {
             return false;
         };
-        let is_option = letter != chosen && options.contains_key(&letter.to_string());
+        let other_option = letter != chosen && is_option(letter, options);
         let delimited = raw.contains(['(', ')', ':']);
         let upper_case_word = token.starts_with(|c: char| c.is_ascii_uppercase())
             && !(raw == token && matches!(letter, 'A' | 'I'));
-        is_option && (delimited || upper_case_word)
+        other_option && (delimited || upper_case_word)
     })
 }
 
-/// Letters whose option text equals `text` after normalisation.
-fn options_with_text(text: &str, options: &BTreeMap<String, String>) -> Vec<char> {
-    let wanted = normalize_text(text);
-    if wanted.is_empty() {
-        return Vec::new();
+/// Letters whose option text equals `text` after normalisation, as a bit set over A..Z.
+fn options_with_text(text: &str, options: &BTreeMap<String, String>) -> u32 {
+    if normalized_words(text).next().is_none() {
+        return 0;
     }
     options
         .iter()
-        .filter(|(_, option_text)| normalize_text(option_text) == wanted)
+        .filter(|(_, option_text)| normalized_eq(option_text, text))
         .filter_map(|(key, _)| single_letter(key))
-        .collect()
+        .fold(0, |set, letter| set | 1 << (letter as u32 - 'A' as u32))
 }
 
-/// Reads which option a multiple-choice answer names.
-pub(crate) fn read_choice(answer: &str, options: &BTreeMap<String, String>) -> ChoiceReading {
-    let text = answer.trim();
+/// The only letter of a one-element bit set.
+fn only_letter(set: u32) -> Option<char> {
+    (set.count_ones() == 1).then(|| char::from(b'A' + set.trailing_zeros() as u8))
+}
+
+/// Reads which option a short answer names.
+fn read_direct(text: &str, options: &BTreeMap<String, String>) -> ChoiceReading {
+    let text = text.trim();
     if let Some(reading) = read_letter_list(text) {
         return reading;
     }
@@ -130,31 +144,42 @@ pub(crate) fn read_choice(answer: &str, options: &BTreeMap<String, String>) -> C
         if mentions_other_letter(rest, letter, options) {
             return ChoiceReading::Several;
         }
-        let text_names = options_with_text(rest, options);
-        if !text_names.is_empty() && !text_names.contains(&letter) {
+        let named = options_with_text(rest, options);
+        let letter_bit = 1u32 << (letter as u32 - 'A' as u32);
+        if named != 0 && named & letter_bit == 0 {
             return ChoiceReading::Several;
         }
         return ChoiceReading::Letter(letter);
     }
-    match options_with_text(text, options).as_slice() {
-        [letter] => ChoiceReading::Letter(*letter),
-        _ => ChoiceReading::Nothing,
+    only_letter(options_with_text(text, options))
+        .map_or(ChoiceReading::Nothing, ChoiceReading::Letter)
+}
+
+/// Reads which option an answer names; when the text itself names none, looks inside a
+/// `\boxed{…}` or after "the answer is" / "Answer:".
+pub(crate) fn read_choice(answer: &str, options: &BTreeMap<String, String>) -> ChoiceReading {
+    match read_direct(answer, options) {
+        ChoiceReading::Nothing => match last_boxed(answer).or_else(|| answer_phrase(answer)) {
+            Some(inner) if inner.len() < answer.len() => read_direct(inner, options),
+            _ => ChoiceReading::Nothing,
+        },
+        reading => reading,
     }
 }
 
 /// Verifies a multiple-choice answer: unknown letter → unparseable, several options → incorrect.
-pub(crate) fn verify_choice(reference: &Reference, answer: &str) -> Verification {
+pub(crate) fn verify_choice<'a>(reference: &Reference, answer: &'a str) -> Judgement<'a> {
     match read_choice(answer, &reference.options) {
         ChoiceReading::Letter(letter) => {
-            let letter = letter.to_string();
-            if !reference.options.contains_key(&letter) {
-                return Verification::unparseable();
+            if !is_option(letter, &reference.options) {
+                return Judgement::unparseable();
             }
-            let correct = reference.answer.eq_ignore_ascii_case(&letter);
-            Verification::judged(letter, correct)
+            let mut buffer = [0u8; 4];
+            let correct = reference.answer == *letter.encode_utf8(&mut buffer);
+            Judgement::judged(Extracted::Letter(letter), correct)
         }
-        ChoiceReading::Several => Verification::ambiguous(),
-        ChoiceReading::Nothing => Verification::unparseable(),
+        ChoiceReading::Several => Judgement::ambiguous(),
+        ChoiceReading::Nothing => Judgement::unparseable(),
     }
 }
 
@@ -193,5 +218,10 @@ mod tests {
             ChoiceReading::Letter('B')
         );
         assert_eq!(read_choice("kidney", &opts), ChoiceReading::Nothing);
+        assert_eq!(
+            read_choice("The answer is C.", &opts),
+            ChoiceReading::Letter('C')
+        );
+        assert_eq!(read_choice("\\boxed{D}", &opts), ChoiceReading::Letter('D'));
     }
 }

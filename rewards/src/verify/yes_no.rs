@@ -1,6 +1,8 @@
-//! Yes/no answers: clause-initial "yes"/"no" words only.
+//! Yes/no answers: clause-initial "yes"/"no" words, else simple negation ("no evidence of
+//! effusion" reads no).
 
-use super::Verification;
+use super::{Extracted, Judgement};
+use crate::normalize::same_word;
 use crate::reference::Reference;
 
 /// How a text reads as a yes/no answer.
@@ -12,7 +14,7 @@ pub(crate) enum YesNoReading {
     No,
     /// Both "yes" and "no" at clause starts (e.g. "yes and no").
     Both,
-    /// Neither word at a clause start.
+    /// Neither word at a clause start and no negation.
     Neither,
 }
 
@@ -50,45 +52,65 @@ fn is_clause_break(c: char) -> bool {
 /// Words after which the next word starts a new clause.
 const CONNECTOR_WORDS: [&str; 5] = ["and", "or", "but", "nor", "then"];
 
-/// Reads `text` as yes/no from the first word of each clause.
+/// Words that negate a finding when no clause starts with yes or no.
+const NEGATION_WORDS: [&str; 10] = [
+    "no", "not", "without", "absent", "absence", "negative", "none", "never", "cannot", "nor",
+];
+
+/// Contraction endings that negate ("isn't", "doesn\u{2019}t").
+const NEGATION_ENDINGS: [&str; 2] = ["n't", "n\u{2019}t"];
+
+/// True when the whitespace-separated `raw` word is a negation word or ends in "n't".
+fn is_negation(raw: &str) -> bool {
+    let word = raw.trim_matches(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '\u{2019}'));
+    NEGATION_WORDS.iter().any(|n| same_word(n, word))
+        || NEGATION_ENDINGS.iter().any(|ending| {
+            let cut = word.len().saturating_sub(ending.len());
+            cut > 0 && word.is_char_boundary(cut) && word[cut..].eq_ignore_ascii_case(ending)
+        })
+}
+
+/// Reads `text` as yes/no from the first word of each clause, falling back to negation.
 ///
 /// Clauses break at punctuation, at the connectors "and/or/but/nor/then", and right after a
-/// yes/no word, so "Yes, there is a lesion." reads yes, "yes no" and "yes and no" read both,
-/// and "nodule" or "there is no lesion" read neither.
+/// yes/no word, so "Yes, there is a lesion." reads yes, "yes no" and "yes and no" read both.
+/// When no clause starts with yes or no, a whole negation word ("no", "not", "without",
+/// "absent", "negative", "none", ..., "-n't") anywhere reads no: "There is no evidence of
+/// effusion" reads no, while "nodule" is not "no" and reads neither.
 pub(crate) fn classify_yes_no(text: &str) -> YesNoReading {
-    let lowered = text.to_lowercase();
     let mut saw_yes = false;
     let mut saw_no = false;
-    for clause in lowered.split(is_clause_break) {
+    for clause in text.split(is_clause_break) {
         let mut clause_start = true;
         for word in clause.split_whitespace() {
-            let is_yes = word == "yes";
-            let is_no = word == "no";
+            let is_yes = word.eq_ignore_ascii_case("yes");
+            let is_no = word.eq_ignore_ascii_case("no");
             if clause_start {
                 saw_yes |= is_yes;
                 saw_no |= is_no;
             }
-            clause_start = is_yes || is_no || CONNECTOR_WORDS.contains(&word);
+            clause_start = is_yes || is_no || CONNECTOR_WORDS.iter().any(|c| same_word(c, word));
         }
     }
     match (saw_yes, saw_no) {
         (true, false) => YesNoReading::Yes,
         (false, true) => YesNoReading::No,
         (true, true) => YesNoReading::Both,
+        (false, false) if text.split_whitespace().any(is_negation) => YesNoReading::No,
         (false, false) => YesNoReading::Neither,
     }
 }
 
 /// Verifies a yes/no answer: both words → incorrect (ambiguous), neither → unparseable.
-pub(crate) fn verify_yes_no(reference: &Reference, answer: &str) -> Verification {
+pub(crate) fn verify_yes_no<'a>(reference: &Reference, answer: &'a str) -> Judgement<'a> {
     let expected = classify_yes_no(&reference.answer);
     let (extracted, reading) = match classify_yes_no(answer) {
         YesNoReading::Yes => ("yes", YesNoReading::Yes),
         YesNoReading::No => ("no", YesNoReading::No),
-        YesNoReading::Both => return Verification::ambiguous(),
-        YesNoReading::Neither => return Verification::unparseable(),
+        YesNoReading::Both => return Judgement::ambiguous(),
+        YesNoReading::Neither => return Judgement::unparseable(),
     };
-    Verification::judged(extracted.to_owned(), reading == expected)
+    Judgement::judged(Extracted::Word(extracted), reading == expected)
 }
 
 #[cfg(test)]
@@ -105,7 +127,10 @@ mod tests {
         );
         assert_eq!(classify_yes_no("No, but a small nodule."), YesNoReading::No);
         assert_eq!(classify_yes_no("nodule"), YesNoReading::Neither);
-        assert_eq!(classify_yes_no("There is no lesion"), YesNoReading::Neither);
+        assert_eq!(classify_yes_no("There is no lesion"), YesNoReading::No);
+        assert_eq!(classify_yes_no("no evidence of effusion"), YesNoReading::No);
+        assert_eq!(classify_yes_no("The lung isn't clear"), YesNoReading::No);
+        assert_eq!(classify_yes_no("There is a nodule"), YesNoReading::Neither);
         assert_eq!(classify_yes_no("yesterday"), YesNoReading::Neither);
     }
 

@@ -1,0 +1,119 @@
+//! Short open answers: normalised exact match, token F1 and token recall.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Extracted, Judgement, Verdict};
+use crate::normalize::{normalized_eq, normalized_words, same_word, tokens};
+use crate::reference::Reference;
+
+/// Token-set overlap between a prediction and a reference (tokens: runs of letters and digits,
+/// compared case-insensitively; each distinct token counted once).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TokenOverlap {
+    /// Shared distinct tokens / distinct prediction tokens.
+    pub precision: f32,
+    /// Shared distinct tokens / distinct reference tokens.
+    pub recall: f32,
+    /// Harmonic mean of precision and recall (0 when both are 0).
+    pub f1: f32,
+}
+
+/// Texts with at most this many tokens are compared without allocating.
+const INLINE_TOKENS: usize = 32;
+
+/// Distinct tokens of `text` in a fixed array, or `None` when there are too many.
+fn inline_distinct(text: &str) -> Option<([&str; INLINE_TOKENS], usize)> {
+    let mut set = [""; INLINE_TOKENS];
+    let mut len = 0;
+    for token in tokens(text) {
+        if set[..len].iter().any(|seen| same_word(seen, token)) {
+            continue;
+        }
+        if len == INLINE_TOKENS {
+            return None;
+        }
+        set[len] = token;
+        len += 1;
+    }
+    Some((set, len))
+}
+
+/// Distinct lower-cased tokens of `text`.
+fn hashed_distinct(text: &str) -> HashSet<String> {
+    tokens(text).map(str::to_lowercase).collect()
+}
+
+/// Builds the overlap from counts.
+fn overlap_from(common: usize, predicted: usize, expected: usize) -> TokenOverlap {
+    if common == 0 || predicted == 0 || expected == 0 {
+        return TokenOverlap {
+            precision: 0.0,
+            recall: 0.0,
+            f1: 0.0,
+        };
+    }
+    let precision = common as f32 / predicted as f32;
+    let recall = common as f32 / expected as f32;
+    TokenOverlap {
+        precision,
+        recall,
+        f1: 2.0 * precision * recall / (precision + recall),
+    }
+}
+
+/// Token-set precision, recall and F1 of `prediction` against `reference`. Linear in the
+/// longer text (short texts take an allocation-free path).
+pub fn token_overlap(prediction: &str, reference: &str) -> TokenOverlap {
+    if let (Some((predicted, p_len)), Some((expected, e_len))) =
+        (inline_distinct(prediction), inline_distinct(reference))
+    {
+        let common = expected[..e_len]
+            .iter()
+            .filter(|token| predicted[..p_len].iter().any(|p| same_word(p, token)))
+            .count();
+        return overlap_from(common, p_len, e_len);
+    }
+    let predicted = hashed_distinct(prediction);
+    let expected = hashed_distinct(reference);
+    let common = expected.intersection(&predicted).count();
+    overlap_from(common, predicted.len(), expected.len())
+}
+
+/// Verifies an open answer: correct iff equal after normalisation; score = token F1 (1 when
+/// correct); nothing readable → unparseable.
+pub(crate) fn verify_open<'a>(reference: &Reference, answer: &'a str) -> Judgement<'a> {
+    if normalized_words(answer).next().is_none() {
+        return Judgement::unparseable();
+    }
+    if normalized_eq(answer, &reference.answer) {
+        return Judgement::judged(Extracted::Text(answer), true);
+    }
+    Judgement {
+        verdict: Verdict::Incorrect,
+        score: token_overlap(answer, &reference.answer).f1,
+        extracted: Extracted::Text(answer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlap_counts_distinct_tokens_case_insensitively() {
+        let overlap = token_overlap("Left LEFT lower lobe", "left upper lobe");
+        assert!((overlap.precision - 2.0 / 3.0).abs() < 1e-6);
+        assert!((overlap.recall - 2.0 / 3.0).abs() < 1e-6);
+        assert_eq!(token_overlap("", "x").f1, 0.0);
+    }
+
+    #[test]
+    fn long_texts_take_the_hashed_path_with_the_same_result() {
+        let long: String = (0..100).map(|i| format!("w{i} ")).collect();
+        let overlap = token_overlap(&long, "w1 w2 zz");
+        assert!((overlap.recall - 2.0 / 3.0).abs() < 1e-6);
+        assert!((overlap.precision - 2.0 / 100.0).abs() < 1e-6);
+    }
+}
