@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::normalize::trim_edge_punctuation;
+use crate::normalize::{normalized_eq, trim_edge_punctuation};
 use crate::parse::{parse_view, ProblemCode};
 
 /// Where an extracted answer came from.
@@ -29,6 +29,9 @@ pub struct Extraction<'a> {
     pub source: AnswerSource,
     /// More than one complete `<answer>` block, or an unclosed one.
     pub tag_problem: bool,
+    /// The answer came from a box and another box in the same text says something else
+    /// (`\boxed{yes} … \boxed{no}`): the response commits to several answers.
+    pub conflicting_boxes: bool,
 }
 
 /// The `\boxed{` marker.
@@ -49,6 +52,40 @@ pub fn last_boxed(text: &str) -> Option<&str> {
         }
     }
     None
+}
+
+/// True when the text has two top-level `\boxed{…}` whose contents differ after
+/// normalisation. Linear: each byte is scanned by at most one box.
+pub fn boxes_conflict(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut previous: Option<&str> = None;
+    let mut cursor = 0;
+    while let Some(offset) = memchr::memmem::find(&bytes[cursor..], BOXED) {
+        let start = cursor + offset + BOXED.len();
+        let mut depth = 0usize;
+        let mut close = None;
+        for (at, byte) in bytes[start..].iter().enumerate() {
+            match byte {
+                b'{' => depth += 1,
+                b'}' if depth == 0 => {
+                    close = Some(start + at);
+                    break;
+                }
+                b'}' => depth -= 1,
+                _ => {}
+            }
+        }
+        let Some(end) = close else {
+            return false;
+        };
+        let content = &text[start..end];
+        if previous.is_some_and(|earlier| !normalized_eq(earlier, content)) {
+            return true;
+        }
+        previous = Some(content);
+        cursor = end + 1;
+    }
+    false
 }
 
 /// Length of a case-insensitive match of `word` at `at`, if any.
@@ -142,10 +179,12 @@ pub fn extract_answer(response: &str) -> Extraction<'_> {
         (None, Some(rest)) => refine(rest, AnswerSource::WholeText),
         (None, None) => refine(response, AnswerSource::WholeText),
     };
+    let searched = view.answer.or(view.after_think).unwrap_or(response);
     Extraction {
         text,
         source,
         tag_problem,
+        conflicting_boxes: source == AnswerSource::Boxed && boxes_conflict(searched),
     }
 }
 
@@ -184,5 +223,8 @@ mod tests {
         assert_eq!(plain.source, AnswerSource::WholeText);
         let repeated = extract_answer("<answer>A</answer><answer>B</answer>");
         assert!(repeated.tag_problem);
+        assert!(extract_answer("\\boxed{yes} or \\boxed{no}").conflicting_boxes);
+        assert!(!extract_answer("\\boxed{B} so \\boxed{b.}").conflicting_boxes);
+        assert!(!boxes_conflict("\\boxed{\\boxed{a} b}"));
     }
 }

@@ -25,7 +25,9 @@ mod shaping;
 mod verify;
 
 pub use error::RewardError;
-pub use extract::{answer_phrase, extract_answer, last_boxed, AnswerSource, Extraction};
+pub use extract::{
+    answer_phrase, boxes_conflict, extract_answer, last_boxed, AnswerSource, Extraction,
+};
 pub use modes::{score_item, ItemScore, ScoringMode, EXTRACTED_DISPLAY_CHARS};
 pub use normalize::normalize_text;
 pub use outcome::Outcome;

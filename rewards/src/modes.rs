@@ -83,8 +83,8 @@ pub fn score_item(mode: ScoringMode, response: &str, reference: &Reference) -> I
     }
 }
 
-/// Strict mode: duplicated or unclosed answer tags are a format error; otherwise the extracted
-/// answer is verified by type.
+/// Strict mode: duplicated or unclosed answer tags are a format error; boxes that disagree are
+/// incorrect; otherwise the extracted answer is verified by type.
 fn score_strict(response: &str, reference: &Reference) -> ItemScore {
     let extraction = extract_answer(response);
     if extraction.tag_problem {
@@ -92,6 +92,14 @@ fn score_strict(response: &str, reference: &Reference) -> ItemScore {
             correct: false,
             score: 0.0,
             outcome: Outcome::FormatError,
+            extracted: None,
+        };
+    }
+    if extraction.conflicting_boxes {
+        return ItemScore {
+            correct: false,
+            score: 0.0,
+            outcome: Outcome::Incorrect,
             extracted: None,
         };
     }
@@ -117,7 +125,8 @@ fn shorten(text: &str) -> String {
 }
 
 /// MedEvalKit mode: yes/no → `judge_judgement`; multiple choice → `extract(response, "answer")`
-/// then `judge_multi_choice` (as its dataset classes do); closed → `judge_close_end_vqa`;
+/// then `judge_multi_choice` over [`medevalkit::lettered_choices`] (as its dataset classes do);
+/// closed → `judge_close_end_vqa`;
 /// open, numeric and count → the exact match of `judge_open_end_vqa`.
 fn score_medevalkit(response: &str, reference: &Reference) -> ItemScore {
     let answer = reference.answer.as_str();
@@ -127,7 +136,7 @@ fn score_medevalkit(response: &str, reference: &Reference) -> ItemScore {
             shorten(&medevalkit::parse_response(response).replace(['\n', '.'], "")),
         ),
         AnswerType::MultipleChoice => {
-            let choices = medevalkit::choices_in_order(&reference.options);
+            let choices = medevalkit::lettered_choices(&reference.options);
             let tagged = medevalkit::extract_answer_tags(response);
             let judged = medevalkit::judge_multi_choice(&choices, answer, &tagged);
             (

@@ -121,7 +121,9 @@ impl RewardComponent for ExtractedAccuracyReward {
     fn score(&self, input: &ScoreInput<'_>) -> f32 {
         let extraction = extract_answer(input.response);
         indicator(
-            !extraction.tag_problem && judge_answer(input.reference, extraction.text).is_correct(),
+            !extraction.tag_problem
+                && !extraction.conflicting_boxes
+                && judge_answer(input.reference, extraction.text).is_correct(),
         )
     }
 

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{four_options, plain, respond};
-use medgym_rewards::{AnswerType, Outcome, Rubric};
+use medgym_rewards::{score_item, AnswerType, Outcome, Rubric, ScoringMode};
 
 #[test]
 fn listing_all_options_earns_no_accuracy() {
@@ -151,4 +151,113 @@ fn answer_inside_think_does_not_pass_format() {
     assert!(!breakdown.format_ok);
     assert_eq!(breakdown.outcome, Outcome::FormatError);
     assert!(breakdown.total < rubric.score(&respond("B"), &reference).total);
+}
+
+/// The same probes against the strict evaluation mode.
+mod strict {
+    use super::*;
+
+    fn strict(response: &str, reference: &medgym_rewards::Reference) -> medgym_rewards::ItemScore {
+        score_item(ScoringMode::Strict, response, reference)
+    }
+
+    #[test]
+    fn listing_all_options_is_incorrect() {
+        for letter in ["A", "B", "C", "D"] {
+            let reference = four_options(letter);
+            for hedge in [
+                "A B C D",
+                "The answer is A, B, C or D.",
+                "\\boxed{A/B/C/D}",
+                "<answer>(A) (B) (C) (D)</answer>",
+                "B. Bone or C. Lung",
+            ] {
+                let scored = strict(hedge, &reference);
+                assert!(!scored.correct, "{hedge} vs {letter}");
+                assert_eq!(scored.outcome, Outcome::Incorrect, "{hedge}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_or_repeated_tags_earn_nothing() {
+        let reference = four_options("B");
+        let empty = strict("<think>B</think><answer> </answer> B", &reference);
+        assert!(!empty.correct);
+        assert_eq!(empty.outcome, Outcome::Unparseable);
+        for repeated in [
+            "<answer>A</answer><answer>B</answer>",
+            "<answer>B</answer><answer>B</answer>",
+            "<think>x</think><answer>B",
+        ] {
+            let scored = strict(repeated, &reference);
+            assert!(!scored.correct, "{repeated}");
+            assert_eq!(scored.outcome, Outcome::FormatError, "{repeated}");
+        }
+    }
+
+    #[test]
+    fn answer_outside_the_tag_is_not_read_when_a_tag_exists() {
+        let reference = four_options("B");
+        let scored = strict("<answer>kidney</answer> B", &reference);
+        assert!(!scored.correct);
+        let thinking = strict("<think>Surely B.</think> C", &reference);
+        assert_eq!(thinking.extracted.as_deref(), Some("C"));
+        assert!(!thinking.correct);
+    }
+
+    #[test]
+    fn yes_and_no_together_are_incorrect() {
+        for answer in ["yes", "no"] {
+            let reference = plain(answer, AnswerType::YesNo);
+            for hedge in [
+                "Yes and no.",
+                "yes/no",
+                "\\boxed{yes} \\boxed{no}",
+                "No. Yes.",
+            ] {
+                let scored = strict(hedge, &reference);
+                assert!(!scored.correct, "{hedge} vs {answer}");
+            }
+        }
+    }
+
+    #[test]
+    fn letter_hidden_in_a_word_is_not_an_answer() {
+        let reference = four_options("B");
+        for response in [
+            "Bone",
+            "Because of the lesion",
+            "<answer>Bilateral</answer>",
+            "Answer: Big",
+        ] {
+            let scored = strict(response, &reference);
+            assert_eq!(
+                scored.extracted.as_deref(),
+                if response == "Bone" { Some("B") } else { None },
+                "{response}"
+            );
+        }
+        // "Bone" is option B's text, so it is a legitimate answer; "Big" is no option.
+        assert!(strict("Bone", &reference).correct);
+        assert_eq!(
+            strict("Answer: Big", &reference).outcome,
+            Outcome::Unparseable
+        );
+    }
+
+    #[test]
+    fn medevalkit_credits_what_strict_refuses() {
+        // MedEvalKit's difflib fallback always guesses; strict refuses hedges.
+        let reference = four_options("A");
+        let hedge = "A B C D";
+        assert!(!strict(hedge, &reference).correct);
+        let medevalkit = score_item(
+            ScoringMode::Medevalkit,
+            "<answer>A</answer><answer>B</answer>",
+            &reference,
+        );
+        assert!(!strict("<answer>A</answer><answer>B</answer>", &reference).correct);
+        assert_eq!(medevalkit.outcome, Outcome::Incorrect);
+    }
 }

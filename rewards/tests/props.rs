@@ -3,7 +3,10 @@
 mod common;
 
 use common::{four_options, plain, respond};
-use medgym_rewards::{parse_response, verify_answer, AnswerType, Outcome, Rubric};
+use medgym_rewards::{
+    extract_answer, medevalkit, parse_response, parse_view, score_item, verify_answer, AnswerType,
+    ComponentRegistry, Outcome, Rubric, ScoringMode,
+};
 use proptest::prelude::*;
 
 /// Pieces that stress the tag scanner: tags in several cases, near misses, and filler.
@@ -27,6 +30,14 @@ fn fragment() -> impl Strategy<Value = String> {
         Just("3.5".to_owned()),
         Just("-".to_owned()),
         Just("é中".to_owned()),
+        Just("\\boxed{".to_owned()),
+        Just("}".to_owned()),
+        Just("{".to_owned()),
+        Just("The answer is ".to_owned()),
+        Just("Answer:".to_owned()),
+        Just("\n\n".to_owned()),
+        Just("5 mg".to_owned()),
+        Just("wait".to_owned()),
         any::<String>(),
     ]
 }
@@ -66,8 +77,60 @@ fn check_total(text: &str) {
         );
         let direct = verify_answer(&reference, text);
         assert!(!(direct.correct && direct.unparseable));
+        assert!((0.0..=1.0).contains(&direct.score));
+    }
+    let extraction = extract_answer(text);
+    assert!(text.contains(extraction.text));
+    assert_eq!(parse_view(text).format_ok(), parsed.format_ok);
+    let _ = medevalkit::parse_response(text);
+    let full = ComponentRegistry::standard()
+        .rubric_from_toml(FULL_RUBRIC)
+        .unwrap_or_else(|err| panic!("{err}"));
+    let (low, high) = full.reward_range();
+    for reference in [
+        four_options("B"),
+        plain("yes", AnswerType::YesNo),
+        plain("5 mg", AnswerType::Numeric),
+        plain("3", AnswerType::Count),
+        plain("left", AnswerType::Closed),
+        plain("pleural effusion", AnswerType::Open),
+    ] {
+        let total = full.score(text, &reference).total;
+        assert!(total >= low - 1e-5 && total <= high + 1e-5, "{total}");
+        for mode in ScoringMode::ALL {
+            let item = score_item(mode, text, &reference);
+            assert!((0.0..=1.0).contains(&item.score));
+            assert_eq!(item.correct, item.outcome == Outcome::Correct);
+        }
     }
 }
+
+/// Every built-in component.
+const FULL_RUBRIC: &str = r#"
+[[component]]
+name = "accuracy"
+weight = 1.0
+[[component]]
+name = "accuracy_extracted"
+weight = 0.5
+[[component]]
+name = "format"
+weight = 0.2
+[[component]]
+name = "boxed_format"
+weight = 0.1
+[[component]]
+name = "partial_credit"
+weight = 0.3
+[[component]]
+name = "overlong"
+weight = 1.0
+max_length = 64
+cache_length = 16
+[[component]]
+name = "reflection"
+weight = 0.1
+"#;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]

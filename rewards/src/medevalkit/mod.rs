@@ -218,7 +218,21 @@ pub fn judge_multi_choice(choices: &[String], answer: &str, response: &str) -> C
     }
 }
 
-/// The option texts of a reference in letter order, as MedEvalKit's `choices` list.
-pub fn choices_in_order(options: &BTreeMap<String, String>) -> Vec<String> {
-    options.values().cloned().collect()
+/// MedEvalKit's `choices` list for a reference's options, in letter order, rendered
+/// `"A. text"` as its OmniMedVQA and MedXpertQA loaders do; a text that already starts with its
+/// letter and `.` or `:` (PMC-VQA's `"A:text"`) is kept as it is.
+pub fn lettered_choices(options: &BTreeMap<String, String>) -> Vec<String> {
+    options
+        .iter()
+        .map(|(letter, text)| {
+            let prefixed = text
+                .strip_prefix(letter.as_str())
+                .is_some_and(|rest| rest.starts_with(['.', ':']));
+            if prefixed {
+                text.clone()
+            } else {
+                format!("{letter}. {text}")
+            }
+        })
+        .collect()
 }
