@@ -38,6 +38,16 @@ impl Linear {
         Ok(Self { weight, bias })
     }
 
+    /// A layer from existing tensors: `weight` shaped `(out, in)`, `bias` shaped `(out)`.
+    pub fn from_parts(weight: Tensor, bias: Option<Tensor>) -> Self {
+        Self { weight, bias }
+    }
+
+    /// The `(out, in)` weight.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
     /// Apply to `(..., in)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let dims = x.dims().to_vec();

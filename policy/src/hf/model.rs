@@ -1,0 +1,656 @@
+//! A Hugging Face Qwen2 / Qwen2.5-VL model: loading, saving, batched forward, log-probs and
+//! KV-cached generation.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor, Var, D};
+
+use crate::error::{PolicyError, Result};
+use crate::hf::config::{Architecture, HfConfig};
+use crate::hf::image::PixelPatches;
+use crate::hf::lora::{LoraBuilder, LoraConfig, LoraInit};
+use crate::hf::text::{KvBuffer, Position3, Rotary, TextLayer};
+use crate::hf::vision::VisionTower;
+use crate::hf::weights::{describe_files, load_weights, save_weights, weight_files};
+use crate::layers::{RmsNorm, MASKED};
+use crate::params::{Init, ParamBuilder};
+
+/// One sequence: token ids (image placeholders already expanded) and its images in order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HfInput {
+    /// Token ids; each image stands for `merged_tokens` consecutive `image_token_id`s.
+    pub token_ids: Vec<u32>,
+    /// Preprocessed images, in the order their placeholders appear.
+    pub images: Vec<PixelPatches>,
+}
+
+/// Generation state of a left-padded batch: preallocated KV buffers and next positions.
+#[derive(Debug, Clone)]
+pub struct HfDecodeState {
+    caches: Vec<KvBuffer>,
+    pad: Vec<usize>,
+    columns: usize,
+    next_position: Vec<u32>,
+}
+
+impl HfDecodeState {
+    /// Rows still being decoded.
+    pub fn rows(&self) -> usize {
+        self.pad.len()
+    }
+
+    /// Keep only the listed rows, in that order.
+    pub fn keep_rows(&mut self, rows: &[usize]) -> Result<()> {
+        if let Some(bad) = rows.iter().find(|&&r| r >= self.pad.len()) {
+            return Err(PolicyError::InvalidInput(format!(
+                "keep_rows: row {bad} out of range for {} rows",
+                self.pad.len()
+            )));
+        }
+        let device = match self.caches.first() {
+            Some(c) => c.device(),
+            None => Device::Cpu,
+        };
+        let idx = Tensor::from_vec(
+            rows.iter().map(|&r| r as u32).collect(),
+            rows.len(),
+            &device,
+        )?;
+        for cache in &mut self.caches {
+            cache.select_rows(&idx)?;
+        }
+        self.pad = rows.iter().map(|&r| self.pad[r]).collect();
+        self.next_position = rows.iter().map(|&r| self.next_position[r]).collect();
+        Ok(())
+    }
+}
+
+/// A Qwen2 or Qwen2.5-VL model with trainable parameters.
+#[derive(Debug, Clone)]
+pub struct HfModel {
+    config: HfConfig,
+    embed_tokens: Tensor,
+    layers: Vec<TextLayer>,
+    norm: RmsNorm,
+    lm_head: Tensor,
+    vision: Option<VisionTower>,
+    rotary: Rotary,
+    vars: BTreeMap<String, Var>,
+    lora: Option<(LoraConfig, BTreeMap<String, Var>)>,
+    device: Device,
+    dtype: DType,
+}
+
+impl HfModel {
+    /// Load `dir` (config.json + safetensors, single or sharded), converting weights to `dtype`.
+    pub fn load(dir: &Path, dtype: DType, device: &Device) -> Result<Self> {
+        let config = HfConfig::from_dir(dir)?;
+        let tensors = load_weights(dir, device)?;
+        let origin = describe_files(&weight_files(dir)?);
+        Self::from_tensors(&config, tensors, &origin, dtype, device)
+    }
+
+    /// A model from named tensors; the error lists every missing, unexpected or mis-shaped tensor.
+    pub fn from_tensors(
+        config: &HfConfig,
+        mut tensors: BTreeMap<String, Tensor>,
+        origin: &str,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
+        if config.text.tie_word_embeddings {
+            // Some tied checkpoints also store the (identical) head; transformers ignores it.
+            tensors.remove("lm_head.weight");
+        }
+        Self::build(
+            config,
+            ParamBuilder::loaded(tensors, origin, dtype, device),
+            dtype,
+            device,
+        )
+    }
+
+    /// A model with seeded random weights.
+    pub fn new_random(config: &HfConfig, seed: u64, dtype: DType, device: &Device) -> Result<Self> {
+        Self::build(
+            config,
+            ParamBuilder::random(seed, dtype, device),
+            dtype,
+            device,
+        )
+    }
+
+    fn build(
+        config: &HfConfig,
+        mut pb: ParamBuilder,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
+        let t = &config.text;
+        let embed_tokens = pb.get(
+            "model.embed_tokens.weight",
+            &[t.vocab_size, t.hidden_size],
+            Init::Uniform { std: 0.02 },
+        )?;
+        let layers = (0..t.num_hidden_layers)
+            .map(|i| TextLayer::new(&mut pb, t, i))
+            .collect::<Result<Vec<_>>>()?;
+        let norm = RmsNorm::new(&mut pb, "model.norm", t.hidden_size, t.rms_norm_eps)?;
+        let lm_head = if t.tie_word_embeddings {
+            embed_tokens.clone()
+        } else {
+            pb.get(
+                "lm_head.weight",
+                &[t.vocab_size, t.hidden_size],
+                Init::Uniform { std: 0.02 },
+            )?
+        };
+        let vision = match &config.vision {
+            Some(v) => Some(VisionTower::new(&mut pb, v)?),
+            None => None,
+        };
+        let vars = pb.finish()?;
+        Ok(Self {
+            rotary: Rotary::new(t.head_dim, t.rope_theta, t.mrope_section.as_deref()),
+            config: config.clone(),
+            embed_tokens,
+            layers,
+            norm,
+            lm_head,
+            vision,
+            vars,
+            lora: None,
+            device: device.clone(),
+            dtype,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HfConfig {
+        &self.config
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The compute dtype.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// All base parameters, sorted by name.
+    pub fn named_vars(&self) -> Vec<(String, Var)> {
+        self.vars
+            .iter()
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Base parameters whose name passes `trainable` (freeze a sub-module by excluding its prefix).
+    pub fn trainable_vars(&self, trainable: impl Fn(&str) -> bool) -> Vec<(String, Var)> {
+        self.vars
+            .iter()
+            .filter(|(n, _)| trainable(n))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect()
+    }
+
+    /// LoRA adapter parameters (PEFT names), empty without adapters.
+    pub fn lora_vars(&self) -> Vec<(String, Var)> {
+        self.lora
+            .iter()
+            .flat_map(|(_, vars)| vars.iter().map(|(n, v)| (n.clone(), v.clone())))
+            .collect()
+    }
+
+    /// Number of scalar base parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.vars.values().map(|v| v.elem_count()).sum()
+    }
+
+    /// Write config.json and the weights (transformers-4 tensor names, which transformers 4 and 5 load).
+    pub fn save(&self, dir: &Path, max_shard_bytes: Option<usize>) -> Result<()> {
+        let tensors: BTreeMap<String, Tensor> = self
+            .vars
+            .iter()
+            .map(|(n, v)| Ok((n.clone(), v.as_tensor().copy()?)))
+            .collect::<Result<_>>()?;
+        save_weights(&tensors, dir, max_shard_bytes)?;
+        write_json(&dir.join("config.json"), &self.config.raw)
+    }
+
+    /// Attach new LoRA adapters to the decoder projections named in `lora.target_modules`.
+    pub fn add_lora(&mut self, lora: &LoraConfig, init: LoraInit) -> Result<()> {
+        if self.lora.is_some() {
+            return Err(PolicyError::InvalidInput(
+                "the model already has LoRA adapters".into(),
+            ));
+        }
+        let mut builder = LoraBuilder::new(init, self.dtype, &self.device);
+        let targets = |module: &str| lora.targets(module);
+        for layer in &mut self.layers {
+            layer.add_lora(&mut builder, &targets, lora.r, lora.scale())?;
+        }
+        let vars = builder.finish("LoRA adapter")?;
+        if vars.is_empty() {
+            return Err(PolicyError::InvalidConfig {
+                field: "target_modules".into(),
+                reason: format!("{:?} matches no decoder projection", lora.target_modules),
+            });
+        }
+        self.lora = Some((lora.clone(), vars));
+        Ok(())
+    }
+
+    /// Load a PEFT adapter (`adapter_config.json` + `adapter_model.safetensors`) from `dir`.
+    pub fn load_lora(&mut self, dir: &Path) -> Result<()> {
+        let lora = LoraConfig::from_dir(dir)?;
+        let path = dir.join("adapter_model.safetensors");
+        let mut tensors: BTreeMap<String, Tensor> =
+            candle_core::safetensors::load(&path, &self.device)?
+                .into_iter()
+                .map(|(n, t)| {
+                    (
+                        n.replace(
+                            "base_model.model.model.language_model.",
+                            "base_model.model.model.",
+                        ),
+                        t,
+                    )
+                })
+                .collect();
+        let origin = path.display().to_string();
+        let mut builder =
+            LoraBuilder::new(LoraInit::Loaded(&mut tensors), self.dtype, &self.device);
+        let targets = |module: &str| lora.targets(module);
+        for layer in &mut self.layers {
+            layer.add_lora(&mut builder, &targets, lora.r, lora.scale())?;
+        }
+        let vars = builder.finish(&origin)?;
+        self.lora = Some((lora, vars));
+        Ok(())
+    }
+
+    /// Save the adapters in PEFT layout; `base_model` is recorded in adapter_config.json.
+    pub fn save_lora(&self, dir: &Path, base_model: &str) -> Result<()> {
+        let Some((lora, vars)) = &self.lora else {
+            return Err(PolicyError::InvalidInput(
+                "the model has no LoRA adapters to save".into(),
+            ));
+        };
+        std::fs::create_dir_all(dir).map_err(|source| PolicyError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let tensors: std::collections::HashMap<String, Tensor> = vars
+            .iter()
+            .map(|(n, v)| Ok((n.clone(), v.as_tensor().copy()?)))
+            .collect::<Result<_>>()?;
+        candle_core::safetensors::save(&tensors, dir.join("adapter_model.safetensors"))?;
+        write_json(
+            &dir.join("adapter_config.json"),
+            &lora.to_peft_json(base_model),
+        )
+    }
+
+    /// M-RoPE positions of one row (text: `[p, p, p]`; image tokens: `[p+t, p+h, p+w]` on the merged grid)
+    /// and the position after the last token.
+    pub fn positions(&self, input: &HfInput) -> Result<(Vec<Position3>, u32)> {
+        let image_token = self.config.image_token_id;
+        let merge = self
+            .config
+            .vision
+            .as_ref()
+            .map_or(1, |v| v.spatial_merge_size);
+        let mut out = Vec::with_capacity(input.token_ids.len());
+        let mut next = 0u32;
+        let mut images = input.images.iter();
+        let mut i = 0;
+        while i < input.token_ids.len() {
+            if Some(input.token_ids[i]) == image_token && self.vision.is_some() {
+                let image = images.next().ok_or_else(|| {
+                    PolicyError::InvalidInput(format!(
+                        "image placeholder at token {i} has no image"
+                    ))
+                })?;
+                let [t, h, w] = image.grid;
+                let (lh, lw) = (h / merge, w / merge);
+                let count = t * lh * lw;
+                let run = input.token_ids[i..]
+                    .iter()
+                    .take(count)
+                    .take_while(|&&id| Some(id) == image_token)
+                    .count();
+                if run != count {
+                    return Err(PolicyError::InvalidInput(format!(
+                        "image at token {i} needs {count} placeholders, found {run}"
+                    )));
+                }
+                let mut max = next;
+                for ti in 0..t {
+                    for hi in 0..lh {
+                        for wi in 0..lw {
+                            let p = [next + ti as u32, next + hi as u32, next + wi as u32];
+                            max = max.max(p[0]).max(p[1]).max(p[2]);
+                            out.push(p);
+                        }
+                    }
+                }
+                next = max + 1;
+                i += count;
+            } else {
+                out.push([next; 3]);
+                next += 1;
+                i += 1;
+            }
+        }
+        if images.next().is_some() {
+            return Err(PolicyError::InvalidInput(
+                "more images than image placeholder runs".into(),
+            ));
+        }
+        Ok((out, next))
+    }
+
+    /// Left-padded embeddings `(b, len, hidden)`, positions per column and pad counts.
+    fn embed(
+        &self,
+        inputs: &[HfInput],
+    ) -> Result<(Tensor, Vec<Vec<Position3>>, Vec<usize>, Vec<u32>)> {
+        if inputs.is_empty() || inputs.iter().any(|i| i.token_ids.is_empty()) {
+            return Err(PolicyError::InvalidInput(
+                "every row needs at least one token".into(),
+            ));
+        }
+        let b = inputs.len();
+        let len = inputs.iter().map(|i| i.token_ids.len()).max().unwrap_or(0);
+        let vocab = self.config.text.vocab_size;
+        let image_token = self.config.image_token_id;
+        let mut ids = Vec::with_capacity(b * len);
+        let mut gather = Vec::with_capacity(b * len);
+        let mut positions = Vec::with_capacity(b);
+        let mut pads = Vec::with_capacity(b);
+        let mut next = Vec::with_capacity(b);
+        let mut patches: Vec<f32> = Vec::new();
+        let mut grids = Vec::new();
+        let mut image_slot = 0usize;
+        for (row, input) in inputs.iter().enumerate() {
+            if !input.images.is_empty() && self.vision.is_none() {
+                return Err(PolicyError::InvalidInput(format!(
+                    "row {row} has images but this {} model has no vision tower",
+                    self.config.architecture.model_type()
+                )));
+            }
+            let (mut pos, after) = self.positions(input)?;
+            let pad = len - input.token_ids.len();
+            let mut row_pos = vec![[1u32; 3]; pad];
+            row_pos.append(&mut pos);
+            positions.push(row_pos);
+            pads.push(pad);
+            next.push(after);
+            for col in 0..len {
+                let flat = (row * len + col) as u32;
+                if col < pad {
+                    ids.push(0);
+                    gather.push(flat);
+                    continue;
+                }
+                let token = input.token_ids[col - pad];
+                if token as usize >= vocab {
+                    return Err(PolicyError::InvalidInput(format!(
+                        "row {row}: token {token} at {} is outside vocab_size {vocab}",
+                        col - pad
+                    )));
+                }
+                ids.push(token);
+                if Some(token) == image_token && self.vision.is_some() {
+                    gather.push((b * len + image_slot) as u32);
+                    image_slot += 1;
+                } else {
+                    gather.push(flat);
+                }
+            }
+            for image in &input.images {
+                patches.extend_from_slice(&image.values);
+                grids.push(image.grid);
+            }
+        }
+        let ids = Tensor::from_vec(ids, b * len, &self.device)?;
+        let text = self.embed_tokens.index_select(&ids, 0)?;
+        let table = match (&self.vision, grids.is_empty()) {
+            (Some(vision), false) => {
+                let cfg = self.config.vision.as_ref().map_or(0, |v| v.patch_dim());
+                let rows = patches.len() / cfg.max(1);
+                let pixels =
+                    Tensor::from_vec(patches, (rows, cfg), &self.device)?.to_dtype(self.dtype)?;
+                let visual = vision.forward(&pixels, &grids)?;
+                Tensor::cat(&[&text, &visual], 0)?
+            }
+            _ => text,
+        };
+        let gather = Tensor::from_vec(gather, b * len, &self.device)?;
+        let x = table
+            .index_select(&gather, 0)?
+            .reshape((b, len, self.config.text.hidden_size))?;
+        Ok((x, positions, pads, next))
+    }
+
+    /// Additive mask `(b, 1, q_len, offset + q_len)`: causal, padding blocked, each position sees itself.
+    fn mask(&self, pad: &[usize], q_len: usize, offset: usize) -> Result<Tensor> {
+        let k_len = offset + q_len;
+        let mut values = Vec::with_capacity(pad.len() * q_len * k_len);
+        for &p in pad {
+            for q in 0..q_len {
+                let qpos = offset + q;
+                values.extend((0..k_len).map(|k| {
+                    if k == qpos || (k <= qpos && k >= p) {
+                        0.0f32
+                    } else {
+                        MASKED as f32
+                    }
+                }));
+            }
+        }
+        Ok(
+            Tensor::from_vec(values, (pad.len(), 1, q_len, k_len), &self.device)?
+                .to_dtype(self.dtype)?,
+        )
+    }
+
+    fn run_layers(
+        &self,
+        x: Tensor,
+        positions: &[Vec<Position3>],
+        pad: &[usize],
+        offset: usize,
+        caches: Option<&mut [KvBuffer]>,
+    ) -> Result<Tensor> {
+        let q_len = x.dim(1)?;
+        let rotary = self.rotary.factors(positions, self.dtype, &self.device)?;
+        let mask = self.mask(pad, q_len, offset)?;
+        let mut x = x;
+        match caches {
+            Some(caches) => {
+                for (layer, cache) in self.layers.iter().zip(caches.iter_mut()) {
+                    x = layer.forward(&x, &rotary, &mask, Some(cache))?;
+                }
+            }
+            None => {
+                for layer in &self.layers {
+                    x = layer.forward(&x, &rotary, &mask, None)?;
+                }
+            }
+        }
+        self.norm.forward(&x)
+    }
+
+    /// Output-head logits for hidden states `(..., hidden)` → `(..., vocab)` (differentiable).
+    pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        let dims = hidden.dims().to_vec();
+        let d = self.config.text.hidden_size;
+        let rows: usize = dims[..dims.len() - 1].iter().product();
+        let logits = hidden.reshape((rows, d))?.matmul(&self.lm_head.t()?)?;
+        let mut out = dims;
+        let last = out.len() - 1;
+        out[last] = self.config.text.vocab_size;
+        Ok(logits.reshape(out)?)
+    }
+
+    /// Differentiable forward: final hidden states `(b, len, hidden)` of a left-padded batch, and pads.
+    pub fn forward_hidden(&self, inputs: &[HfInput]) -> Result<(Tensor, Vec<usize>)> {
+        let (x, positions, pads, _) = self.embed(inputs)?;
+        Ok((self.run_layers(x, &positions, &pads, 0, None)?, pads))
+    }
+
+    /// Differentiable forward: logits `(b, len, vocab)` at every column, and the left-pad of each row.
+    pub fn forward(&self, inputs: &[HfInput]) -> Result<(Tensor, Vec<usize>)> {
+        let (hidden, pads) = self.forward_hidden(inputs)?;
+        Ok((self.logits(&hidden)?, pads))
+    }
+
+    /// Log-probabilities `(b, len)` of each token given the ones before it (column 0 and padding hold 0).
+    pub fn token_logprobs(&self, inputs: &[HfInput]) -> Result<Tensor> {
+        let (logits, pads) = self.forward(inputs)?;
+        let (b, len, _) = logits.dims3()?;
+        let logp = candle_nn::ops::log_softmax(&logits.narrow(1, 0, len - 1)?, D::Minus1)?;
+        let mut targets = Vec::with_capacity(b * (len - 1));
+        let mut keep = Vec::with_capacity(b * (len - 1));
+        for (input, &pad) in inputs.iter().zip(&pads) {
+            for col in 1..len {
+                let real = col > pad;
+                targets.push(if col >= pad {
+                    input.token_ids[col - pad]
+                } else {
+                    0
+                });
+                keep.push(if real { 1f32 } else { 0f32 });
+            }
+        }
+        let targets = Tensor::from_vec(targets, (b, len - 1, 1), &self.device)?;
+        let keep = Tensor::from_vec(keep, (b, len - 1), &self.device)?.to_dtype(logp.dtype())?;
+        let picked = (logp.gather(&targets, D::Minus1)?.squeeze(D::Minus1)? * keep)?;
+        let first = Tensor::zeros((b, 1), picked.dtype(), &self.device)?;
+        Ok(Tensor::cat(&[&first, &picked], 1)?)
+    }
+
+    /// Run the prompts with room for `max_new_tokens` more; returns the state and last-column logits `(b, vocab)`.
+    pub fn prefill(
+        &self,
+        inputs: &[HfInput],
+        max_new_tokens: usize,
+    ) -> Result<(HfDecodeState, Tensor)> {
+        let (x, positions, pads, next) = self.embed(inputs)?;
+        let (b, len, _) = x.dims3()?;
+        let t = &self.config.text;
+        let mut caches = (0..self.layers.len())
+            .map(|_| {
+                KvBuffer::new(
+                    b,
+                    t.num_key_value_heads,
+                    len + max_new_tokens,
+                    t.head_dim,
+                    self.dtype,
+                    &self.device,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let hidden = self.run_layers(x, &positions, &pads, 0, Some(&mut caches))?;
+        let last = hidden.narrow(1, len - 1, 1)?.squeeze(1)?;
+        let state = HfDecodeState {
+            caches,
+            pad: pads,
+            columns: len,
+            next_position: next,
+        };
+        Ok((state, self.logits(&last)?))
+    }
+
+    /// Feed one token per row; returns next-token logits `(b, vocab)`.
+    pub fn decode(&self, state: &mut HfDecodeState, tokens: &[u32]) -> Result<Tensor> {
+        if tokens.len() != state.rows() {
+            return Err(PolicyError::InvalidInput(format!(
+                "decode got {} tokens for {} rows",
+                tokens.len(),
+                state.rows()
+            )));
+        }
+        let vocab = self.config.text.vocab_size;
+        if let Some(bad) = tokens.iter().find(|&&t| t as usize >= vocab) {
+            return Err(PolicyError::InvalidInput(format!(
+                "token {bad} outside vocab_size {vocab}"
+            )));
+        }
+        let ids = Tensor::from_vec(tokens.to_vec(), tokens.len(), &self.device)?;
+        let x = self.embed_tokens.index_select(&ids, 0)?.reshape((
+            tokens.len(),
+            1,
+            self.config.text.hidden_size,
+        ))?;
+        let positions: Vec<Vec<Position3>> =
+            state.next_position.iter().map(|&p| vec![[p; 3]]).collect();
+        let hidden = self.run_layers(
+            x,
+            &positions,
+            &state.pad,
+            state.columns,
+            Some(&mut state.caches),
+        )?;
+        state.columns += 1;
+        for p in &mut state.next_position {
+            *p += 1;
+        }
+        self.logits(&hidden.squeeze(1)?)
+    }
+
+    /// Greedy continuation of one input for `steps` tokens (KV-cached).
+    pub fn greedy(&self, input: &HfInput, steps: usize) -> Result<Vec<u32>> {
+        let (mut state, mut logits) = self.prefill(std::slice::from_ref(input), steps)?;
+        let mut out = Vec::with_capacity(steps);
+        for step in 0..steps {
+            let next = logits.argmax(D::Minus1)?.to_vec1::<u32>()?[0];
+            out.push(next);
+            if step + 1 < steps {
+                logits = self.decode(&mut state, &[next])?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Vision-tower outputs `(tokens, hidden)` for preprocessed images, image after image.
+    pub fn image_embeddings(&self, images: &[PixelPatches]) -> Result<Tensor> {
+        let (Some(vision), Some(cfg)) = (&self.vision, &self.config.vision) else {
+            return Err(PolicyError::InvalidInput(format!(
+                "this {} model has no vision tower",
+                self.config.architecture.model_type()
+            )));
+        };
+        let values: Vec<f32> = images
+            .iter()
+            .flat_map(|i| i.values.iter().copied())
+            .collect();
+        let grids: Vec<[usize; 3]> = images.iter().map(|i| i.grid).collect();
+        let rows = values.len() / cfg.patch_dim();
+        let pixels = Tensor::from_vec(values, (rows, cfg.patch_dim()), &self.device)?
+            .to_dtype(self.dtype)?;
+        vision.forward(&pixels, &grids)
+    }
+
+    /// Whether this is a vision-language model.
+    pub fn has_vision(&self) -> bool {
+        matches!(self.config.architecture, Architecture::Qwen25Vl)
+    }
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|source| PolicyError::Json {
+        path: path.display().to_string(),
+        source,
+    })?;
+    std::fs::write(path, text).map_err(|source| PolicyError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}

@@ -1,0 +1,183 @@
+//! Qwen2.5-VL against transformers: preprocessing, vision tower, logits with and without an image.
+
+mod hf_common;
+
+use candle_core::{DType, Device, Tensor};
+use hf_common::{fixture, ids, max_abs_diff, reference_json, reference_tensors};
+use medgym_policy::hf::vision::window_layout;
+use medgym_policy::hf::{patchify, HfInput, HfModel, RgbImage};
+
+const NAME: &str = "qwen25vl";
+
+fn fixture_image() -> RgbImage {
+    let reference = reference_tensors(NAME);
+    let json = reference_json(NAME);
+    let image = &reference["image"];
+    RgbImage {
+        width: json["width"].as_u64().expect("width") as usize,
+        height: json["height"].as_u64().expect("height") as usize,
+        pixels: image
+            .flatten_all()
+            .expect("flat")
+            .to_vec1::<u8>()
+            .expect("bytes"),
+    }
+}
+
+fn model() -> HfModel {
+    HfModel::load(&fixture(NAME), DType::F32, &Device::Cpu).expect("load")
+}
+
+#[test]
+fn preprocessing_matches_the_hf_processor() {
+    let model = model();
+    let cfg = model.config().vision.clone().expect("vision config");
+    let patches = patchify(&fixture_image(), &cfg).expect("patchify");
+    let reference = reference_tensors(NAME);
+    let grid: Vec<i64> = reference["image_grid_thw"]
+        .flatten_all()
+        .expect("flat")
+        .to_vec1()
+        .expect("grid");
+    assert_eq!(patches.grid.map(|v| v as i64).to_vec(), grid);
+    let ours = Tensor::from_vec(
+        patches.values,
+        reference["pixel_values"].dims(),
+        &Device::Cpu,
+    )
+    .expect("tensor");
+    let diff = max_abs_diff(&ours, &reference["pixel_values"]);
+    assert!(diff < 1e-5, "pixel values differ by {diff}");
+    let odd = RgbImage {
+        width: 30,
+        height: 28,
+        pixels: vec![0; 30 * 28 * 3],
+    };
+    assert!(patchify(&odd, &cfg)
+        .expect_err("30 is not a multiple of 28")
+        .to_string()
+        .contains("30x28"));
+}
+
+#[test]
+fn window_layout_covers_every_token_once() {
+    let model = model();
+    let cfg = model.config().vision.clone().expect("vision config");
+    // 8x10 patches = 4x5 merged tokens; windows of 4x4 merged tokens split the width 4 + 1.
+    let layout = window_layout(&[[1, 8, 10]], &cfg);
+    let mut sorted = layout.order.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..20).collect::<Vec<_>>());
+    assert_eq!(&layout.order[..5], &[0, 1, 2, 3, 5]);
+    let windows: std::collections::BTreeSet<_> = layout.window_group.iter().collect();
+    assert_eq!(windows.len(), 2);
+    assert_eq!(
+        layout.window_group.iter().filter(|&&g| g == 1).count(),
+        4 * 4
+    );
+}
+
+#[test]
+fn vision_tower_and_logits_match_transformers() {
+    let model = model();
+    let cfg = model.config().vision.clone().expect("vision config");
+    let reference = reference_tensors(NAME);
+    let json = reference_json(NAME);
+    let patches = patchify(&fixture_image(), &cfg).expect("patchify");
+    let embeds = model
+        .image_embeddings(std::slice::from_ref(&patches))
+        .expect("vision");
+    let diff = max_abs_diff(&embeds, &reference["image_embeds"]);
+    assert!(diff < 1e-4, "vision tower output differs by {diff}");
+    for (i, prompt) in json["prompts"]
+        .as_array()
+        .expect("prompts")
+        .iter()
+        .enumerate()
+    {
+        let has_image = prompt["has_image"].as_bool().expect("flag");
+        let input = HfInput {
+            token_ids: ids(&prompt["ids"]),
+            images: if has_image {
+                vec![patches.clone()]
+            } else {
+                Vec::new()
+            },
+        };
+        let (logits, _) = model
+            .forward(std::slice::from_ref(&input))
+            .expect("forward");
+        let diff = max_abs_diff(
+            &logits.squeeze(0).expect("squeeze"),
+            &reference[&format!("logits_{i}")],
+        );
+        assert!(
+            diff < 1e-4,
+            "prompt {i} (image: {has_image}): max logit diff {diff}"
+        );
+        let greedy = model.greedy(&input, 6).expect("greedy");
+        assert_eq!(greedy, ids(&prompt["greedy"]), "prompt {i}: greedy tokens");
+    }
+}
+
+#[test]
+fn image_prompt_in_a_padded_batch_matches_alone() {
+    let model = model();
+    let cfg = model.config().vision.clone().expect("vision config");
+    let reference = reference_tensors(NAME);
+    let json = reference_json(NAME);
+    let patches = patchify(&fixture_image(), &cfg).expect("patchify");
+    let with_image = HfInput {
+        token_ids: ids(&json["prompts"][0]["ids"]),
+        images: vec![patches],
+    };
+    let short = HfInput {
+        token_ids: ids(&json["prompts"][1]["ids"]),
+        images: Vec::new(),
+    };
+    let (logits, pads) = model
+        .forward(&[short.clone(), with_image])
+        .expect("forward");
+    let row = logits.get(1).expect("row");
+    assert!(max_abs_diff(&row, &reference["logits_0"]) < 1e-4);
+    let n = short.token_ids.len();
+    let row = logits
+        .get(0)
+        .expect("row")
+        .narrow(0, pads[0], n)
+        .expect("narrow");
+    assert!(max_abs_diff(&row, &reference["logits_1"]) < 1e-4);
+    let missing = HfInput {
+        token_ids: ids(&json["prompts"][0]["ids"]),
+        images: Vec::new(),
+    };
+    assert!(
+        model.forward(&[missing]).is_err(),
+        "placeholders without an image must fail"
+    );
+}
+
+#[test]
+fn frozen_vision_tower_gets_no_gradient_and_the_decoder_does() {
+    let model = model();
+    let cfg = model.config().vision.clone().expect("vision config");
+    let json = reference_json(NAME);
+    let input = HfInput {
+        token_ids: ids(&json["prompts"][0]["ids"]),
+        images: vec![patchify(&fixture_image(), &cfg).expect("patchify")],
+    };
+    let loss = model
+        .token_logprobs(&[input])
+        .expect("logprobs")
+        .sum_all()
+        .expect("sum");
+    let grads = loss.backward().expect("backward");
+    let trainable = model.trainable_vars(|n| !n.starts_with("visual."));
+    assert!(trainable.iter().all(|(n, _)| !n.starts_with("visual.")));
+    for (name, var) in model.named_vars() {
+        assert!(
+            grads.get(var.as_tensor()).is_some(),
+            "{name} has no gradient"
+        );
+    }
+}
