@@ -37,6 +37,18 @@ pub enum MedgymError {
     /// A sampling kernel failed.
     #[error(transparent)]
     Kernel(#[from] medgym_kernels::KernelError),
+    /// One line of an input file is unusable; names the file, the line and the field.
+    #[error("{path}:{line}: field `{field}`: {reason}")]
+    BadInputLine {
+        /// The input file.
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// The offending field (`id`, `answer_type`, `options.B`, ...; `<line>` for bad JSON).
+        field: String,
+        /// Why the line is rejected.
+        reason: String,
+    },
     /// A command that is not built yet.
     #[error("`{0}` is not built yet")]
     NotBuilt(&'static str),
