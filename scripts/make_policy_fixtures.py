@@ -375,16 +375,24 @@ def vl_model(out_dir, tok, seed):
 
 def check_export(model_dir, adapter_dir):
     ref = load_file(os.path.join(model_dir, "medgym_logits.safetensors"))
-    model = transformers.AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
-    label = "full checkpoint"
+    with open(os.path.join(model_dir, "config.json")) as f:
+        model_type = json.load(f)["model_type"]
+    auto = transformers.AutoModelForImageTextToText if model_type == "qwen2_5_vl" else transformers.AutoModelForCausalLM
+    model = auto.from_pretrained(model_dir, dtype=torch.float32).eval()
+    label = f"{model_type} full checkpoint"
+    ids = ref["input_ids"].to(torch.int64).unsqueeze(0)
     if adapter_dir:
         import peft
 
+        with torch.no_grad():
+            base_logits = model(input_ids=ids).logits[0]
         model = peft.PeftModel.from_pretrained(model, adapter_dir).eval()
-        label = "LoRA adapter"
+        label = f"{model_type} LoRA adapter (peft {peft.__version__})"
         ref = load_file(os.path.join(adapter_dir, "medgym_logits.safetensors"))
+        moved = (base_logits - ref["logits"]).abs().max().item()
+        print(f"{label}: the adapter moves medgym's logits by up to {moved:.3e} from the base model")
     with torch.no_grad():
-        logits = model(input_ids=ref["input_ids"].to(torch.int64).unsqueeze(0)).logits[0]
+        logits = model(input_ids=ids).logits[0]
     diff = (logits - ref["logits"]).abs().max().item()
     print(f"{label}: transformers {transformers.__version__}, max |logit diff| vs medgym = {diff:.3e}")
     if diff > 1e-4:

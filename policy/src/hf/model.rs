@@ -274,7 +274,7 @@ impl HfModel {
         Ok(())
     }
 
-    /// Save the adapters in PEFT layout; `base_model` is recorded in adapter_config.json.
+    /// Save the adapters in PEFT layout (module paths of transformers 5); `base_model` is recorded in adapter_config.json.
     pub fn save_lora(&self, dir: &Path, base_model: &str) -> Result<()> {
         let Some((lora, vars)) = &self.lora else {
             return Err(PolicyError::InvalidInput(
@@ -285,9 +285,22 @@ impl HfModel {
             path: dir.display().to_string(),
             source,
         })?;
+        // transformers 5 nests the Qwen2.5-VL decoder under `model.language_model`; PEFT keys follow it.
+        let vl = self.config.architecture == Architecture::Qwen25Vl;
         let tensors: std::collections::HashMap<String, Tensor> = vars
             .iter()
-            .map(|(n, v)| Ok((n.clone(), v.as_tensor().copy()?)))
+            .map(|(n, v)| {
+                let name = if vl {
+                    n.replacen(
+                        "base_model.model.model.",
+                        "base_model.model.model.language_model.",
+                        1,
+                    )
+                } else {
+                    n.clone()
+                };
+                Ok((name, v.as_tensor().copy()?))
+            })
             .collect::<Result<_>>()?;
         candle_core::safetensors::save(&tensors, dir.join("adapter_model.safetensors"))?;
         write_json(
