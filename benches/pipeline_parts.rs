@@ -2,7 +2,7 @@
 
 use candle_core::{DType, Device};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use medgym::envs::{builtin_task_ids, task, Split};
+use medgym::envs::{medsynth_v1_task_ids, task, Split};
 use medgym::kernels::{CpuSampler, RandomKey, Sampler, SamplingParams};
 use medgym::policy::Policy;
 use medgym::rollout::{PromptJob, RolloutConfig, RolloutEngine};
@@ -75,7 +75,7 @@ fn rollout(c: &mut Criterion) {
             &Device::Cpu,
         )
         .expect("policy");
-        let jobs: Vec<PromptJob> = builtin_task_ids()
+        let jobs: Vec<PromptJob> = medsynth_v1_task_ids()
             .iter()
             .flat_map(|id| {
                 let family = task(id).expect("task");

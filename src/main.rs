@@ -67,7 +67,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TokenizerCommand {
-    /// Train the built-in BPE tokenizer from the built-in tasks and write tokenizer.json.
+    /// Train the built-in BPE tokenizer from the version-1 medsynth tasks and write tokenizer.json.
     Build {
         /// Where to write it.
         #[arg(long, default_value = "assets/medsynth-tokenizer.json")]
@@ -131,7 +131,7 @@ fn run(cli: Cli) -> Result<(), MedgymError> {
         Command::Tokenizer {
             command: TokenizerCommand::Build { out },
         } => {
-            let tasks = medgym::envs::builtin_task_ids()
+            let tasks = medgym::envs::medsynth_v1_task_ids()
                 .iter()
                 .map(|id| medgym::envs::task(id))
                 .collect::<Result<Vec<_>, _>>()?;

@@ -131,7 +131,7 @@ impl PipelineConfig {
 
     /// The named preset (`default` or `smoke`) with `seed`.
     pub fn preset(name: &str, seed: u64) -> Result<Self> {
-        let tasks = medgym_envs::builtin_task_ids();
+        let tasks = medgym_envs::medsynth_v1_task_ids();
         let workers = 2;
         match name {
             "default" => Ok(Self {

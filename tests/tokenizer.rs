@@ -1,11 +1,11 @@
 //! The committed tokenizer is exactly what `medgym tokenizer build` produces, and it encodes every
 //! built-in text compactly and losslessly.
 
-use medgym::envs::{builtin_task_ids, task, Split};
+use medgym::envs::{medsynth_v1_task_ids, task, Split};
 use medgym::tokenizer_asset::{build_tokenizer, builtin_tokenizer};
 
 fn tasks() -> Vec<std::sync::Arc<dyn medgym::envs::TaskFamily>> {
-    builtin_task_ids()
+    medsynth_v1_task_ids()
         .iter()
         .map(|id| task(id).unwrap())
         .collect()

@@ -43,17 +43,15 @@ pub enum EnvError {
         reason: String,
     },
     /// An image has a pixel buffer that does not match its dimensions.
-    #[error(
-        "invalid image: width {width} x height {height} needs {expected} pixels, got {actual}"
-    )]
+    #[error("invalid image: width {width} x height {height} needs {expected} bytes, got {actual}")]
     InvalidImage {
         /// Image width in pixels.
         width: u32,
         /// Image height in pixels.
         height: u32,
-        /// Pixel count implied by the dimensions.
+        /// Byte count implied by the dimensions.
         expected: usize,
-        /// Pixel count actually supplied.
+        /// Byte count actually supplied.
         actual: usize,
     },
     /// An item metadata field could not be converted to or from JSON.

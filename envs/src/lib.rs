@@ -18,8 +18,11 @@ mod types;
 
 pub use env::{Env, SingleTurnEnv};
 pub use error::EnvError;
-pub use registry::{builtin_task_ids, list, make, task};
+pub use registry::{
+    builtin_task_ids, list, make, medsynth_v1_task_ids, task, MEDSYNTH_V1_TASK_IDS,
+};
 pub use task::{TaskFamily, SYSTEM_PROMPT};
 pub use types::{
-    ContentPart, EnvSpec, Info, Message, Observation, Role, ScanImage, Split, StepResult, TaskItem,
+    ColorImage, ContentPart, EnvSpec, Info, ItemImage, Message, Observation, Role, ScanImage,
+    Split, StepResult, TaskItem,
 };

@@ -44,7 +44,23 @@ pub fn make(id: &str, split: Split) -> Result<Box<dyn Env>, EnvError> {
     Ok(Box::new(SingleTurnEnv::new(task(id)?, split)))
 }
 
-/// The ids used by default (all medsynth tasks).
+/// The four version-1 medsynth tasks: what `medgym pipeline` trains on and the built-in tokenizer is built from.
+pub const MEDSYNTH_V1_TASK_IDS: [&str; 4] = [
+    "medsynth/lesion-count-v1",
+    "medsynth/lesion-presence-v1",
+    "medsynth/lesion-side-v1",
+    "medsynth/modality-v1",
+];
+
+/// [`MEDSYNTH_V1_TASK_IDS`] as owned strings.
+pub fn medsynth_v1_task_ids() -> Vec<String> {
+    MEDSYNTH_V1_TASK_IDS
+        .iter()
+        .map(|id| id.to_string())
+        .collect()
+}
+
+/// Ids of every built-in (procedural) task, sorted.
 pub fn builtin_task_ids() -> Vec<String> {
     builtin_tasks()
         .iter()

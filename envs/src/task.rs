@@ -20,20 +20,20 @@ pub trait TaskFamily: Send + Sync {
     /// Expected accuracy of uniform random guessing over the answer space.
     fn chance(&self) -> f64;
 
-    /// The chat observation for an item: [system: SYSTEM_PROMPT, user: [Image(0), Text(question)]].
+    /// The chat observation for an item: [system: SYSTEM_PROMPT, user: [Image(0), …, Image(n−1), Text(question)]].
     fn observation(&self, item: &TaskItem) -> Observation {
         Observation {
             messages: vec![
                 Message::text(Role::System, SYSTEM_PROMPT),
                 Message {
                     role: Role::User,
-                    content: vec![
-                        ContentPart::Image(0),
-                        ContentPart::Text(item.question.clone()),
-                    ],
+                    content: (0..item.images.len())
+                        .map(ContentPart::Image)
+                        .chain(std::iter::once(ContentPart::Text(item.question.clone())))
+                        .collect(),
                 },
             ],
-            images: vec![item.image.clone()],
+            images: item.images.clone(),
         }
     }
 

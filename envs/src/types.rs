@@ -57,6 +57,86 @@ impl ScanImage {
     }
 }
 
+/// RGB image, row-major, three bytes (R, G, B) per pixel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColorImage {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width * height * 3` bytes.
+    pub pixels: Vec<u8>,
+}
+
+impl ColorImage {
+    /// Checks that `pixels` holds exactly `width * height * 3` bytes.
+    pub fn new(width: u32, height: u32, pixels: Vec<u8>) -> Result<Self, EnvError> {
+        let expected = width as usize * height as usize * 3;
+        if pixels.len() != expected {
+            return Err(EnvError::InvalidImage {
+                width,
+                height,
+                expected,
+                actual: pixels.len(),
+            });
+        }
+        Ok(Self {
+            width,
+            height,
+            pixels,
+        })
+    }
+}
+
+/// An image an item shows: pixels drawn in memory, or an encoded image decoded when it is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ItemImage {
+    /// A grayscale scan drawn in memory (procedural tasks).
+    Scan(ScanImage),
+    /// An RGB image drawn in memory (procedural general-image tasks).
+    Color(ColorImage),
+    /// An image file (PNG or JPEG) on disk, read and decoded on use.
+    File {
+        /// The file's path.
+        path: std::path::PathBuf,
+    },
+    /// Encoded image bytes held in memory (e.g. embedded in a parquet row), decoded on use.
+    Encoded {
+        /// The encoded bytes (PNG or JPEG).
+        #[serde(skip)]
+        bytes: std::sync::Arc<[u8]>,
+        /// Where the bytes came from (file, row, column), for error messages.
+        origin: String,
+    },
+}
+
+impl ItemImage {
+    /// The in-memory scan, when this image is one.
+    pub fn as_scan(&self) -> Option<&ScanImage> {
+        match self {
+            ItemImage::Scan(scan) => Some(scan),
+            ItemImage::Color(_) | ItemImage::File { .. } | ItemImage::Encoded { .. } => None,
+        }
+    }
+
+    /// Where the image comes from, for messages: "scan WxH", a path, or an origin.
+    pub fn describe(&self) -> String {
+        match self {
+            ItemImage::Scan(scan) => format!("scan {}x{}", scan.width, scan.height),
+            ItemImage::Color(image) => format!("color image {}x{}", image.width, image.height),
+            ItemImage::File { path } => path.display().to_string(),
+            ItemImage::Encoded { origin, .. } => origin.clone(),
+        }
+    }
+}
+
+impl From<ScanImage> for ItemImage {
+    fn from(scan: ScanImage) -> Self {
+        ItemImage::Scan(scan)
+    }
+}
+
 /// Speaker of a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -99,12 +179,12 @@ impl Message {
 }
 
 /// What the agent sees.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Observation {
     /// The conversation so far.
     pub messages: Vec<Message>,
     /// Images referenced by [`ContentPart::Image`] indices.
-    pub images: Vec<ScanImage>,
+    pub images: Vec<ItemImage>,
 }
 
 /// Free-form key/value facts attached to resets, steps and items.
@@ -193,8 +273,8 @@ pub struct TaskItem {
     pub seed: u64,
     /// Position in the stream.
     pub index: u64,
-    /// The scan shown to the agent.
-    pub image: ScanImage,
+    /// The images shown to the agent, in the order the question refers to them (none for text-only items).
+    pub images: Vec<ItemImage>,
     /// The question asked about the scan.
     pub question: String,
     /// The verifiable reference answer.
@@ -205,4 +285,11 @@ pub struct TaskItem {
     pub reference_response: String,
     /// Scene facts: modality, lesion list, etc.
     pub meta: Info,
+}
+
+impl TaskItem {
+    /// The first image when it is an in-memory scan (procedural tasks draw exactly one).
+    pub fn scan(&self) -> Option<&ScanImage> {
+        self.images.first().and_then(ItemImage::as_scan)
+    }
 }

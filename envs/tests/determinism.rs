@@ -15,8 +15,12 @@ fn same_key_gives_byte_identical_items() {
             for (seed, index) in [(0, 0), (7, 3), (u64::MAX, 12345)] {
                 let first = task.item(split, seed, index).unwrap();
                 let second = task.item(split, seed, index).unwrap();
-                assert_eq!(first.image, second.image, "{id} image");
-                assert_eq!(first.image.to_pgm(), second.image.to_pgm(), "{id} pgm");
+                assert_eq!(first.scan().unwrap(), second.scan().unwrap(), "{id} image");
+                assert_eq!(
+                    first.scan().unwrap().to_pgm(),
+                    second.scan().unwrap().to_pgm(),
+                    "{id} pgm"
+                );
                 assert_eq!(first.question, second.question, "{id} question");
                 assert_eq!(first.reference_response, second.reference_response);
                 assert_eq!(first.reference, second.reference);
@@ -38,7 +42,11 @@ fn train_and_eval_items_differ() {
         for index in 0..50 {
             let train = task.item(Split::Train, 3, index).unwrap();
             let eval = task.item(Split::Eval, 3, index).unwrap();
-            assert_ne!(train.image, eval.image, "{id} index {index}");
+            assert_ne!(
+                train.scan().unwrap(),
+                eval.scan().unwrap(),
+                "{id} index {index}"
+            );
             assert_ne!(train.id, eval.id);
         }
     }
@@ -49,9 +57,18 @@ fn seeds_indices_and_tasks_give_different_images() {
     let count = get_task("medsynth/lesion-count-v1");
     let presence = get_task("medsynth/lesion-presence-v1");
     let base = count.item(Split::Train, 1, 0).unwrap();
-    assert_ne!(base.image, count.item(Split::Train, 2, 0).unwrap().image);
-    assert_ne!(base.image, count.item(Split::Train, 1, 1).unwrap().image);
-    assert_ne!(base.image, presence.item(Split::Train, 1, 0).unwrap().image);
+    assert_ne!(
+        base.scan().unwrap(),
+        count.item(Split::Train, 2, 0).unwrap().scan().unwrap()
+    );
+    assert_ne!(
+        base.scan().unwrap(),
+        count.item(Split::Train, 1, 1).unwrap().scan().unwrap()
+    );
+    assert_ne!(
+        base.scan().unwrap(),
+        presence.item(Split::Train, 1, 0).unwrap().scan().unwrap()
+    );
 }
 
 #[test]
@@ -74,9 +91,9 @@ fn pgm_has_header_and_all_pixels() {
     let item = get_task("medsynth/modality-v1")
         .item(Split::Train, 0, 0)
         .unwrap();
-    let pgm = item.image.to_pgm();
+    let pgm = item.scan().unwrap().to_pgm();
     let header = b"P5\n64 64\n255\n";
     assert_eq!(&pgm[..header.len()], header);
-    assert_eq!(&pgm[header.len()..], item.image.pixels.as_slice());
-    assert_eq!(item.image.pixels.len(), 64 * 64);
+    assert_eq!(&pgm[header.len()..], item.scan().unwrap().pixels.as_slice());
+    assert_eq!(item.scan().unwrap().pixels.len(), 64 * 64);
 }

@@ -133,14 +133,14 @@ fn lesions_stand_out_from_their_organ() {
                 .shape()
                 .pixels()
                 .into_iter()
-                .map(|(x, y)| pixel(&item.image, x, y))
+                .map(|(x, y)| pixel(item.scan().unwrap(), x, y))
                 .collect();
             let tissue_pixels: Vec<f64> = organ
                 .shape
                 .pixels()
                 .into_iter()
                 .filter(|&(x, y)| !scene.lesions.iter().any(|other| other.covers(x, y)))
-                .map(|(x, y)| pixel(&item.image, x, y))
+                .map(|(x, y)| pixel(item.scan().unwrap(), x, y))
                 .collect();
             let contrast = (mean(&lesion_pixels) - mean(&tissue_pixels)).abs();
             assert!(
@@ -156,10 +156,10 @@ fn lesions_stand_out_from_their_organ() {
 #[test]
 fn modalities_look_different() {
     for (item, scene) in items("medsynth/modality-v1") {
-        let ring = pixel(&item.image, 32, 4);
-        let corner = pixel(&item.image, 0, 0);
+        let ring = pixel(item.scan().unwrap(), 32, 4);
+        let corner = pixel(item.scan().unwrap(), 0, 0);
         let lung = scene.organ(OrganKind::RightLung).unwrap().shape;
-        let lung_center = pixel(&item.image, lung.center_x, lung.center_y);
+        let lung_center = pixel(item.scan().unwrap(), lung.center_x, lung.center_y);
         let lesion_at_lung_center = scene
             .lesions
             .iter()

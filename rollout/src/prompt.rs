@@ -1,17 +1,24 @@
 //! Turning an environment observation into policy input.
 
-use medgym_envs::{ContentPart, Observation, Role, ScanImage};
+use medgym_envs::{ContentPart, ItemImage, Observation, Role};
 use medgym_policy::{ChatMessage, ChatPart, ImageInput, PolicyTokenizer, SequenceInput};
 
 use crate::error::{Result, RolloutError};
 
-/// Convert a scan into the policy's image type.
-pub fn image_input(image: &ScanImage) -> ImageInput {
-    ImageInput {
-        width: image.width as usize,
-        height: image.height as usize,
-        pixels: image.pixels.clone(),
-    }
+/// Convert an observation image into the policy's image type (in-memory grayscale scans only).
+pub fn image_input(image: &ItemImage) -> Result<ImageInput> {
+    let scan = image.as_scan().ok_or_else(|| {
+        RolloutError::InvalidRequest(format!(
+            "image {}: the built-in policy reads in-memory grayscale scans only; \
+             file and encoded images need an RGB vision tower",
+            image.describe()
+        ))
+    })?;
+    Ok(ImageInput {
+        width: scan.width as usize,
+        height: scan.height as usize,
+        pixels: scan.pixels.clone(),
+    })
 }
 
 /// Chat messages and the (single) image of an observation.
@@ -41,7 +48,7 @@ pub fn chat_messages(observation: &Observation) -> Result<(Vec<ChatMessage>, Opt
                             observation.images.len()
                         ))
                     })?;
-                    image = Some(image_input(scan));
+                    image = Some(image_input(scan)?);
                     content.push(ChatPart::Image);
                 }
             }

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use medgym_envs::{builtin_task_ids, task, Split, TaskFamily};
+use medgym_envs::{medsynth_v1_task_ids, task, Split, TaskFamily};
 use medgym_train::data::{PassRateCurriculum, TaskStream};
 
 fn curriculum() -> PassRateCurriculum {
-    let tasks: Vec<Arc<dyn TaskFamily>> = builtin_task_ids()
+    let tasks: Vec<Arc<dyn TaskFamily>> = medsynth_v1_task_ids()
         .iter()
         .map(|id| task(id).unwrap())
         .collect();
@@ -17,7 +17,7 @@ fn curriculum() -> PassRateCurriculum {
 fn equal_shares_until_pass_rates_differ_then_solved_tasks_shrink() {
     let mut c = curriculum();
     assert_eq!(c.allocation(32), vec![8, 8, 8, 8]);
-    let ids = builtin_task_ids();
+    let ids = medsynth_v1_task_ids();
     c.observe(&ids[0], 5, 10); // p = 0.5: most to learn
     c.observe(&ids[1], 10, 10); // solved
     c.observe(&ids[2], 9, 10);

@@ -156,7 +156,7 @@ impl TaskFamily for MedsynthTask {
             split,
             seed,
             index,
-            image,
+            images: vec![image.into()],
             question: parts.question,
             reference: parts.reference,
             reference_cot: parts.cot,
