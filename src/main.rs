@@ -45,6 +45,9 @@ enum Command {
         /// Override the GRPO k3 KL coefficient.
         #[arg(long)]
         kl_coef: Option<f64>,
+        /// Override the optimizer steps taken on each GRPO rollout batch.
+        #[arg(long)]
+        grpo_updates_per_batch: Option<usize>,
     },
     /// Environment registry.
     Envs(commands::envs::EnvsArgs),
@@ -94,6 +97,7 @@ fn run(cli: Cli) -> Result<(), MedgymError> {
             init,
             grpo_lr,
             kl_coef,
+            grpo_updates_per_batch,
         } => {
             let mut config = PipelineConfig::preset(&preset, seed)?
                 .with_overrides(sft_steps, grpo_steps, eval_items);
@@ -103,6 +107,10 @@ fn run(cli: Cli) -> Result<(), MedgymError> {
             }
             if let Some(kl) = kl_coef {
                 config.grpo.kl_coef = kl;
+            }
+            if let Some(updates) = grpo_updates_per_batch {
+                config.grpo.updates_per_batch = updates;
+                config.grpo.optimizer.total_steps = config.grpo.steps * updates.max(1);
             }
             let out = out.unwrap_or_else(timestamp_dir);
             eprintln!(

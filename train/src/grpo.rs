@@ -53,6 +53,9 @@ pub struct GrpoConfig {
     pub pass_rate_curriculum: bool,
     /// Keep the vision tower (`visual.*`) fixed and train only the rest.
     pub freeze_vision: bool,
+    /// Optimizer steps taken on each rollout batch (PPO epochs); after the first, the clip ratio is
+    /// measured against the log-probabilities of the policy that sampled the batch.
+    pub updates_per_batch: usize,
 }
 
 /// Runs GRPO; `on_step` sees each step's metrics.
@@ -117,17 +120,22 @@ pub fn run_grpo(
         let mut loss_value = f64::NAN;
         let mut grad_norm = 0.0;
         if !informative.is_empty() {
-            let loss = grpo_loss(
-                policy,
-                reference.as_ref(),
-                trajs,
-                &advantages,
-                &informative,
-                config,
-            )?;
-            let stats = optimizer.backward_step(&loss)?;
-            loss_value = stats.loss;
-            grad_norm = stats.grad_norm;
+            let mut behaviour: Option<Tensor> = None;
+            for _ in 0..config.updates_per_batch.max(1) {
+                let (loss, sampled_logp) = grpo_loss(
+                    policy,
+                    reference.as_ref(),
+                    trajs,
+                    &advantages,
+                    &informative,
+                    behaviour.as_ref(),
+                    config,
+                )?;
+                behaviour.get_or_insert(sampled_logp);
+                let stats = optimizer.backward_step(&loss)?;
+                loss_value = stats.loss;
+                grad_norm = stats.grad_norm;
+            }
         }
         let n = trajs.len() as f64;
         let seconds = start.elapsed().as_secs_f64();
@@ -150,21 +158,28 @@ pub fn run_grpo(
     Ok(history)
 }
 
+/// The GRPO loss on `rows` and the detached log-probabilities it was computed with; `behaviour`
+/// (the sampling policy's log-probabilities from the first update) is the clip ratio's denominator,
+/// or the current log-probabilities themselves when `None`.
 fn grpo_loss(
     policy: &Policy,
     reference: Option<&Policy>,
     trajs: &[Trajectory],
     advantages: &[f32],
     rows: &[usize],
+    behaviour: Option<&Tensor>,
     config: &GrpoConfig,
-) -> Result<Tensor, TrainError> {
+) -> Result<(Tensor, Tensor), TrainError> {
     let prompts: Vec<_> = rows.iter().map(|&i| trajs[i].prompt.clone()).collect();
     let responses: Vec<Vec<u32>> = rows
         .iter()
         .map(|&i| trajs[i].response_ids.clone())
         .collect();
     let current = response_logprobs(policy, &prompts, &responses)?;
-    let old = current.logp.detach();
+    let old = match behaviour {
+        Some(logp) => logp.clone(),
+        None => current.logp.detach(),
+    };
     let adv: Vec<f32> = rows.iter().map(|&i| advantages[i]).collect();
     let adv =
         Tensor::from_vec(adv, rows.len(), current.logp.device())?.to_dtype(current.logp.dtype())?;
@@ -182,5 +197,5 @@ fn grpo_loss(
         )?;
         loss = (loss + (kl * config.kl_coef)?)?;
     }
-    Ok(loss)
+    Ok((loss, old))
 }
