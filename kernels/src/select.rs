@@ -1,0 +1,172 @@
+//! Exact threshold selection over a row's exponentials by radix histograms (no sort of the row).
+//!
+//! Exponentials are non-negative f32, so their bit patterns order like their values. The
+//! selection finds the largest value `t` present in the row such that the accumulated measure
+//! (a count for top-k, a fixed-point mass for top-p) of `{e >= t, e >= floor}` reaches `target`.
+//! Level 0 histograms the whole row by exponent (bits 31..23); the crossing bucket's members are
+//! gathered and refined on bits 22..11, then on bits 10..0, which pins the exact value.
+
+use crate::detmath::fixed_weight;
+
+/// Digit layout: (shift, mask) of each radix level, most significant first.
+const LEVELS: [(u32, u32); 3] = [(23, 0x1ff), (11, 0xfff), (0, 0x7ff)];
+
+/// What each kept element contributes to the accumulated measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Measure {
+    /// One per element (top-k).
+    Count,
+    /// The element's fixed-point weight (top-p).
+    Mass,
+}
+
+impl Measure {
+    /// The contribution of one exponential.
+    #[inline(always)]
+    fn of(self, exponential: f32) -> u64 {
+        match self {
+            Measure::Count => 1,
+            Measure::Mass => fixed_weight(exponential),
+        }
+    }
+}
+
+/// Index of the highest bucket at which the accumulated measure, scanned from the top, reaches
+/// `target`, and the measure strictly above it.
+fn crossing_bucket(histogram: &[u64], target: u64) -> Option<(usize, u64)> {
+    let mut above = 0u64;
+    for bucket in (0..histogram.len()).rev() {
+        let through = above + histogram[bucket];
+        if through >= target && histogram[bucket] > 0 {
+            return Some((bucket, above));
+        }
+        above = through;
+    }
+    None
+}
+
+/// Reusable buffers of the selection.
+#[derive(Debug, Default)]
+pub(crate) struct SelectScratch {
+    /// Bit patterns of the gathered candidates.
+    candidates: Vec<u32>,
+    /// One histogram, reused per level.
+    histogram: Vec<u64>,
+}
+
+/// Largest `t` among `exponentials` with `measure({e >= t, e >= floor}) >= target`; `None` when the
+/// whole measure stays below `target` (or `target` is 0).
+pub(crate) fn threshold(
+    exponentials: &[f32],
+    floor: f32,
+    target: u64,
+    measure: Measure,
+    scratch: &mut SelectScratch,
+) -> Option<f32> {
+    if target == 0 {
+        return None;
+    }
+    let (shift, mask) = LEVELS[0];
+    let histogram = &mut scratch.histogram;
+    histogram.clear();
+    histogram.resize(mask as usize + 1, 0);
+    for &value in exponentials {
+        if value >= floor {
+            histogram[((value.to_bits() >> shift) & mask) as usize] += measure.of(value);
+        }
+    }
+    let (bucket, above) = crossing_bucket(histogram, target)?;
+    let mut remaining = target - above;
+    let mut prefix = bucket as u32;
+    scratch.candidates.clear();
+    scratch.candidates.extend(
+        exponentials
+            .iter()
+            .map(|value| value.to_bits())
+            .filter(|&bits| f32::from_bits(bits) >= floor && bits >> shift == prefix),
+    );
+    for &(shift, mask) in &LEVELS[1..] {
+        let histogram = &mut scratch.histogram;
+        histogram.clear();
+        histogram.resize(mask as usize + 1, 0);
+        for &bits in &scratch.candidates {
+            histogram[((bits >> shift) & mask) as usize] += measure.of(f32::from_bits(bits));
+        }
+        let (digit, above) = crossing_bucket(histogram, remaining)?;
+        remaining -= above;
+        prefix = (prefix << (mask.count_ones())) | digit as u32;
+        scratch
+            .candidates
+            .retain(|&bits| (bits >> shift) & mask == digit as u32);
+    }
+    Some(f32::from_bits(prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sorting reference of [`threshold`].
+    fn reference(values: &[f32], floor: f32, target: u64, measure: Measure) -> Option<f32> {
+        let mut sorted: Vec<f32> = values.iter().copied().filter(|&v| v >= floor).collect();
+        sorted.sort_by(|a, b| b.total_cmp(a));
+        let mut accumulated = 0u64;
+        for (position, &value) in sorted.iter().enumerate() {
+            accumulated += measure.of(value);
+            let ends_tie_group = sorted.get(position + 1) != Some(&value);
+            if accumulated >= target && ends_tie_group && target > 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn threshold_matches_sorting_reference() {
+        let mut values: Vec<f32> = (0..3000)
+            .map(|i| crate::detmath::det_exp(-((i * 37 % 1009) as f32) * 0.011))
+            .collect();
+        values.extend([1.0, 1.0, 0.5, 0.5, 0.0, 1e-30]);
+        let mut scratch = SelectScratch::default();
+        for floor in [0.0f32, 0.2, 0.9] {
+            for target in [1u64, 2, 3, 50, 999, 3005, 3006, 10_000] {
+                assert_eq!(
+                    threshold(&values, floor, target, Measure::Count, &mut scratch),
+                    reference(&values, floor, target, Measure::Count),
+                    "count floor {floor} target {target}"
+                );
+            }
+            let total: u64 = values
+                .iter()
+                .filter(|&&v| v >= floor)
+                .map(|&v| fixed_weight(v))
+                .sum();
+            for fraction in [0.0, 0.01, 0.3, 0.5, 0.9, 0.999, 1.0] {
+                let target = ((total as f64 * fraction) as u64).max(1);
+                assert_eq!(
+                    threshold(&values, floor, target, Measure::Mass, &mut scratch),
+                    reference(&values, floor, target, Measure::Mass),
+                    "mass floor {floor} fraction {fraction}"
+                );
+            }
+        }
+        assert_eq!(
+            threshold(&values, 0.0, 0, Measure::Count, &mut scratch),
+            None
+        );
+    }
+
+    #[test]
+    fn all_ties_select_the_tied_value() {
+        let values = vec![0.25f32; 100];
+        let mut scratch = SelectScratch::default();
+        assert_eq!(
+            threshold(&values, 0.0, 7, Measure::Count, &mut scratch),
+            Some(0.25)
+        );
+        assert_eq!(
+            threshold(&values, 0.0, 1, Measure::Mass, &mut scratch),
+            Some(0.25)
+        );
+    }
+}
