@@ -54,6 +54,8 @@ mod row;
 mod select;
 mod simd;
 mod tensor;
+#[cfg(feature = "candle-cuda")]
+mod tensor_cuda;
 
 pub use backend::{select_backend, BackendChoice, SelectedBackend};
 pub use cpu::{check_batch, sample_row, CpuSampler};
@@ -63,6 +65,8 @@ pub use params::{SampledToken, SamplingParams};
 pub use philox::{philox4x32_10, uniform, RandomKey};
 pub use row::{draw_word, filtered_distribution, FilteredDistribution};
 pub use tensor::sample_tensor;
+#[cfg(feature = "candle-cuda")]
+pub use tensor_cuda::sample_cuda_tensor;
 
 /// A sampling backend.
 pub trait Sampler: Send + Sync {

@@ -97,17 +97,21 @@ impl CudaSampler {
             });
         }
         let context = CudaContext::new(ordinal).map_err(driver_error("context creation"))?;
+        Self::on_stream(context.default_stream())
+    }
+
+    /// Compiles and loads the kernel into the context of `stream` and runs on that stream (for
+    /// buffers owned by another library, e.g. a candle CUDA device's stream).
+    pub fn on_stream(stream: Arc<CudaStream>) -> Result<Self, KernelError> {
         let ptx = compile_kernel()?;
-        let module = context
+        let module = stream
+            .context()
             .load_module(ptx)
             .map_err(driver_error("module load"))?;
         let function = module
             .load_function(KERNEL_NAME)
             .map_err(driver_error("kernel lookup"))?;
-        Ok(Self {
-            stream: context.default_stream(),
-            function,
-        })
+        Ok(Self { stream, function })
     }
 
     /// The stream the sampler runs on (device buffers must belong to its context).
