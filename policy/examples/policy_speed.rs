@@ -22,18 +22,29 @@ fn prompts(batch: usize, len: usize) -> Vec<HfInput> {
         .collect()
 }
 
-/// Greedy batched generation; returns tokens per second over prefill + decode.
-fn generation(model: &HfModel, batch: usize, prompt: usize, new: usize) -> Result<f64> {
+/// Greedy batched generation; returns (tokens/s over prefill + decode, prefill seconds, decode tokens/s).
+fn generation(model: &HfModel, batch: usize, prompt: usize, new: usize) -> Result<(f64, f64, f64)> {
     let inputs = prompts(batch, prompt);
     let start = Instant::now();
     let (mut state, mut logits) = model.prefill(&inputs, new)?;
+    let prefill = start.elapsed().as_secs_f64();
+    let decode_start = Instant::now();
     for step in 0..new {
         let next: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
         if step + 1 < new {
             logits = model.decode(&mut state, &next)?;
         }
     }
-    Ok((batch * new) as f64 / start.elapsed().as_secs_f64())
+    let decode = decode_start.elapsed().as_secs_f64();
+    Ok((
+        (batch * new) as f64 / start.elapsed().as_secs_f64(),
+        prefill,
+        (batch * (new - 1)) as f64 / decode,
+    ))
+}
+
+fn report(label: &str, (overall, prefill, decode): (f64, f64, f64)) {
+    println!("{label}: {overall:.1} tokens/s overall (prefill {prefill:.2} s, decode {decode:.1} tokens/s)");
 }
 
 fn main() -> Result<()> {
@@ -43,8 +54,10 @@ fn main() -> Result<()> {
     if wants("gen") || wants("sft") {
         let model = HfModel::new_random(&small, 1, DType::F32, &Device::Cpu)?;
         if wants("gen") {
-            let rate = generation(&model, 32, 64, 64)?;
-            println!("qwen2 h256 generation b32 p64 n64: {rate:.1} tokens/s");
+            report(
+                "qwen2 h256 generation b32 p64 n64 f32",
+                generation(&model, 32, 64, 64)?,
+            );
         }
         if wants("sft") {
             let inputs = prompts(8, 256);
@@ -66,11 +79,19 @@ fn main() -> Result<()> {
             );
         }
     }
-    if wants("05b") {
-        let cfg = HfConfig::qwen2_text(VOCAB, 896, 4864, 24, 14, 2, 4096, true)?;
-        let model = HfModel::new_random(&cfg, 2, DType::F32, &Device::Cpu)?;
-        let rate = generation(&model, 1, 64, 32)?;
-        println!("qwen2.5-0.5B shape generation b1 p64 n32: {rate:.1} tokens/s");
+    for (key, dtype) in [
+        ("05b", DType::F32),
+        ("05b-f16", DType::F16),
+        ("05b-bf16", DType::BF16),
+    ] {
+        if which.iter().any(|w| w == key) || (which.is_empty() && key == "05b") {
+            let cfg = HfConfig::qwen2_text(VOCAB, 896, 4864, 24, 14, 2, 4096, true)?;
+            let model = HfModel::new_random(&cfg, 2, dtype, &Device::Cpu)?;
+            report(
+                &format!("qwen2.5-0.5B shape generation b1 p64 n32 {dtype:?}"),
+                generation(&model, 1, 64, 32)?,
+            );
+        }
     }
     Ok(())
 }

@@ -444,9 +444,14 @@ impl HfModel {
 
     /// Log-probabilities `(b, len)` of each token given the ones before it (column 0 and padding hold 0).
     pub fn token_logprobs(&self, inputs: &[HfInput]) -> Result<Tensor> {
-        let (logits, pads) = self.forward(inputs)?;
-        let (b, len, _) = logits.dims3()?;
-        let logp = candle_nn::ops::log_softmax(&logits.narrow(1, 0, len - 1)?, D::Minus1)?;
+        let (hidden, pads) = self.forward_hidden(inputs)?;
+        let (b, len, _) = hidden.dims3()?;
+        if len < 2 {
+            return Ok(Tensor::zeros((b, len), self.dtype, &self.device)?);
+        }
+        // The last column predicts nothing here: leave it out before the (large) output head.
+        let logits = self.logits(&hidden.narrow(1, 0, len - 1)?.contiguous()?)?;
+        let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
         let mut targets = Vec::with_capacity(b * (len - 1));
         let mut keep = Vec::with_capacity(b * (len - 1));
         for (input, &pad) in inputs.iter().zip(&pads) {
