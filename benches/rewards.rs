@@ -48,7 +48,8 @@ const THOUGHTS: [&str; 8] = [
 fn response(rng: &mut SplitMix, answer: &str) -> String {
     let mut think = String::new();
     while think.len() < 300 - answer.len().min(250) {
-        think.push_str(*rng.pick(&THOUGHTS));
+        let thought: &&str = rng.pick(&THOUGHTS);
+        think.push_str(thought);
     }
     match rng.next() % 8 {
         0..=3 => format!("<think>{think}</think>\n<answer>{answer}</answer>"),
