@@ -82,8 +82,8 @@ impl HfModel {
             path: dir.display().to_string(),
             source,
         })?;
-        // transformers 5 nests the Qwen2.5-VL decoder under `model.language_model`; PEFT keys follow it.
-        let vl = self.config.architecture == Architecture::Qwen25Vl;
+        // transformers 5 nests the Qwen2-VL / Qwen2.5-VL decoder under `model.language_model`; PEFT keys follow it.
+        let vl = self.config.architecture != Architecture::Qwen2;
         let tensors: HashMap<String, Tensor> = vars
             .iter()
             .map(|(n, v)| {

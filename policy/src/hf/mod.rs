@@ -10,7 +10,7 @@ pub mod tokenizer;
 pub mod vision;
 pub mod weights;
 
-pub use config::{Architecture, HfConfig, TextConfig, VisionTowerConfig};
+pub use config::{Architecture, HfConfig, TextConfig, VisionKind, VisionTowerConfig};
 pub use image::{patchify, PixelPatches, RgbImage};
 pub use lora::{LoraConfig, LoraInit};
 pub use model::{HfDecodeState, HfInput, HfModel};

@@ -7,7 +7,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor, Var, D};
 
 use crate::error::{PolicyError, Result};
-use crate::hf::config::{Architecture, HfConfig};
+use crate::hf::config::HfConfig;
 use crate::hf::image::PixelPatches;
 use crate::hf::lora::LoraConfig;
 use crate::hf::text::{KvBuffer, Position3, Rotary, TextLayer};
@@ -581,7 +581,7 @@ impl HfModel {
 
     /// Whether this is a vision-language model.
     pub fn has_vision(&self) -> bool {
-        matches!(self.config.architecture, Architecture::Qwen25Vl)
+        self.vision.is_some()
     }
 }
 
