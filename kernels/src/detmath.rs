@@ -18,6 +18,8 @@ const LN2_HIGH: f32 = f32::from_bits(0x3F31_7200);
 const LN2_LOW: f32 = f32::from_bits(0x35BF_BE8E);
 /// Inputs below this are clamped so that `2^n` stays a normal f32.
 const EXP_INPUT_FLOOR: f32 = -87.0;
+/// `1.5 × 2^23`: adding it to |y| < 2^22 rounds y to an integer, ties to even (as `rintf`).
+const ROUND_TO_INTEGER: f32 = 12_582_912.0;
 /// Taylor coefficients `1/k!`, k = 0..=7, highest degree first.
 const EXP_COEFFICIENTS: [f32; 8] = [
     1.0 / 5040.0,
@@ -58,15 +60,23 @@ const FIXED_POINT_SCALE: f64 = (1u64 << FIXED_POINT_BITS) as f64;
 /// `det_exp(0.0) == 1.0` exactly; inputs below −87 are clamped to −87 (result ≈ 1.6e-38).
 #[inline(always)]
 pub fn det_exp(x: f32) -> f32 {
-    let clamped = x.max(EXP_INPUT_FLOOR);
-    let n = (clamped * LOG2_E).round_ties_even();
+    // Written with selects and integer bit operations only, so the row loops vectorise; the values
+    // equal fmaxf / rintf / (int) of the CUDA twin exactly (no NaN reaches here, |n| <= 126).
+    let clamped = if x < EXP_INPUT_FLOOR {
+        EXP_INPUT_FLOOR
+    } else {
+        x
+    };
+    let shifted = clamped * LOG2_E + ROUND_TO_INTEGER;
+    let n = shifted - ROUND_TO_INTEGER;
+    let exponent = shifted.to_bits().wrapping_sub(ROUND_TO_INTEGER.to_bits());
     let reduced = n.mul_add(-LN2_HIGH, clamped);
     let reduced = n.mul_add(-LN2_LOW, reduced);
     let mut poly = EXP_COEFFICIENTS[0];
     for &coefficient in &EXP_COEFFICIENTS[1..] {
         poly = poly.mul_add(reduced, coefficient);
     }
-    let scale = f32::from_bits((((n as i32) + 127) as u32) << 23);
+    let scale = f32::from_bits(exponent.wrapping_add(127) << 23);
     poly * scale
 }
 
@@ -168,6 +178,19 @@ mod tests {
         assert_eq!(det_exp(0.0), 1.0);
         assert_eq!(det_exp(-0.0), 1.0);
         assert!(det_exp(f32::NEG_INFINITY) < 1e-37);
+        for x in [
+            -0.5f32,
+            -1.5,
+            -2.5,
+            -87.0,
+            -86.9,
+            -0.346_573_6,
+            -0.346_573_58,
+        ] {
+            let n = (x.max(EXP_INPUT_FLOOR) * LOG2_E).round_ties_even();
+            let shifted = x.max(EXP_INPUT_FLOOR) * LOG2_E + ROUND_TO_INTEGER;
+            assert_eq!(shifted - ROUND_TO_INTEGER, n, "rounding of {x}");
+        }
         let mut x = -30.0f32;
         while x <= 0.0 {
             let exact = f64::from(x).exp();

@@ -68,7 +68,7 @@ fn first_bad_logit(row_logits: &[f32], row: usize) -> KernelError {
     row_logits
         .iter()
         .enumerate()
-        .find(|(_, value)| !(**value < f32::INFINITY))
+        .find(|(_, value)| value.is_nan() || **value == f32::INFINITY)
         .map(|(index, &value)| KernelError::NonFiniteLogit { row, index, value })
         .unwrap_or(KernelError::NoFiniteLogit { row })
 }
@@ -206,7 +206,8 @@ fn prepare(
     let loops = workspace.loops;
     let vocab = row_logits.len();
     workspace.values.resize(vocab, 0.0);
-    let identity = params.temperature == 1.0 && !(params.has_penalties() && !counts.is_empty());
+    let penalised = params.has_penalties() && !counts.is_empty();
+    let identity = params.temperature == 1.0 && !penalised;
     let (raw_total, processed_max, all_total) = if identity {
         let total = (loops.exp_store_sum)(row_logits, raw_max, &mut workspace.values);
         (total, raw_max, total)

@@ -4,16 +4,34 @@
 
 use crate::detmath::{det_exp, fixed_weight};
 
+/// Independent accumulators per loop, so reductions map onto vector lanes.
+const LANES: usize = 16;
+
 /// Largest logit and whether the row holds a NaN or +inf.
 #[inline(always)]
 fn scan_body(values: &[f32]) -> (f32, bool) {
-    let mut max = f32::NEG_INFINITY;
-    let mut bad = false;
-    for &value in values {
-        max = max.max(value);
-        bad |= !(value < f32::INFINITY);
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let mut bad = [false; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for lane in 0..LANES {
+            let value = chunk[lane];
+            lanes[lane] = if value > lanes[lane] {
+                value
+            } else {
+                lanes[lane]
+            };
+            bad[lane] |= value.is_nan() | (value == f32::INFINITY);
+        }
     }
-    (max, bad)
+    let mut max = lanes.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    let mut any_bad = bad.iter().any(|&flag| flag);
+    for &value in tail {
+        max = max.max(value);
+        any_bad |= value.is_nan() | (value == f32::INFINITY);
+    }
+    (max, any_bad)
 }
 
 /// Largest value of a row known to hold no NaN.
@@ -27,17 +45,37 @@ fn max_body(values: &[f32]) -> f32 {
 /// `Σ fixed_weight(det_exp(x − max))`.
 #[inline(always)]
 fn exp_sum_body(values: &[f32], max: f32) -> u64 {
-    values
-        .iter()
-        .map(|&value| fixed_weight(det_exp(value - max)))
-        .sum()
+    let mut lanes = [0u64; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for lane in 0..LANES {
+            lanes[lane] += fixed_weight(det_exp(chunk[lane] - max));
+        }
+    }
+    let tail_total: u64 = tail.iter().map(|&v| fixed_weight(det_exp(v - max))).sum();
+    lanes.iter().sum::<u64>() + tail_total
 }
 
 /// Writes `det_exp(x − max)` to `out` and returns the sum of their fixed-point weights.
 #[inline(always)]
 fn exp_store_sum_body(values: &[f32], max: f32, out: &mut [f32]) -> u64 {
-    let mut total = 0u64;
-    for (slot, &value) in out.iter_mut().zip(values) {
+    let mut lanes = [0u64; LANES];
+    let mut out_chunks = out.chunks_exact_mut(LANES);
+    let mut chunks = values.chunks_exact(LANES);
+    for (slots, chunk) in (&mut out_chunks).zip(&mut chunks) {
+        for lane in 0..LANES {
+            let exponential = det_exp(chunk[lane] - max);
+            slots[lane] = exponential;
+            lanes[lane] += fixed_weight(exponential);
+        }
+    }
+    let mut total: u64 = lanes.iter().sum();
+    for (slot, &value) in out_chunks
+        .into_remainder()
+        .iter_mut()
+        .zip(chunks.remainder())
+    {
         let exponential = det_exp(value - max);
         *slot = exponential;
         total += fixed_weight(exponential);
@@ -48,8 +86,17 @@ fn exp_store_sum_body(values: &[f32], max: f32, out: &mut [f32]) -> u64 {
 /// Replaces every value by `det_exp(value − max)` and returns the sum of their fixed-point weights.
 #[inline(always)]
 fn exp_in_place_sum_body(values: &mut [f32], max: f32) -> u64 {
-    let mut total = 0u64;
-    for slot in values.iter_mut() {
+    let mut lanes = [0u64; LANES];
+    let mut chunks = values.chunks_exact_mut(LANES);
+    for chunk in &mut chunks {
+        for slot in chunk.iter_mut().zip(lanes.iter_mut()) {
+            let exponential = det_exp(*slot.0 - max);
+            *slot.0 = exponential;
+            *slot.1 += fixed_weight(exponential);
+        }
+    }
+    let mut total: u64 = lanes.iter().sum();
+    for slot in chunks.into_remainder() {
         let exponential = det_exp(*slot - max);
         *slot = exponential;
         total += fixed_weight(exponential);
