@@ -178,15 +178,16 @@ mod tests {
         assert_eq!(det_exp(0.0), 1.0);
         assert_eq!(det_exp(-0.0), 1.0);
         assert!(det_exp(f32::NEG_INFINITY) < 1e-37);
-        for x in [
+        let sweep = (0..40_000).map(|i| -(i as f32) * 0.002_187);
+        let edges = [
             -0.5f32,
             -1.5,
             -2.5,
             -87.0,
             -86.9,
-            -0.346_573_6,
-            -0.346_573_58,
-        ] {
+            f32::from_bits(0xBEB1_7218),
+        ];
+        for x in sweep.chain(edges) {
             let n = (x.max(EXP_INPUT_FLOOR) * LOG2_E).round_ties_even();
             let shifted = x.max(EXP_INPUT_FLOOR) * LOG2_E + ROUND_TO_INTEGER;
             assert_eq!(shifted - ROUND_TO_INTEGER, n, "rounding of {x}");
