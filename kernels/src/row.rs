@@ -229,6 +229,7 @@ fn prepare(
     };
     if params.top_k > 0 && params.top_k < vocab {
         if let Some(kth) = threshold(
+            &loops,
             values,
             0.0,
             params.top_k as u64,
@@ -245,7 +246,14 @@ fn prepare(
             (loops.masked_sum)(values, floor)
         };
         let target = top_p_target(filtered_total, top_p_fixed(params.top_p));
-        if let Some(cut) = threshold(values, floor, target, Measure::Mass, &mut workspace.select) {
+        if let Some(cut) = threshold(
+            &loops,
+            values,
+            floor,
+            target,
+            Measure::Mass,
+            &mut workspace.select,
+        ) {
             floor = floor.max(cut);
         }
     }

@@ -7,6 +7,7 @@
 //! gathered and refined on bits 22..11, then on bits 10..0, which pins the exact value.
 
 use crate::detmath::fixed_weight;
+use crate::simd::RowLoops;
 
 /// Digit layout: (shift, mask) of each radix level, most significant first.
 const LEVELS: [(u32, u32); 3] = [(23, 0x1ff), (11, 0xfff), (0, 0x7ff)];
@@ -54,9 +55,24 @@ pub(crate) struct SelectScratch {
     histogram: Vec<u64>,
 }
 
+/// Band edges of the coarse stage, descending: each is measured with one vectorised pass.
+const COARSE_EDGES: [f32; 5] = [0.5, 0.0625, 0.003_906_25, 6.103_515_6e-5, 2.384_185_8e-7];
+
+/// Measure of the exponentials `e >= floor`, by a vectorised pass.
+fn measure_at_least(loops: &RowLoops, exponentials: &[f32], floor: f32, measure: Measure) -> u64 {
+    match measure {
+        Measure::Count => (loops.masked_count)(exponentials, floor),
+        Measure::Mass => (loops.masked_sum)(exponentials, floor),
+    }
+}
+
 /// Largest `t` among `exponentials` with `measure({e >= t, e >= floor}) >= target`; `None` when the
 /// whole measure stays below `target` (or `target` is 0).
+///
+/// A coarse stage measures `{e >= edge}` for descending power-of-two edges until the target is
+/// reached; only the values of the crossing band are gathered and refined by radix histograms.
 pub(crate) fn threshold(
+    loops: &RowLoops,
     exponentials: &[f32],
     floor: f32,
     target: u64,
@@ -66,35 +82,44 @@ pub(crate) fn threshold(
     if target == 0 {
         return None;
     }
-    let (shift, mask) = LEVELS[0];
-    let histogram = &mut scratch.histogram;
-    histogram.clear();
-    histogram.resize(mask as usize + 1, 0);
-    for &value in exponentials {
-        if value >= floor {
-            histogram[((value.to_bits() >> shift) & mask) as usize] += measure.of(value);
+    let mut upper = f32::INFINITY;
+    let mut above = 0u64;
+    let mut lower = floor;
+    for &edge in &COARSE_EDGES {
+        if edge <= floor {
+            break;
         }
+        let measured = measure_at_least(loops, exponentials, edge, measure);
+        if measured >= target {
+            lower = edge;
+            break;
+        }
+        upper = edge;
+        above = measured;
     }
-    let (bucket, above) = crossing_bucket(histogram, target)?;
     let mut remaining = target - above;
-    let mut prefix = bucket as u32;
     scratch.candidates.clear();
     scratch.candidates.extend(
         exponentials
             .iter()
-            .map(|value| value.to_bits())
-            .filter(|&bits| f32::from_bits(bits) >= floor && bits >> shift == prefix),
+            .filter(|&&value| value >= lower && value < upper)
+            .map(|value| value.to_bits()),
     );
-    for &(shift, mask) in &LEVELS[1..] {
+    let mut prefix = 0u32;
+    for (level, &(shift, mask)) in LEVELS.iter().enumerate() {
         let histogram = &mut scratch.histogram;
         histogram.clear();
         histogram.resize(mask as usize + 1, 0);
         for &bits in &scratch.candidates {
             histogram[((bits >> shift) & mask) as usize] += measure.of(f32::from_bits(bits));
         }
-        let (digit, above) = crossing_bucket(histogram, remaining)?;
-        remaining -= above;
-        prefix = (prefix << (mask.count_ones())) | digit as u32;
+        let (digit, bucket_above) = crossing_bucket(histogram, remaining)?;
+        remaining -= bucket_above;
+        prefix = if level == 0 {
+            digit as u32
+        } else {
+            (prefix << mask.count_ones()) | digit as u32
+        };
         scratch
             .candidates
             .retain(|&bits| (bits >> shift) & mask == digit as u32);
@@ -128,10 +153,11 @@ mod tests {
             .collect();
         values.extend([1.0, 1.0, 0.5, 0.5, 0.0, 1e-30]);
         let mut scratch = SelectScratch::default();
+        let loops = RowLoops::detect();
         for floor in [0.0f32, 0.2, 0.9] {
             for target in [1u64, 2, 3, 50, 999, 3005, 3006, 10_000] {
                 assert_eq!(
-                    threshold(&values, floor, target, Measure::Count, &mut scratch),
+                    threshold(&loops, &values, floor, target, Measure::Count, &mut scratch),
                     reference(&values, floor, target, Measure::Count),
                     "count floor {floor} target {target}"
                 );
@@ -144,14 +170,14 @@ mod tests {
             for fraction in [0.0, 0.01, 0.3, 0.5, 0.9, 0.999, 1.0] {
                 let target = ((total as f64 * fraction) as u64).max(1);
                 assert_eq!(
-                    threshold(&values, floor, target, Measure::Mass, &mut scratch),
+                    threshold(&loops, &values, floor, target, Measure::Mass, &mut scratch),
                     reference(&values, floor, target, Measure::Mass),
                     "mass floor {floor} fraction {fraction}"
                 );
             }
         }
         assert_eq!(
-            threshold(&values, 0.0, 0, Measure::Count, &mut scratch),
+            threshold(&loops, &values, 0.0, 0, Measure::Count, &mut scratch),
             None
         );
     }
@@ -160,12 +186,13 @@ mod tests {
     fn all_ties_select_the_tied_value() {
         let values = vec![0.25f32; 100];
         let mut scratch = SelectScratch::default();
+        let loops = RowLoops::detect();
         assert_eq!(
-            threshold(&values, 0.0, 7, Measure::Count, &mut scratch),
+            threshold(&loops, &values, 0.0, 7, Measure::Count, &mut scratch),
             Some(0.25)
         );
         assert_eq!(
-            threshold(&values, 0.0, 1, Measure::Mass, &mut scratch),
+            threshold(&loops, &values, 0.0, 1, Measure::Mass, &mut scratch),
             Some(0.25)
         );
     }

@@ -125,16 +125,37 @@ fn any_overflow_body(values: &[f32], scaled: &[f32]) -> bool {
 /// `Σ fixed_weight(e)` over the exponentials `e >= floor`.
 #[inline(always)]
 fn masked_sum_body(exponentials: &[f32], floor: f32) -> u64 {
-    exponentials
-        .iter()
-        .map(|&value| {
-            if value >= floor {
-                fixed_weight(value)
-            } else {
-                0
-            }
-        })
-        .sum()
+    let weight = |value: f32| {
+        if value >= floor {
+            fixed_weight(value)
+        } else {
+            0
+        }
+    };
+    let mut lanes = [0u64; LANES];
+    let chunks = exponentials.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for lane in 0..LANES {
+            lanes[lane] += weight(chunk[lane]);
+        }
+    }
+    lanes.iter().sum::<u64>() + tail.iter().map(|&value| weight(value)).sum::<u64>()
+}
+
+/// Number of exponentials `e >= floor`.
+#[inline(always)]
+fn masked_count_body(exponentials: &[f32], floor: f32) -> u64 {
+    let mut lanes = [0u32; LANES];
+    let chunks = exponentials.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for lane in 0..LANES {
+            lanes[lane] += u32::from(chunk[lane] >= floor);
+        }
+    }
+    let tail_count = tail.iter().filter(|&&value| value >= floor).count() as u64;
+    lanes.iter().map(|&count| u64::from(count)).sum::<u64>() + tail_count
 }
 
 /// The row loops as plain function pointers, bound to the best instruction set available.
@@ -156,6 +177,8 @@ pub(crate) struct RowLoops {
     pub any_overflow: fn(&[f32], &[f32]) -> bool,
     /// Weight sum of exponentials at or above a floor.
     pub masked_sum: fn(&[f32], f32) -> u64,
+    /// Count of exponentials at or above a floor.
+    pub masked_count: fn(&[f32], f32) -> u64,
 }
 
 /// Portable build of the loops.
@@ -168,6 +191,7 @@ const PORTABLE: RowLoops = RowLoops {
     divide_store: divide_store_body,
     any_overflow: any_overflow_body,
     masked_sum: masked_sum_body,
+    masked_count: masked_count_body,
 };
 
 impl RowLoops {
@@ -216,6 +240,8 @@ mod accelerated {
         (values: &[f32], scaled: &[f32]) -> bool);
     avx2_wrapper!(masked_sum, masked_sum_avx2, masked_sum_body,
         (exponentials: &[f32], floor: f32) -> u64);
+    avx2_wrapper!(masked_count, masked_count_avx2, masked_count_body,
+        (exponentials: &[f32], floor: f32) -> u64);
 
     /// The AVX2 + FMA loops when the processor supports both.
     pub(super) fn loops() -> Option<RowLoops> {
@@ -233,6 +259,7 @@ mod accelerated {
             divide_store,
             any_overflow,
             masked_sum,
+            masked_count,
         })
     }
 }
@@ -283,6 +310,9 @@ mod tests {
         (slow.divide_store)(&values, 0.7, &mut out_slow);
         assert_eq!(out_fast, out_slow);
         assert!(!(fast.any_overflow)(&values, &out_fast));
+        let expected = values.iter().filter(|&&v| v >= 0.5).count() as u64;
+        assert_eq!((fast.masked_count)(&values, 0.5), expected);
+        assert_eq!((slow.masked_count)(&values, 0.5), expected);
         assert!((fast.scan)(&[1.0, f32::NAN]).1);
         assert!((fast.scan)(&[1.0, f32::INFINITY]).1);
     }
