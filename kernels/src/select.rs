@@ -7,7 +7,7 @@
 //! gathered and refined on bits 22..11, then on bits 10..0, which pins the exact value.
 
 use crate::detmath::fixed_weight;
-use crate::simd::RowLoops;
+use crate::simd::{RowLoops, BAND_EDGES};
 
 /// Digit layout: (shift, mask) of each radix level, most significant first.
 const LEVELS: [(u32, u32); 3] = [(23, 0x1ff), (11, 0xfff), (0, 0x7ff)];
@@ -55,22 +55,22 @@ pub(crate) struct SelectScratch {
     histogram: Vec<u64>,
 }
 
-/// Band edges of the coarse stage, descending: each is measured with one vectorised pass.
-const COARSE_EDGES: [f32; 5] = [0.5, 0.0625, 0.003_906_25, 6.103_515_6e-5, 2.384_185_8e-7];
+/// Band edges of the coarse stage, descending, all measured in one vectorised pass.
+const COARSE_EDGES: [f32; BAND_EDGES] = [0.5, 0.0625, 0.003_906_25, 6.103_515_6e-5, 2.384_185_8e-7];
 
-/// Measure of the exponentials `e >= floor`, by a vectorised pass.
-fn measure_at_least(loops: &RowLoops, exponentials: &[f32], floor: f32, measure: Measure) -> u64 {
+/// Measures of `{e >= edge}` for every coarse edge, in one vectorised pass.
+fn band_measures(loops: &RowLoops, exponentials: &[f32], measure: Measure) -> [u64; BAND_EDGES] {
     match measure {
-        Measure::Count => (loops.masked_count)(exponentials, floor),
-        Measure::Mass => (loops.masked_sum)(exponentials, floor),
+        Measure::Count => (loops.band_counts)(exponentials, &COARSE_EDGES),
+        Measure::Mass => (loops.band_masses)(exponentials, &COARSE_EDGES),
     }
 }
 
 /// Largest `t` among `exponentials` with `measure({e >= t, e >= floor}) >= target`; `None` when the
 /// whole measure stays below `target` (or `target` is 0).
 ///
-/// A coarse stage measures `{e >= edge}` for descending power-of-two edges until the target is
-/// reached; only the values of the crossing band are gathered and refined by radix histograms.
+/// A coarse stage measures `{e >= edge}` for descending power-of-two edges in one pass; only the
+/// values of the band where the target is reached are gathered and refined by radix histograms.
 pub(crate) fn threshold(
     loops: &RowLoops,
     exponentials: &[f32],
@@ -85,11 +85,15 @@ pub(crate) fn threshold(
     let mut upper = f32::INFINITY;
     let mut above = 0u64;
     let mut lower = floor;
-    for &edge in &COARSE_EDGES {
+    let measures = if floor < COARSE_EDGES[0] {
+        band_measures(loops, exponentials, measure)
+    } else {
+        [0; BAND_EDGES]
+    };
+    for (&edge, &measured) in COARSE_EDGES.iter().zip(&measures) {
         if edge <= floor {
             break;
         }
-        let measured = measure_at_least(loops, exponentials, edge, measure);
         if measured >= target {
             lower = edge;
             break;

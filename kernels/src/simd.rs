@@ -143,19 +143,63 @@ fn masked_sum_body(exponentials: &[f32], floor: f32) -> u64 {
     lanes.iter().sum::<u64>() + tail.iter().map(|&value| weight(value)).sum::<u64>()
 }
 
-/// Number of exponentials `e >= floor`.
+/// Number of band edges measured in one pass by [`RowLoops::band_counts`] / [`RowLoops::band_masses`].
+pub(crate) const BAND_EDGES: usize = 5;
+
+/// For each edge, the number of exponentials `e >= edge` (one pass).
 #[inline(always)]
-fn masked_count_body(exponentials: &[f32], floor: f32) -> u64 {
-    let mut lanes = [0u32; LANES];
-    let chunks = exponentials.chunks_exact(LANES);
+fn band_counts_body(exponentials: &[f32], edges: &[f32; BAND_EDGES]) -> [u64; BAND_EDGES] {
+    let mut counts = [[0u32; 8]; BAND_EDGES];
+    let chunks = exponentials.chunks_exact(8);
     let tail = chunks.remainder();
     for chunk in chunks {
-        for lane in 0..LANES {
-            lanes[lane] += u32::from(chunk[lane] >= floor);
+        for (band, &edge) in edges.iter().enumerate() {
+            for lane in 0..8 {
+                counts[band][lane] += u32::from(chunk[lane] >= edge);
+            }
         }
     }
-    let tail_count = tail.iter().filter(|&&value| value >= floor).count() as u64;
-    lanes.iter().map(|&count| u64::from(count)).sum::<u64>() + tail_count
+    let mut totals = [0u64; BAND_EDGES];
+    for (band, &edge) in edges.iter().enumerate() {
+        let tail_count = tail.iter().filter(|&&value| value >= edge).count() as u64;
+        totals[band] = counts[band].iter().map(|&c| u64::from(c)).sum::<u64>() + tail_count;
+    }
+    totals
+}
+
+/// For each edge, the fixed-point mass of exponentials `e >= edge` (one pass).
+#[inline(always)]
+fn band_masses_body(exponentials: &[f32], edges: &[f32; BAND_EDGES]) -> [u64; BAND_EDGES] {
+    let mut masses = [[0u64; 4]; BAND_EDGES];
+    let chunks = exponentials.chunks_exact(4);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        let weights = [
+            fixed_weight(chunk[0]),
+            fixed_weight(chunk[1]),
+            fixed_weight(chunk[2]),
+            fixed_weight(chunk[3]),
+        ];
+        for (band, &edge) in edges.iter().enumerate() {
+            for lane in 0..4 {
+                masses[band][lane] += if chunk[lane] >= edge {
+                    weights[lane]
+                } else {
+                    0
+                };
+            }
+        }
+    }
+    let mut totals = [0u64; BAND_EDGES];
+    for (band, &edge) in edges.iter().enumerate() {
+        let tail_mass: u64 = tail
+            .iter()
+            .filter(|&&value| value >= edge)
+            .map(|&value| fixed_weight(value))
+            .sum();
+        totals[band] = masses[band].iter().sum::<u64>() + tail_mass;
+    }
+    totals
 }
 
 /// The row loops as plain function pointers, bound to the best instruction set available.
@@ -177,8 +221,10 @@ pub(crate) struct RowLoops {
     pub any_overflow: fn(&[f32], &[f32]) -> bool,
     /// Weight sum of exponentials at or above a floor.
     pub masked_sum: fn(&[f32], f32) -> u64,
-    /// Count of exponentials at or above a floor.
-    pub masked_count: fn(&[f32], f32) -> u64,
+    /// Counts at or above each band edge.
+    pub band_counts: fn(&[f32], &[f32; BAND_EDGES]) -> [u64; BAND_EDGES],
+    /// Masses at or above each band edge.
+    pub band_masses: fn(&[f32], &[f32; BAND_EDGES]) -> [u64; BAND_EDGES],
 }
 
 /// Portable build of the loops.
@@ -191,7 +237,8 @@ const PORTABLE: RowLoops = RowLoops {
     divide_store: divide_store_body,
     any_overflow: any_overflow_body,
     masked_sum: masked_sum_body,
-    masked_count: masked_count_body,
+    band_counts: band_counts_body,
+    band_masses: band_masses_body,
 };
 
 impl RowLoops {
@@ -240,8 +287,10 @@ mod accelerated {
         (values: &[f32], scaled: &[f32]) -> bool);
     avx2_wrapper!(masked_sum, masked_sum_avx2, masked_sum_body,
         (exponentials: &[f32], floor: f32) -> u64);
-    avx2_wrapper!(masked_count, masked_count_avx2, masked_count_body,
-        (exponentials: &[f32], floor: f32) -> u64);
+    avx2_wrapper!(band_counts, band_counts_avx2, band_counts_body,
+        (exponentials: &[f32], edges: &[f32; BAND_EDGES]) -> [u64; BAND_EDGES]);
+    avx2_wrapper!(band_masses, band_masses_avx2, band_masses_body,
+        (exponentials: &[f32], edges: &[f32; BAND_EDGES]) -> [u64; BAND_EDGES]);
 
     /// The AVX2 + FMA loops when the processor supports both.
     pub(super) fn loops() -> Option<RowLoops> {
@@ -259,7 +308,8 @@ mod accelerated {
             divide_store,
             any_overflow,
             masked_sum,
-            masked_count,
+            band_counts,
+            band_masses,
         })
     }
 }
@@ -310,9 +360,16 @@ mod tests {
         (slow.divide_store)(&values, 0.7, &mut out_slow);
         assert_eq!(out_fast, out_slow);
         assert!(!(fast.any_overflow)(&values, &out_fast));
-        let expected = values.iter().filter(|&&v| v >= 0.5).count() as u64;
-        assert_eq!((fast.masked_count)(&values, 0.5), expected);
-        assert_eq!((slow.masked_count)(&values, 0.5), expected);
+        let edges = [0.5, 0.1, 0.01, 1e-4, 0.0];
+        let counts = (fast.band_counts)(&out_slow, &edges);
+        let masses = (fast.band_masses)(&out_slow, &edges);
+        assert_eq!(counts, (slow.band_counts)(&out_slow, &edges));
+        assert_eq!(masses, (slow.band_masses)(&out_slow, &edges));
+        for (band, &edge) in edges.iter().enumerate() {
+            let expected = out_slow.iter().filter(|&&v| v >= edge).count() as u64;
+            assert_eq!(counts[band], expected);
+            assert_eq!(masses[band], (slow.masked_sum)(&out_slow, edge));
+        }
         assert!((fast.scan)(&[1.0, f32::NAN]).1);
         assert!((fast.scan)(&[1.0, f32::INFINITY]).1);
     }
