@@ -30,14 +30,45 @@ const KERNEL_BODY: &str = include_str!("sample_rows.cu");
 
 /// Whether the NVRTC shared library can be loaded.
 pub fn nvrtc_available() -> bool {
-    // SAFETY: only tries to dlopen the library names cudarc knows; nothing is called through it.
-    unsafe { cudarc::nvrtc::sys::is_culib_present() }
+    library_probe::nvrtc()
 }
 
 /// Whether the CUDA driver library can be loaded.
 pub fn driver_available() -> bool {
-    // SAFETY: only tries to dlopen the driver library; nothing is called through it.
-    unsafe { cudarc::driver::sys::is_culib_present() }
+    library_probe::driver()
+}
+
+#[cfg(not(feature = "candle-cuda"))]
+mod library_probe {
+    //! cudarc loads the CUDA libraries at run time: probe them before any other call.
+
+    /// Whether libnvrtc can be loaded.
+    pub fn nvrtc() -> bool {
+        // SAFETY: only tries to dlopen the library names cudarc knows; nothing is called through it.
+        unsafe { cudarc::nvrtc::sys::is_culib_present() }
+    }
+
+    /// Whether libcuda can be loaded.
+    pub fn driver() -> bool {
+        // SAFETY: only tries to dlopen the driver library; nothing is called through it.
+        unsafe { cudarc::driver::sys::is_culib_present() }
+    }
+}
+
+#[cfg(feature = "candle-cuda")]
+mod library_probe {
+    //! With candle's CUDA build, cudarc links the CUDA libraries at build time: a running program
+    //! has them.
+
+    /// Always true: libnvrtc is linked.
+    pub fn nvrtc() -> bool {
+        true
+    }
+
+    /// Always true: libcuda is linked.
+    pub fn driver() -> bool {
+        true
+    }
 }
 
 /// Why the CUDA backend cannot run here, or `None` when the driver, NVRTC and a device are present.
