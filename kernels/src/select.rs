@@ -58,11 +58,21 @@ pub(crate) struct SelectScratch {
 /// Band edges of the coarse stage, descending, all measured in one vectorised pass.
 const COARSE_EDGES: [f32; BAND_EDGES] = [0.5, 0.0625, 0.003_906_25, 6.103_515_6e-5, 2.384_185_8e-7];
 
-/// Measures of `{e >= edge}` for every coarse edge, in one vectorised pass.
-fn band_measures(loops: &RowLoops, exponentials: &[f32], measure: Measure) -> [u64; BAND_EDGES] {
+/// Refinement rounds of the coarse stage (one vectorised pass each).
+const COARSE_ROUNDS: usize = 3;
+/// Exponentials below this have a zero fixed-point weight; the coarse stage does not split below it.
+const SMALLEST_WEIGHTED: f32 = 4.547_474e-13;
+
+/// Measures of `{e >= edge}` for every edge, in one vectorised pass.
+fn band_measures(
+    loops: &RowLoops,
+    exponentials: &[f32],
+    edges: &[f32; BAND_EDGES],
+    measure: Measure,
+) -> [u64; BAND_EDGES] {
     match measure {
-        Measure::Count => (loops.band_counts)(exponentials, &COARSE_EDGES),
-        Measure::Mass => (loops.band_masses)(exponentials, &COARSE_EDGES),
+        Measure::Count => (loops.band_counts)(exponentials, edges),
+        Measure::Mass => (loops.band_masses)(exponentials, edges),
     }
 }
 
@@ -82,24 +92,43 @@ pub(crate) fn threshold(
     if target == 0 {
         return None;
     }
+    // Invariant: measure({e >= upper}) = above < target, and either lower == floor or
+    // measure({e >= lower}) >= target. The edges only decide how fast the band narrows; the
+    // result is the same exact threshold for any edges.
     let mut upper = f32::INFINITY;
     let mut above = 0u64;
     let mut lower = floor;
-    let measures = if floor < COARSE_EDGES[0] {
-        band_measures(loops, exponentials, measure)
-    } else {
-        [0; BAND_EDGES]
-    };
-    for (&edge, &measured) in COARSE_EDGES.iter().zip(&measures) {
-        if edge <= floor {
+    let mut edges = COARSE_EDGES;
+    for _ in 0..COARSE_ROUNDS {
+        if edges[0] <= lower || edges[0] >= upper && edges[BAND_EDGES - 1] >= upper {
             break;
         }
-        if measured >= target {
-            lower = edge;
+        let measures = band_measures(loops, exponentials, &edges, measure);
+        for (&edge, &measured) in edges.iter().zip(&measures) {
+            if edge <= lower {
+                break;
+            }
+            if edge >= upper {
+                continue;
+            }
+            if measured >= target {
+                lower = edge;
+                break;
+            }
+            upper = edge;
+            above = measured;
+        }
+        let bottom = lower.max(SMALLEST_WEIGHTED);
+        let top = upper.min(1.0);
+        if top <= bottom * 2.0 {
             break;
         }
-        upper = edge;
-        above = measured;
+        let ratio = (bottom / top).powf(1.0 / (BAND_EDGES as f32 + 1.0));
+        let mut edge = top;
+        for slot in edges.iter_mut() {
+            edge *= ratio;
+            *slot = edge;
+        }
     }
     let mut remaining = target - above;
     scratch.candidates.clear();
