@@ -93,14 +93,4 @@ pub enum EnvError {
     /// A dataset configuration (format, split, task file) is invalid.
     #[error("dataset configuration: {0}")]
     DataConfig(String),
-    /// A dataset load in `fail` mode stopped at its first problems, or loaded no item at all.
-    #[error("{count} problem(s) loading {source_name}; first: {first}")]
-    DataProblems {
-        /// The dataset file or folder.
-        source_name: String,
-        /// How many problems were found.
-        count: usize,
-        /// The first problem, as text.
-        first: String,
-    },
 }

@@ -38,8 +38,9 @@ pub(crate) fn load(
     }
     if sink.records.len() + sink.problems.len() == before {
         return Err(EnvError::DataConfig(format!(
-            "no {benchmark} files found under {} (see README \"Datasets\" for the expected layout)",
-            config.root.display()
+            "no {benchmark} rows found under {}{} (see README \"Datasets\" for the expected layout)",
+            config.root.display(),
+            config.split.map(|split| format!(" for split {split}")).unwrap_or_default()
         )));
     }
     Ok(())
