@@ -1,11 +1,12 @@
 //! `medgym data`: checks a dataset (generic JSONL or a benchmark's native layout) and summarises it.
 
+use std::io::Write;
 use std::path::PathBuf;
 
-use medgym_envs::data::{BenchmarkConfig, DataFormat, OnError, PromptStyle};
+use medgym_envs::data::{BenchmarkConfig, DataFormat, Dataset, OnError, PromptStyle};
 use medgym_envs::Split;
 
-use crate::Result;
+use crate::{MedgymError, Result};
 
 /// Arguments of `medgym data`.
 #[derive(Debug, clap::Args)]
@@ -66,7 +67,7 @@ fn check(args: CheckArgs) -> Result<()> {
         Some("train") => Some(Split::Train),
         Some("test" | "eval") => Some(Split::Eval),
         Some(other) => {
-            return Err(crate::MedgymError::InvalidSetting {
+            return Err(MedgymError::InvalidSetting {
                 field: "split".into(),
                 reason: format!("expected train or test, got `{other}`"),
             })
@@ -77,27 +78,43 @@ fn check(args: CheckArgs) -> Result<()> {
     if !args.no_decode {
         dataset.verify_images(on_error)?;
     }
-    println!(
-        "loaded {} items from {} (format {}) in {:.2}s",
+    let report = render_report(&dataset, &args, started.elapsed().as_secs_f64());
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(report.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|source| MedgymError::Io {
+            path: "stdout".into(),
+            source,
+        })?;
+    Ok(())
+}
+
+/// The summary `data check` prints: items, counts per split and answer type, every problem.
+fn render_report(dataset: &Dataset, args: &CheckArgs, seconds: f64) -> String {
+    let mut lines = vec![format!(
+        "loaded {} items from {} (format {}) in {seconds:.2}s",
         dataset.records.len(),
         args.path.display(),
         args.format,
-        started.elapsed().as_secs_f64()
-    );
+    )];
     for (split, count) in dataset.counts_by_split() {
         let name = if split == Split::Eval {
             "test"
         } else {
             split.name()
         };
-        println!("  split {name}: {count}");
+        lines.push(format!("  split {name}: {count}"));
     }
     for (answer_type, count) in dataset.counts_by_answer_type() {
-        println!("  answer type {answer_type}: {count}");
+        lines.push(format!("  answer type {answer_type}: {count}"));
     }
-    println!("problems: {}", dataset.problems.len());
-    for problem in &dataset.problems {
-        println!("  {problem}");
-    }
-    Ok(())
+    lines.push(format!("problems: {}", dataset.problems.len()));
+    lines.extend(
+        dataset
+            .problems
+            .iter()
+            .map(|problem| format!("  {problem}")),
+    );
+    lines.join("\n") + "\n"
 }
