@@ -261,6 +261,16 @@ fn bad_benchmark_rows_name_file_row_and_field() {
         1,
         "Answer text column is optional"
     );
+    std::fs::write(dir.path().join("test.csv"), "Figure_path,Choice A,Choice B,Choice C,Choice D,Answer_label\nPMC1064097_F1.jpg,A:a,B:b,C:c,D:d,B\n").expect("write");
+    let error = BenchmarkConfig::new(dir.path(), DataFormat::Benchmark(Benchmark::PmcVqa))
+        .load()
+        .expect_err("no Question column");
+    assert!(
+        error
+            .to_string()
+            .contains("test.csv:line 2: field `Question`: missing column"),
+        "{error}"
+    );
 
     // malformed SLAKE JSON file: named with its line and column, other files still load in skip mode
     let dir = copy_fixture("slake");
