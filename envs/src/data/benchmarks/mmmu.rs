@@ -1,5 +1,6 @@
 //! MMMU Health & Medicine: Hugging Face parquet per subject (`<Subject>/{dev,validation}-*.parquet`).
-//! Options are a stringified Python list; questions carry `<image N>` placeholders for `image_N`.
+//! Options are a stringified Python list; questions carry `<image N>` placeholders for `image_N`
+//! (kept in the text; the item's images are the non-empty `image_1..image_7` in order).
 //! `dev` is training data and `validation` evaluation data; `test` has no public answers and is skipped.
 
 use std::collections::BTreeMap;
@@ -134,8 +135,16 @@ fn parse_row(
     };
     let mut images = Vec::new();
     for number in 1..=7 {
-        if let Some(image) = parquet_rows::image(row, &format!("image_{number}"), ctx, false)? {
-            images.push(image);
+        let column = format!("image_{number}");
+        match parquet_rows::image(row, &column, ctx, false)? {
+            Some(image) => images.push(image),
+            None if question.contains(&format!("<image {number}>")) => {
+                return Err(ctx.bad(
+                    &column,
+                    format!("the question refers to <image {number}> but the cell is empty"),
+                ));
+            }
+            None => {}
         }
     }
     if images.is_empty() {
