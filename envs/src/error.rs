@@ -62,4 +62,35 @@ pub enum EnvError {
         /// Underlying serde_json error.
         source: serde_json::Error,
     },
+    /// A dataset file has a bad row, line or field.
+    #[error("{file}:{location}: field `{field}`: {reason}")]
+    BadData {
+        /// The file that holds the bad data.
+        file: String,
+        /// Where in the file: "line N" or "row N".
+        location: String,
+        /// The field (column or JSON key) that is wrong.
+        field: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A dataset file or folder could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path that could not be read.
+        path: String,
+        /// Underlying I/O error.
+        source: std::io::Error,
+    },
+    /// An image could not be decoded or resized.
+    #[error("image {origin}: {reason}")]
+    Image {
+        /// Where the image comes from (path or file/row/column).
+        origin: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A dataset configuration (format, split, task file) is invalid.
+    #[error("dataset configuration: {0}")]
+    DataConfig(String),
 }

@@ -9,8 +9,10 @@
 /// The reward crate, re-exported.
 pub use medgym_rewards as rewards;
 
+pub mod data;
 mod env;
 mod error;
+pub mod image;
 pub mod medsynth;
 mod registry;
 mod task;

@@ -32,6 +32,9 @@ pub fn task(id: &str) -> Result<Arc<dyn TaskFamily>, EnvError> {
     if let Some(found) = tasks.iter().find(|task| task.spec().id == id) {
         return Ok(Arc::clone(found));
     }
+    if let Some(found) = crate::data::resolve_task(id)? {
+        return Ok(found);
+    }
     let known: Vec<String> = tasks.iter().map(|task| task.spec().id.clone()).collect();
     Err(EnvError::UnknownEnv {
         id: id.to_string(),
