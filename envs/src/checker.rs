@@ -167,10 +167,7 @@ fn expect_finished(id: &str, env: &mut dyn Env) -> Result<(), EnvError> {
 
 fn check_step(id: &str, env: &dyn Env, result: &StepResult) -> Result<(), EnvError> {
     let (low, high) = env.spec().reward_range;
-    if !result.reward.is_finite()
-        || result.reward < low - RANGE_SLACK
-        || result.reward > high + RANGE_SLACK
-    {
+    if !(low - RANGE_SLACK..=high + RANGE_SLACK).contains(&result.reward) {
         return Err(failure(
             id,
             "reward_range",

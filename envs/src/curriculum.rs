@@ -79,9 +79,10 @@ impl Curriculum {
                 ),
             ));
         }
-        if !(0.0..1.0).contains(&config.demote_at)
-            || !(config.demote_at < config.promote_at && config.promote_at <= 1.0)
-        {
+        let ordered = (0.0..1.0).contains(&config.demote_at)
+            && config.demote_at < config.promote_at
+            && config.promote_at <= 1.0;
+        if !ordered {
             return Err(invalid(
                 "promote_at",
                 format!(
