@@ -18,6 +18,11 @@ pub trait Env: Send {
 
     /// Score the action text; single-turn, so terminated = true. Step before reset or after termination → EnvError.
     fn step(&mut self, action: &str) -> Result<StepResult, EnvError>;
+
+    /// The item of the current episode, once `reset` has been called (for checkers and tools).
+    fn current_item(&self) -> Option<&TaskItem> {
+        None
+    }
 }
 
 /// Single-turn env over a TaskFamily and a split.
@@ -57,11 +62,6 @@ impl SingleTurnEnv {
         }
     }
 
-    /// The item of the current episode, if `reset` has been called.
-    pub fn current_item(&self) -> Option<&TaskItem> {
-        self.current.as_ref()
-    }
-
     /// The split this environment draws from.
     pub fn split(&self) -> Split {
         self.split
@@ -74,7 +74,7 @@ impl SingleTurnEnv {
 }
 
 /// The info map describing an item: id, task id, split, seed and index.
-fn item_info(item: &TaskItem) -> Info {
+pub(crate) fn item_info(item: &TaskItem) -> Info {
     let mut info = Info::new();
     info.insert("item_id".into(), Value::from(item.id.clone()));
     info.insert("task_id".into(), Value::from(item.task_id.clone()));
@@ -87,6 +87,10 @@ fn item_info(item: &TaskItem) -> Info {
 impl Env for SingleTurnEnv {
     fn spec(&self) -> &EnvSpec {
         self.task.spec()
+    }
+
+    fn current_item(&self) -> Option<&TaskItem> {
+        self.current.as_ref()
     }
 
     fn reset(&mut self, seed: Option<u64>) -> Result<(Observation, Info), EnvError> {

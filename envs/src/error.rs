@@ -54,6 +54,48 @@ pub enum EnvError {
         /// Byte count actually supplied.
         actual: usize,
     },
+    /// The task has no difficulty levels, or the level is outside 1–5.
+    #[error("task `{id}`: {reason}")]
+    Difficulty {
+        /// The task id.
+        id: String,
+        /// What is wrong with the requested level.
+        reason: String,
+    },
+    /// An environment configuration value is out of range.
+    #[error("invalid environment config field `{field}`: {reason}")]
+    InvalidConfig {
+        /// The config field.
+        field: String,
+        /// Why it is rejected.
+        reason: String,
+    },
+    /// The environment checker found a violation of the environment contract.
+    #[error("environment `{id}` fails check `{check}`: {reason}")]
+    CheckFailed {
+        /// The environment id.
+        id: String,
+        /// Name of the failed check.
+        check: String,
+        /// What was observed.
+        reason: String,
+    },
+    /// Rewards handed to the vector environment do not match its groups.
+    #[error("group {group} of the batch: {reason}")]
+    GroupRewards {
+        /// Index of the group in the batch.
+        group: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An image could not be encoded.
+    #[error("cannot encode {image} as PNG: {reason}")]
+    ImageEncode {
+        /// Which image.
+        image: String,
+        /// Encoder message.
+        reason: String,
+    },
     /// An item metadata field could not be converted to or from JSON.
     #[error("item metadata field `{field}` is not valid JSON for its type: {source}")]
     Meta {

@@ -185,6 +185,7 @@ impl TaskFamily for DatasetTask {
                 "<think></think><answer>{}</answer>",
                 record.reference.answer
             ),
+            reflective_response: None,
             meta,
         })
     }
