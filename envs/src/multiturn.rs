@@ -7,10 +7,10 @@ use medgym_rewards::Outcome;
 use serde_json::Value;
 
 use crate::config::{EnvConfig, TurnReward};
-use crate::env::{item_info, Env};
+use crate::env::{item_info, Env, ItemStream};
 use crate::error::EnvError;
 use crate::task::TaskFamily;
-use crate::types::{EnvSpec, Info, Message, Observation, Role, Split, StepResult, TaskItem};
+use crate::types::{EnvSpec, Info, Message, Observation, Role, StepResult, TaskItem};
 
 /// Feedback after an answer the verifier could not read.
 pub const UNPARSEABLE_FEEDBACK: &str = "I could not read an answer. Reason inside <think></think>, then give only the final answer inside <answer></answer>.";
@@ -21,12 +21,9 @@ pub const WRONG_FEEDBACK: &str =
 /// A multi-turn reflection episode over any task family.
 #[derive(Clone)]
 pub struct ReflectionEnv {
-    task: Arc<dyn TaskFamily>,
+    stream: ItemStream,
     spec: EnvSpec,
-    split: Split,
     turn_reward: TurnReward,
-    seed: u64,
-    next_index: u64,
     current: Option<TaskItem>,
     observation: Option<Observation>,
     turn: u32,
@@ -37,7 +34,7 @@ impl std::fmt::Debug for ReflectionEnv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReflectionEnv")
             .field("task", &self.spec.id)
-            .field("split", &self.split)
+            .field("split", &self.stream.split)
             .field("max_turns", &self.spec.max_turns)
             .field("turn", &self.turn)
             .field("done", &self.done)
@@ -52,12 +49,9 @@ impl ReflectionEnv {
         let mut spec = task.spec().clone();
         spec.max_turns = config.max_turns;
         Ok(Self {
-            task,
+            stream: ItemStream::new(task, config.split),
             spec,
-            split: config.split,
             turn_reward: config.turn_reward,
-            seed: 0,
-            next_index: 0,
             current: None,
             observation: None,
             turn: 0,
@@ -94,15 +88,7 @@ impl Env for ReflectionEnv {
     }
 
     fn reset(&mut self, seed: Option<u64>) -> Result<(Observation, Info), EnvError> {
-        if let Some(seed) = seed {
-            self.seed = seed;
-            self.next_index = 0;
-        }
-        let index = self.next_index;
-        let item = self.task.item(self.split, self.seed, index)?;
-        self.next_index = index.saturating_add(1);
-        let observation = self.task.observation(&item);
-        let mut info = item_info(&item);
+        let (item, observation, mut info) = self.stream.start_episode(seed)?;
         info.insert("max_turns".into(), Value::from(self.spec.max_turns));
         self.current = Some(item);
         self.observation = Some(observation.clone());
@@ -116,7 +102,7 @@ impl Env for ReflectionEnv {
         if self.done {
             return Err(EnvError::StepAfterTermination);
         }
-        let breakdown = self.task.score(item, action);
+        let breakdown = self.stream.task.score(item, action);
         let mut observation = self.observation.take().ok_or(EnvError::StepBeforeReset)?;
         observation
             .messages

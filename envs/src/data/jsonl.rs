@@ -117,13 +117,7 @@ fn parse_line(line: &str, base: &Path, ctx: &RowCtx) -> Result<RowParts, EnvErro
         Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         Some(other) => return Err(ctx.bad("meta", format!("expected an object, got {other}"))),
     };
-    Ok(RowParts {
-        key,
-        split,
-        images,
-        question,
-        reference,
-        language: None,
-        meta,
-    })
+    Ok(RowParts::without_language(
+        key, split, images, question, reference, meta,
+    ))
 }

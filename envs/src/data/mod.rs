@@ -11,7 +11,7 @@ mod task;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use medgym_rewards::AnswerType;
@@ -266,6 +266,21 @@ impl Sink {
                 Ok(())
             }
             Err(error) => self.problem(error, file),
+        }
+    }
+
+    /// Reads `path` with `read`; a failed read is handled like `problem` and gives `None`.
+    pub(crate) fn read_or_report<T>(
+        &mut self,
+        path: &Path,
+        read: impl FnOnce(&Path) -> Result<T, EnvError>,
+    ) -> Result<Option<T>, EnvError> {
+        match read(path) {
+            Ok(value) => Ok(Some(value)),
+            Err(error) => {
+                self.problem(error, &path.display().to_string())?;
+                Ok(None)
+            }
         }
     }
 

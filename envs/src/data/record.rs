@@ -180,6 +180,26 @@ pub(crate) struct RowParts {
 }
 
 impl RowParts {
+    /// Parts of a row that states no question language.
+    pub fn without_language(
+        key: String,
+        split: Split,
+        images: Vec<ItemImage>,
+        question: String,
+        reference: Reference,
+        meta: Info,
+    ) -> Self {
+        Self {
+            key,
+            split,
+            images,
+            question,
+            reference,
+            language: None,
+            meta,
+        }
+    }
+
     /// The finished record with its prompt rendered in `style`.
     pub fn into_record(self, ctx: &RowCtx, style: PromptStyle) -> DataRecord {
         let language = match self.language.as_deref() {

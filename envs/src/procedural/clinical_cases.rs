@@ -57,6 +57,33 @@ fn distractor_facts(rng: &mut ChaCha8Rng) -> String {
     )
 }
 
+/// Distractor vitals from `distractor_facts` at level 5 and above; nothing (and no draw) below.
+fn distractors_at_level(rng: &mut ChaCha8Rng, level: u8) -> String {
+    if level >= 5 {
+        distractor_facts(rng)
+    } else {
+        String::new()
+    }
+}
+
+/// The weight as stated: in pounds (one decimal) when `in_pounds`, else the kilograms as drawn.
+fn stated_weight(weight_kg: f64, in_pounds: bool) -> (f64, &'static str) {
+    if in_pounds {
+        (round_to(weight_kg / KG_PER_LB, 1), "lb")
+    } else {
+        (weight_kg, "kg")
+    }
+}
+
+/// Kilograms from a stated weight in `unit` ("lb" or "kg").
+fn kilograms(weight: f64, unit: &str) -> f64 {
+    if unit == "lb" {
+        weight * KG_PER_LB
+    } else {
+        weight
+    }
+}
+
 /// "Round to N decimal place(s)."
 fn rounding(decimals: u32) -> String {
     match decimals {
@@ -70,16 +97,8 @@ fn rounding(decimals: u32) -> String {
 pub fn bmi(rng: &mut ChaCha8Rng, level: u8) -> Case {
     let weight_kg = draw(rng, 40.0, 140.0, 1);
     let height_cm = draw(rng, 145.0, 200.0, 0);
-    let extra = if level >= 5 {
-        distractor_facts(rng)
-    } else {
-        String::new()
-    };
-    let (weight, weight_unit) = if level >= 3 {
-        (round_to(weight_kg / KG_PER_LB, 1), "lb")
-    } else {
-        (weight_kg, "kg")
-    };
+    let extra = distractors_at_level(rng, level);
+    let (weight, weight_unit) = stated_weight(weight_kg, level >= 3);
     let (height, height_unit, height_text) = match level {
         1 => (
             height_cm / 100.0,
@@ -92,11 +111,7 @@ pub fn bmi(rng: &mut ChaCha8Rng, level: u8) -> Case {
             (inches, "in", format!("{inches:.1} in"))
         }
     };
-    let kg = if weight_unit == "lb" {
-        weight * KG_PER_LB
-    } else {
-        weight
-    };
+    let kg = kilograms(weight, weight_unit);
     let metres = match height_unit {
         "m" => height,
         "cm" => height / 100.0,
@@ -150,16 +165,8 @@ pub fn creatinine_clearance(rng: &mut ChaCha8Rng, level: u8) -> Case {
     let weight_kg = draw(rng, 45.0, 120.0, 1);
     let creatinine_mg = draw(rng, 0.6, 3.0, 2);
     let female = level >= 2 && rng.random_range(0..2u32) == 1;
-    let extra = if level >= 5 {
-        distractor_facts(rng)
-    } else {
-        String::new()
-    };
-    let (weight, weight_unit) = if level >= 3 {
-        (round_to(weight_kg / KG_PER_LB, 1), "lb")
-    } else {
-        (weight_kg, "kg")
-    };
+    let extra = distractors_at_level(rng, level);
+    let (weight, weight_unit) = stated_weight(weight_kg, level >= 3);
     let (creatinine, creatinine_unit) = if level >= 4 {
         (
             round_to(creatinine_mg * CREATININE_UMOL_PER_MG_DL, 0),
@@ -168,11 +175,7 @@ pub fn creatinine_clearance(rng: &mut ChaCha8Rng, level: u8) -> Case {
     } else {
         (creatinine_mg, "mg/dL")
     };
-    let kg = if weight_unit == "lb" {
-        weight * KG_PER_LB
-    } else {
-        weight
-    };
+    let kg = kilograms(weight, weight_unit);
     let scr = if creatinine_unit == "umol/L" {
         creatinine / CREATININE_UMOL_PER_MG_DL
     } else {
@@ -242,21 +245,9 @@ pub fn weight_based_dose(rng: &mut ChaCha8Rng, level: u8) -> Case {
     let doses: u32 = rng.random_range(2..=4);
     let cap_factor = pick(rng, &[0.7, 1.3], 1.3);
     let concentration = pick(rng, &[20.0, 25.0, 40.0, 50.0, 100.0], 50.0);
-    let extra = if level >= 5 {
-        distractor_facts(rng)
-    } else {
-        String::new()
-    };
-    let (weight, weight_unit) = if level == 2 || level >= 4 {
-        (round_to(weight_kg / KG_PER_LB, 1), "lb")
-    } else {
-        (weight_kg, "kg")
-    };
-    let kg = if weight_unit == "lb" {
-        weight * KG_PER_LB
-    } else {
-        weight
-    };
+    let extra = distractors_at_level(rng, level);
+    let (weight, weight_unit) = stated_weight(weight_kg, level == 2 || level >= 4);
+    let kg = kilograms(weight, weight_unit);
     let total = per_kg * kg;
     let convert = if weight_unit == "lb" {
         format!("{weight:.1} lb = {kg:.2} kg. ")
@@ -337,11 +328,7 @@ pub fn infusion_rate(rng: &mut ChaCha8Rng, level: u8) -> Case {
     let dose_mg_h = draw(rng, 1.0, 40.0, 1);
     let dose_mcg_kg_min = draw(rng, 1.0, 20.0, 1);
     let weight = draw(rng, 40.0, 120.0, 1);
-    let extra = if level >= 5 {
-        distractor_facts(rng)
-    } else {
-        String::new()
-    };
+    let extra = distractors_at_level(rng, level);
     let concentration = drug_mg / volume;
     let (question, value, decimals, cot, first, calculation) = match level {
         1 => {

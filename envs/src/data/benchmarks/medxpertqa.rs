@@ -28,12 +28,8 @@ pub(crate) fn load(config: &BenchmarkConfig, sink: &mut Sink) -> Result<(), EnvE
             continue;
         };
         let file = path.display().to_string();
-        let text = match read_text(&path) {
-            Ok(text) => text,
-            Err(error) => {
-                sink.problem(error, &file)?;
-                continue;
-            }
+        let Some(text) = sink.read_or_report(&path, read_text)? else {
+            continue;
         };
         for (index, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
@@ -136,13 +132,12 @@ fn row(line: &str, split: Split, images: &Path, ctx: &RowCtx) -> Result<RowParts
     let key = ctx
         .optional_text(object, "id")?
         .unwrap_or_else(|| ctx.location.clone());
-    Ok(RowParts {
+    Ok(RowParts::without_language(
         key,
         split,
         images,
         question,
         reference,
-        language: None,
-        meta: meta_from(object, &["medical_task", "body_system", "question_type"]),
-    })
+        meta_from(object, &["medical_task", "body_system", "question_type"]),
+    ))
 }

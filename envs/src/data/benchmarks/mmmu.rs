@@ -36,12 +36,8 @@ pub(crate) fn load(config: &BenchmarkConfig, sink: &mut Sink) -> Result<(), EnvE
                 continue;
             }
             let file = path.display().to_string();
-            let rows = match read_rows(&path) {
-                Ok(rows) => rows,
-                Err(error) => {
-                    sink.problem(error, &file)?;
-                    continue;
-                }
+            let Some(rows) = sink.read_or_report(&path, read_rows)? else {
+                continue;
             };
             for (index, row) in rows.into_iter().enumerate() {
                 let ctx = RowCtx::row(&path, index);
@@ -165,13 +161,7 @@ fn parse_row(
     }
     let key = parquet_rows::optional_text(row, "id")
         .unwrap_or_else(|| format!("{subject}:{}", ctx.location));
-    Ok(RowParts {
-        key,
-        split,
-        images,
-        question,
-        reference,
-        language: None,
-        meta,
-    })
+    Ok(RowParts::without_language(
+        key, split, images, question, reference, meta,
+    ))
 }

@@ -21,12 +21,8 @@ pub(crate) fn load(config: &BenchmarkConfig, sink: &mut Sink) -> Result<(), EnvE
     let folder = config.root.join("QA_information").join("Open-access");
     for path in files_with_extension(&folder, ".json")? {
         let file = path.display().to_string();
-        let rows = match read_json_list(&path) {
-            Ok(rows) => rows,
-            Err(error) => {
-                sink.problem(error, &file)?;
-                continue;
-            }
+        let Some(rows) = sink.read_or_report(&path, read_json_list)? else {
+            continue;
         };
         for (index, value) in rows.iter().enumerate() {
             let ctx = RowCtx::row(&path, index);
@@ -71,13 +67,12 @@ fn row(value: &Value, root: &Path, ctx: &RowCtx) -> Result<RowParts, EnvError> {
     let key = ctx
         .optional_text(object, "question_id")?
         .unwrap_or_else(|| ctx.location.clone());
-    Ok(RowParts {
+    Ok(RowParts::without_language(
         key,
-        split: Split::Eval,
-        images: vec![image],
+        Split::Eval,
+        vec![image],
         question,
         reference,
-        language: None,
         meta,
-    })
+    ))
 }

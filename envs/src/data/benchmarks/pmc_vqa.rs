@@ -165,13 +165,12 @@ fn parse_row(
         .get("index")
         .map(|index| index.to_string())
         .unwrap_or_else(|| format!("{}:{}", figure.trim(), ctx.location));
-    Ok(RowParts {
+    Ok(RowParts::without_language(
         key,
         split,
-        images: vec![image],
+        vec![image],
         question,
         reference,
-        language: None,
         meta,
-    })
+    ))
 }

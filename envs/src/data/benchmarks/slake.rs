@@ -28,12 +28,8 @@ pub(crate) fn load(config: &BenchmarkConfig, sink: &mut Sink) -> Result<(), EnvE
             continue;
         };
         let file = path.display().to_string();
-        let rows = match read_json_list(&path) {
-            Ok(rows) => rows,
-            Err(error) => {
-                sink.problem(error, &file)?;
-                continue;
-            }
+        let Some(rows) = sink.read_or_report(&path, read_json_list)? else {
+            continue;
         };
         for (index, value) in rows.iter().enumerate() {
             let ctx = RowCtx::row(&path, index);

@@ -21,12 +21,8 @@ fn load_parquet(config: &BenchmarkConfig, sink: &mut Sink) -> Result<usize, EnvE
     let shards = parquet_shards(&config.root, config.split)?;
     for (path, split) in &shards {
         let file = path.display().to_string();
-        let rows = match read_rows(path) {
-            Ok(rows) => rows,
-            Err(error) => {
-                sink.problem(error, &file)?;
-                continue;
-            }
+        let Some(rows) = sink.read_or_report(path, read_rows)? else {
+            continue;
         };
         for (index, row) in rows.into_iter().enumerate() {
             let ctx = RowCtx::row(path, index);
@@ -39,15 +35,14 @@ fn load_parquet(config: &BenchmarkConfig, sink: &mut Sink) -> Result<usize, EnvE
                     yes_no_or(&answer, AnswerType::Open),
                     BTreeMap::new(),
                 )?;
-                Ok(RowParts {
-                    key: format!("{}:{index}", split.name()),
-                    split: *split,
-                    images: image.into_iter().collect(),
+                Ok(RowParts::without_language(
+                    format!("{}:{index}", split.name()),
+                    *split,
+                    image.into_iter().collect(),
                     question,
                     reference,
-                    language: None,
-                    meta: BTreeMap::new(),
-                }
+                    BTreeMap::new(),
+                )
                 .into_record(&ctx, config.prompt_style))
             });
             sink.push(record, &file)?;
@@ -94,9 +89,8 @@ fn load_vqa_rad_json(
     sink: &mut Sink,
 ) -> Result<(), EnvError> {
     let file = path.display().to_string();
-    let rows = match read_json_list(path) {
-        Ok(rows) => rows,
-        Err(error) => return sink.problem(error, &file),
+    let Some(rows) = sink.read_or_report(path, read_json_list)? else {
+        return Ok(());
     };
     for (index, value) in rows.iter().enumerate() {
         let ctx = RowCtx::row(path, index);
@@ -133,18 +127,17 @@ fn vqa_rad_row(
     let key = ctx
         .optional_text(object, "qid")?
         .unwrap_or_else(|| format!("row {}", ctx.location));
-    Ok(RowParts {
+    Ok(RowParts::without_language(
         key,
         split,
-        images: vec![image],
+        vec![image],
         question,
         reference,
-        language: None,
-        meta: meta_from(
+        meta_from(
             object,
             &["image_organ", "question_type", "answer_type", "phrase_type"],
         ),
-    })
+    ))
 }
 
 /// PathVQA: Hugging Face parquet shards (`train`, `validation`, `test`).
