@@ -60,15 +60,7 @@ fn parse_line(line: &str, base: &Path, ctx: &RowCtx) -> Result<RowParts, EnvErro
     let kind = answer_type(&ctx.text(object, "answer_type")?, ctx)?;
     let options = match object.get("options") {
         None | Some(Value::Null) => BTreeMap::new(),
-        Some(Value::Object(map)) => map
-            .iter()
-            .map(|(letter, text)| {
-                Ok((
-                    letter.clone(),
-                    ctx.text_value(text, &format!("options.{letter}"))?,
-                ))
-            })
-            .collect::<Result<BTreeMap<_, _>, EnvError>>()?,
+        Some(Value::Object(map)) => ctx.option_texts(map)?,
         Some(other) => {
             return Err(ctx.bad(
                 "options",

@@ -113,6 +113,21 @@ impl RowCtx {
         }
     }
 
+    /// A letter → text options object as a map, each text read with `text_value`.
+    pub fn option_texts(
+        &self,
+        map: &Map<String, Value>,
+    ) -> Result<BTreeMap<String, String>, EnvError> {
+        map.iter()
+            .map(|(letter, text)| {
+                Ok((
+                    letter.clone(),
+                    self.text_value(text, &format!("options.{letter}"))?,
+                ))
+            })
+            .collect()
+    }
+
     /// An image file relative to `base` that must exist (read and decoded later, on use).
     pub fn image_file(
         &self,

@@ -46,15 +46,7 @@ pub(crate) fn load(config: &BenchmarkConfig, sink: &mut Sink) -> Result<(), EnvE
 
 fn options(value: Option<&Value>, ctx: &RowCtx) -> Result<BTreeMap<String, String>, EnvError> {
     match value {
-        Some(Value::Object(map)) => map
-            .iter()
-            .map(|(letter, text)| {
-                Ok((
-                    letter.clone(),
-                    ctx.text_value(text, &format!("options.{letter}"))?,
-                ))
-            })
-            .collect(),
+        Some(Value::Object(map)) => ctx.option_texts(map),
         Some(Value::Array(entries)) => entries
             .iter()
             .map(|entry| {
