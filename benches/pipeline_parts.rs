@@ -43,12 +43,13 @@ fn sampling(c: &mut Criterion) {
     for (name, params) in [
         ("greedy", SamplingParams::greedy()),
         ("temperature", SamplingParams::default()),
+        ("top_k_50", SamplingParams::new(1.0, 50, 1.0)),
+        ("top_p_0.9", SamplingParams::new(1.0, 0, 0.9)),
         (
-            "top_p_0.9",
+            "min_p_0.05",
             SamplingParams {
-                temperature: 1.0,
-                top_k: 0,
-                top_p: 0.9,
+                min_p: 0.05,
+                ..SamplingParams::default()
             },
         ),
     ] {

@@ -11,6 +11,7 @@ Writes, under the output folder:
   qwen2_tied/        Qwen2 text model, tied embeddings, one model.safetensors.
   qwen2_untied/      Qwen2 text model, untied embeddings, sharded with model.safetensors.index.json.
   qwen25vl/          Qwen2.5-VL with a small vision tower (window + full attention blocks).
+  qwen2vl/           Qwen2-VL with a small vision tower (LayerNorm, QuickGELU MLP, full attention).
 Each model folder holds reference.safetensors (f32 logits at every position, token ids, and for
 the vision model the raw image and HF pixel_values) and reference.json (prompts and greedy
 continuations).
@@ -270,7 +271,7 @@ def make_image(height, width, seed):
     return ((base + noise) % 256).astype(np.uint8)
 
 
-def vl_model(out_dir, tok, seed):
+def vl_model(out_dir, tok, seed, qwen2_vl=False):
     ids_of = tok.convert_tokens_to_ids
     text_cfg = dict(
         vocab_size=len(tok),
@@ -286,22 +287,31 @@ def vl_model(out_dir, tok, seed):
         eos_token_id=ids_of("<|im_end|>"),
         **rope_kwargs(1000000.0, {"mrope_section": [2, 3, 3]}),
     )
-    vision_cfg = dict(
-        depth=4,
-        hidden_size=32,
-        intermediate_size=64,
-        num_heads=2,
-        in_chans=3,
-        out_hidden_size=64,
-        patch_size=14,
-        spatial_merge_size=2,
-        temporal_patch_size=2,
-        window_size=112,
-        fullatt_block_indexes=[1, 3],
-        hidden_act="silu",
-        tokens_per_second=2,
-    )
-    cfg = transformers.Qwen2_5_VLConfig(
+    if qwen2_vl:
+        # Qwen2-VL: LayerNorm, fc1/fc2 QuickGELU MLP, full attention everywhere; `embed_dim` is the tower width.
+        vision_cfg = dict(
+            depth=2, embed_dim=32, hidden_size=64, mlp_ratio=2, num_heads=2, in_chans=3,
+            patch_size=14, spatial_merge_size=2, temporal_patch_size=2, hidden_act="quick_gelu",
+        )
+        config_cls, model_cls = transformers.Qwen2VLConfig, transformers.Qwen2VLForConditionalGeneration
+    else:
+        vision_cfg = dict(
+            depth=4,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            in_chans=3,
+            out_hidden_size=64,
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            window_size=112,
+            fullatt_block_indexes=[1, 3],
+            hidden_act="silu",
+            tokens_per_second=2,
+        )
+        config_cls, model_cls = transformers.Qwen2_5_VLConfig, transformers.Qwen2_5_VLForConditionalGeneration
+    cfg = config_cls(
         text_config=text_cfg,
         vision_config=vision_cfg,
         image_token_id=ids_of("<|image_pad|>"),
@@ -312,7 +322,7 @@ def vl_model(out_dir, tok, seed):
     )
     cfg._attn_implementation = "eager"
     torch.manual_seed(seed)
-    model = transformers.Qwen2_5_VLForConditionalGeneration(cfg).eval()
+    model = model_cls(cfg).eval()
     spread_weights(model, seed)
     model.tie_weights()
     os.makedirs(out_dir, exist_ok=True)
@@ -421,6 +431,9 @@ def main():
     d = os.path.join(out, "qwen25vl")
     shutil.rmtree(d, ignore_errors=True)
     vl_model(d, tok, seed=9)
+    d = os.path.join(out, "qwen2vl")
+    shutil.rmtree(d, ignore_errors=True)
+    vl_model(d, tok, seed=10, qwen2_vl=True)
     print(f"fixtures written to {out} with transformers {transformers.__version__}, torch {torch.__version__}")
 
 

@@ -18,15 +18,17 @@ pub trait Env: Send {
 
     /// Score the action text; single-turn, so terminated = true. Step before reset or after termination → EnvError.
     fn step(&mut self, action: &str) -> Result<StepResult, EnvError>;
+
+    /// The item of the current episode, once `reset` has been called (for checkers and tools).
+    fn current_item(&self) -> Option<&TaskItem> {
+        None
+    }
 }
 
 /// Single-turn env over a TaskFamily and a split.
 #[derive(Clone)]
 pub struct SingleTurnEnv {
-    task: Arc<dyn TaskFamily>,
-    split: Split,
-    seed: u64,
-    next_index: u64,
+    stream: ItemStream,
     current: Option<TaskItem>,
     terminated: bool,
 }
@@ -34,10 +36,10 @@ pub struct SingleTurnEnv {
 impl std::fmt::Debug for SingleTurnEnv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SingleTurnEnv")
-            .field("task", &self.task.spec().id)
-            .field("split", &self.split)
-            .field("seed", &self.seed)
-            .field("next_index", &self.next_index)
+            .field("task", &self.stream.task.spec().id)
+            .field("split", &self.stream.split)
+            .field("seed", &self.stream.seed)
+            .field("next_index", &self.stream.next_index)
             .field("current", &self.current.as_ref().map(|item| &item.id))
             .field("terminated", &self.terminated)
             .finish()
@@ -48,33 +50,67 @@ impl SingleTurnEnv {
     /// An environment over `task`'s `split` stream, starting at seed 0, index 0.
     pub fn new(task: Arc<dyn TaskFamily>, split: Split) -> Self {
         Self {
-            task,
-            split,
-            seed: 0,
-            next_index: 0,
+            stream: ItemStream::new(task, split),
             current: None,
             terminated: false,
         }
     }
 
-    /// The item of the current episode, if `reset` has been called.
-    pub fn current_item(&self) -> Option<&TaskItem> {
-        self.current.as_ref()
-    }
-
     /// The split this environment draws from.
     pub fn split(&self) -> Split {
-        self.split
+        self.stream.split
     }
 
     /// The task family behind this environment.
     pub fn task(&self) -> &Arc<dyn TaskFamily> {
-        &self.task
+        &self.stream.task
+    }
+}
+
+/// A task family's item stream over one split, with the seed and the next index to draw.
+#[derive(Clone)]
+pub(crate) struct ItemStream {
+    /// The task family the items come from.
+    pub(crate) task: Arc<dyn TaskFamily>,
+    /// The split drawn from.
+    pub(crate) split: Split,
+    /// The seed of the current stream.
+    pub(crate) seed: u64,
+    /// The index the next episode draws.
+    pub(crate) next_index: u64,
+}
+
+impl ItemStream {
+    /// A stream over `task`'s `split`, starting at seed 0, index 0.
+    pub(crate) fn new(task: Arc<dyn TaskFamily>, split: Split) -> Self {
+        Self {
+            task,
+            split,
+            seed: 0,
+            next_index: 0,
+        }
+    }
+
+    /// Draws the next item (restarting at (`restart_seed`, index 0) when given) with its observation and info.
+    pub(crate) fn start_episode(
+        &mut self,
+        restart_seed: Option<u64>,
+    ) -> Result<(TaskItem, Observation, Info), EnvError> {
+        if let Some(seed) = restart_seed {
+            self.seed = seed;
+            self.next_index = 0;
+        }
+        let index = self.next_index;
+        let item = self.task.item(self.split, self.seed, index)?;
+        self.next_index = index.saturating_add(1);
+        let observation = self.task.observation(&item);
+        let info = item_info(&item);
+        Ok((item, observation, info))
     }
 }
 
 /// The info map describing an item: id, task id, split, seed and index.
-fn item_info(item: &TaskItem) -> Info {
+pub(crate) fn item_info(item: &TaskItem) -> Info {
     let mut info = Info::new();
     info.insert("item_id".into(), Value::from(item.id.clone()));
     info.insert("task_id".into(), Value::from(item.task_id.clone()));
@@ -86,19 +122,15 @@ fn item_info(item: &TaskItem) -> Info {
 
 impl Env for SingleTurnEnv {
     fn spec(&self) -> &EnvSpec {
-        self.task.spec()
+        self.stream.task.spec()
+    }
+
+    fn current_item(&self) -> Option<&TaskItem> {
+        self.current.as_ref()
     }
 
     fn reset(&mut self, seed: Option<u64>) -> Result<(Observation, Info), EnvError> {
-        if let Some(seed) = seed {
-            self.seed = seed;
-            self.next_index = 0;
-        }
-        let index = self.next_index;
-        let item = self.task.item(self.split, self.seed, index)?;
-        self.next_index = index.saturating_add(1);
-        let observation = self.task.observation(&item);
-        let info = item_info(&item);
+        let (item, observation, info) = self.stream.start_episode(seed)?;
         self.current = Some(item);
         self.terminated = false;
         Ok((observation, info))
@@ -109,8 +141,8 @@ impl Env for SingleTurnEnv {
         if self.terminated {
             return Err(EnvError::StepAfterTermination);
         }
-        let breakdown = self.task.score(item, action);
-        let mut observation = self.task.observation(item);
+        let breakdown = self.stream.task.score(item, action);
+        let mut observation = self.stream.task.observation(item);
         observation
             .messages
             .push(Message::text(Role::Assistant, action));

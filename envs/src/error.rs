@@ -54,6 +54,48 @@ pub enum EnvError {
         /// Byte count actually supplied.
         actual: usize,
     },
+    /// The task has no difficulty levels, or the level is outside 1–5.
+    #[error("task `{id}`: {reason}")]
+    Difficulty {
+        /// The task id.
+        id: String,
+        /// What is wrong with the requested level.
+        reason: String,
+    },
+    /// An environment configuration value is out of range.
+    #[error("invalid environment config field `{field}`: {reason}")]
+    InvalidConfig {
+        /// The config field.
+        field: String,
+        /// Why it is rejected.
+        reason: String,
+    },
+    /// The environment checker found a violation of the environment contract.
+    #[error("environment `{id}` fails check `{check}`: {reason}")]
+    CheckFailed {
+        /// The environment id.
+        id: String,
+        /// Name of the failed check.
+        check: String,
+        /// What was observed.
+        reason: String,
+    },
+    /// Rewards handed to the vector environment do not match its groups.
+    #[error("group {group} of the batch: {reason}")]
+    GroupRewards {
+        /// Index of the group in the batch.
+        group: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An image could not be encoded.
+    #[error("cannot encode {image} as PNG: {reason}")]
+    ImageEncode {
+        /// Which image.
+        image: String,
+        /// Encoder message.
+        reason: String,
+    },
     /// An item metadata field could not be converted to or from JSON.
     #[error("item metadata field `{field}` is not valid JSON for its type: {source}")]
     Meta {
@@ -62,4 +104,35 @@ pub enum EnvError {
         /// Underlying serde_json error.
         source: serde_json::Error,
     },
+    /// A dataset file has a bad row, line or field.
+    #[error("{file}:{location}: field `{field}`: {reason}")]
+    BadData {
+        /// The file that holds the bad data.
+        file: String,
+        /// Where in the file: "line N" or "row N".
+        location: String,
+        /// The field (column or JSON key) that is wrong.
+        field: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A dataset file or folder could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path that could not be read.
+        path: String,
+        /// Underlying I/O error.
+        source: std::io::Error,
+    },
+    /// An image could not be decoded or resized.
+    #[error("image {origin}: {reason}")]
+    Image {
+        /// Where the image comes from (path or file/row/column).
+        origin: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A dataset configuration (format, split, task file) is invalid.
+    #[error("dataset configuration: {0}")]
+    DataConfig(String),
 }

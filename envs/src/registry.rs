@@ -2,17 +2,20 @@
 
 use std::sync::Arc;
 
+use crate::config::EnvConfig;
 use crate::env::{Env, SingleTurnEnv};
 use crate::error::EnvError;
 use crate::medsynth::{MedsynthKind, MedsynthTask};
+use crate::multiturn::ReflectionEnv;
 use crate::task::TaskFamily;
-use crate::types::{EnvSpec, Split};
+use crate::types::EnvSpec;
 
 /// Every built-in task, sorted by id.
 fn builtin_tasks() -> Vec<Arc<dyn TaskFamily>> {
     let mut tasks: Vec<Arc<dyn TaskFamily>> = MedsynthKind::ALL
         .iter()
         .map(|kind| Arc::new(MedsynthTask::new(*kind)) as Arc<dyn TaskFamily>)
+        .chain(crate::procedural::default_tasks())
         .collect();
     tasks.sort_by(|a, b| a.spec().id.cmp(&b.spec().id));
     tasks
@@ -32,6 +35,9 @@ pub fn task(id: &str) -> Result<Arc<dyn TaskFamily>, EnvError> {
     if let Some(found) = tasks.iter().find(|task| task.spec().id == id) {
         return Ok(Arc::clone(found));
     }
+    if let Some(found) = crate::data::resolve_task(id)? {
+        return Ok(found);
+    }
     let known: Vec<String> = tasks.iter().map(|task| task.spec().id.clone()).collect();
     Err(EnvError::UnknownEnv {
         id: id.to_string(),
@@ -39,9 +45,26 @@ pub fn task(id: &str) -> Result<Arc<dyn TaskFamily>, EnvError> {
     })
 }
 
-/// A fresh single-turn environment over the task `id` and `split`.
-pub fn make(id: &str, split: Split) -> Result<Box<dyn Env>, EnvError> {
-    Ok(Box::new(SingleTurnEnv::new(task(id)?, split)))
+/// The task `id` at `difficulty` (its default level when `None`).
+pub fn task_at(id: &str, difficulty: Option<u8>) -> Result<Arc<dyn TaskFamily>, EnvError> {
+    let found = task(id)?;
+    match difficulty {
+        Some(level) => found.with_difficulty(level),
+        None => Ok(found),
+    }
+}
+
+/// A fresh environment over the task `id`: single-turn, or a reflection episode when
+/// `config.max_turns > 1`. A bare [`Split`](crate::Split) converts into the default config on that split.
+pub fn make(id: &str, config: impl Into<EnvConfig>) -> Result<Box<dyn Env>, EnvError> {
+    let config = config.into();
+    config.validate()?;
+    let task = task_at(id, config.difficulty)?;
+    if config.max_turns > 1 {
+        Ok(Box::new(ReflectionEnv::new(task, &config)?))
+    } else {
+        Ok(Box::new(SingleTurnEnv::new(task, config.split)))
+    }
 }
 
 /// The four version-1 medsynth tasks: what `medgym pipeline` trains on and the built-in tokenizer is built from.

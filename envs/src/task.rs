@@ -1,5 +1,7 @@
 //! The task-family abstraction: a procedural source of scored items.
 
+use std::sync::Arc;
+
 use medgym_rewards::{RewardBreakdown, Rubric};
 
 use crate::error::EnvError;
@@ -35,6 +37,19 @@ pub trait TaskFamily: Send + Sync {
             ],
             images: item.images.clone(),
         }
+    }
+
+    /// The difficulty level (1–5) items are drawn at, or `None` for tasks without levels.
+    fn difficulty(&self) -> Option<u8> {
+        None
+    }
+
+    /// The same task drawing items at another difficulty level (1–5); an error for tasks without levels.
+    fn with_difficulty(&self, level: u8) -> Result<Arc<dyn TaskFamily>, EnvError> {
+        Err(EnvError::Difficulty {
+            id: self.spec().id.clone(),
+            reason: format!("has no difficulty levels (asked for level {level})"),
+        })
     }
 
     /// Score a response with `Rubric::standard()`.

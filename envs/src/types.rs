@@ -283,11 +283,27 @@ pub struct TaskItem {
     pub reference_cot: String,
     /// Exactly `<think>{cot}</think><answer>{answer}</answer>`.
     pub reference_response: String,
+    /// A reflective reference: a plausible wrong first reading, an explicit re-check, then the
+    /// reasoning and the correct answer; `None` when the task has no generator for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reflective_response: Option<String>,
     /// Scene facts: modality, lesion list, etc.
     pub meta: Info,
 }
 
 impl TaskItem {
+    /// `<think>{cot}</think><answer>{answer}</answer>`, the plain reference response.
+    pub fn plain_response(cot: &str, answer: &str) -> String {
+        format!("<think>{cot}</think><answer>{answer}</answer>")
+    }
+
+    /// `<think>{first_reading} Wait, let me re-check. {cot}</think><answer>{answer}</answer>`.
+    pub fn reflective(first_reading: &str, cot: &str, answer: &str) -> String {
+        format!(
+            "<think>{first_reading} Wait, let me re-check. {cot}</think><answer>{answer}</answer>"
+        )
+    }
+
     /// The first image when it is an in-memory scan (procedural tasks draw exactly one).
     pub fn scan(&self) -> Option<&ScanImage> {
         self.images.first().and_then(ItemImage::as_scan)

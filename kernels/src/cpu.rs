@@ -1,20 +1,37 @@
-//! The CPU sampling backend and the batch checks shared by every backend.
+//! The CPU sampling backend (rows in parallel on scoped threads) and the batch checks shared by
+//! every backend.
 
+use std::num::NonZeroUsize;
+
+use crate::detmath::MAX_VOCAB_SIZE;
 use crate::error::KernelError;
-use crate::filter::{check_row_logits, filtered_distribution, greedy_index, raw_log_softmax};
+use crate::history::{check_histories, row_history, TokenCounts};
 use crate::params::{SampledToken, SamplingParams};
-use crate::philox::{uniform, RandomKey};
+use crate::philox::RandomKey;
+use crate::row::{sample_row_in, RowWorkspace};
 use crate::Sampler;
 
-/// Largest vocabulary whose token ids all fit in `u32`.
-const MAX_VOCAB_SIZE: usize = u32::MAX as usize + 1;
+/// Below this many logits per batch the rows run on the calling thread.
+const PARALLEL_MIN_LOGITS: usize = 1 << 16;
 
-/// Checks a batch's shapes and per-row parameters; returns the number of rows.
+/// Checks a batch's shapes, per-row parameters and history count; returns the number of rows.
 pub fn check_batch(
     logits: &[f32],
     vocab_size: usize,
     params: &[SamplingParams],
     keys: &[RandomKey],
+    histories: &[&[u32]],
+) -> Result<usize, KernelError> {
+    check_batch_len(logits.len(), vocab_size, params, keys, histories)
+}
+
+/// [`check_batch`] for a logits buffer of `logits_len` values that may live off the host.
+pub(crate) fn check_batch_len(
+    logits_len: usize,
+    vocab_size: usize,
+    params: &[SamplingParams],
+    keys: &[RandomKey],
+    histories: &[&[u32]],
 ) -> Result<usize, KernelError> {
     if params.len() != keys.len() {
         return Err(KernelError::RowCountMismatch {
@@ -26,13 +43,14 @@ pub fn check_batch(
         return Err(KernelError::VocabularyTooLarge { vocab_size });
     }
     let rows = params.len();
+    check_histories(histories, rows)?;
     let expected = rows
         .checked_mul(vocab_size)
         .ok_or(KernelError::ShapeOverflow { rows, vocab_size })?;
-    if logits.len() != expected {
+    if logits_len != expected {
         return Err(KernelError::ShapeMismatch {
             expected,
-            got: logits.len(),
+            got: logits_len,
         });
     }
     for (row, row_params) in params.iter().enumerate() {
@@ -46,10 +64,11 @@ pub fn check_batch(
     Ok(rows)
 }
 
-/// Samples one row on the CPU (`row` is only used to label errors).
+/// Samples one row on the CPU (`row` only labels errors; `history` feeds the penalties).
 pub fn sample_row(
     row_logits: &[f32],
     params: &SamplingParams,
+    history: &[u32],
     key: RandomKey,
     row: usize,
 ) -> Result<SampledToken, KernelError> {
@@ -59,65 +78,100 @@ pub fn sample_row(
             row,
             reason: error.to_string(),
         })?;
-    if row_logits.len() > MAX_VOCAB_SIZE {
-        return Err(KernelError::VocabularyTooLarge {
-            vocab_size: row_logits.len(),
-        });
-    }
-    check_row_logits(row_logits, row)?;
-    if params.is_greedy() {
-        let index = greedy_index(row_logits);
-        let logprob =
-            raw_log_softmax(row_logits, index).ok_or(KernelError::NoFiniteLogit { row })?;
-        return Ok(SampledToken {
-            token: index as u32,
-            logprob: logprob as f32,
-            processed_logprob: 0.0,
-        });
-    }
-    let distribution = filtered_distribution(row_logits, params, row)?;
-    let position = distribution.pick_position(uniform(key));
-    let (token, probability) = distribution
-        .tokens
-        .get(position)
-        .zip(distribution.probability(position))
-        .ok_or(KernelError::NoFiniteLogit { row })?;
-    let logprob =
-        raw_log_softmax(row_logits, *token as usize).ok_or(KernelError::NoFiniteLogit { row })?;
-    Ok(SampledToken {
-        token: *token,
-        logprob: logprob as f32,
-        processed_logprob: probability.ln() as f32,
-    })
+    let counts = TokenCounts::from_history(history, row_logits.len(), row)?;
+    sample_row_in(
+        &mut RowWorkspace::new(),
+        row_logits,
+        params,
+        &counts,
+        key,
+        row,
+    )
 }
 
-/// The CPU backend (rows processed sequentially for now; no full sort of the vocabulary).
+/// The CPU backend: rows split over scoped threads (one per available core), each row in a few
+/// linear passes (no sort of the vocabulary).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CpuSampler;
+
+impl CpuSampler {
+    /// Number of workers to use for `rows` rows of `vocab_size` logits.
+    fn workers(rows: usize, vocab_size: usize) -> usize {
+        if rows.saturating_mul(vocab_size) < PARALLEL_MIN_LOGITS {
+            return 1;
+        }
+        std::thread::available_parallelism()
+            .map_or(1, NonZeroUsize::get)
+            .min(rows)
+            .max(1)
+    }
+}
+
+/// Samples rows `first..first + count` sequentially with one workspace.
+fn sample_range(
+    logits: &[f32],
+    vocab_size: usize,
+    params: &[SamplingParams],
+    keys: &[RandomKey],
+    histories: &[&[u32]],
+    first: usize,
+    count: usize,
+) -> Vec<Result<SampledToken, KernelError>> {
+    let mut workspace = RowWorkspace::new();
+    (first..first + count)
+        .map(|row| {
+            let counts = TokenCounts::from_history(row_history(histories, row), vocab_size, row)?;
+            let start = row * vocab_size;
+            sample_row_in(
+                &mut workspace,
+                &logits[start..start + vocab_size],
+                &params[row],
+                &counts,
+                keys[row],
+                row,
+            )
+        })
+        .collect()
+}
 
 impl Sampler for CpuSampler {
     fn name(&self) -> &'static str {
         "cpu"
     }
 
-    fn sample(
+    fn sample_with_history(
         &self,
         logits: &[f32],
         vocab_size: usize,
         params: &[SamplingParams],
         keys: &[RandomKey],
+        histories: &[&[u32]],
     ) -> Result<Vec<SampledToken>, KernelError> {
-        let rows = check_batch(logits, vocab_size, params, keys)?;
-        (0..rows)
-            .map(|row| {
-                let start = row * vocab_size;
-                sample_row(
-                    &logits[start..start + vocab_size],
-                    &params[row],
-                    keys[row],
-                    row,
-                )
-            })
+        let rows = check_batch(logits, vocab_size, params, keys, histories)?;
+        let workers = Self::workers(rows, vocab_size);
+        let results = if workers <= 1 {
+            sample_range(logits, vocab_size, params, keys, histories, 0, rows)
+        } else {
+            let per_worker = rows.div_ceil(workers);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..rows)
+                    .step_by(per_worker)
+                    .map(|first| {
+                        let count = per_worker.min(rows - first);
+                        scope.spawn(move || {
+                            sample_range(logits, vocab_size, params, keys, histories, first, count)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|handle| handle.join().map_err(|_| KernelError::WorkerPanicked))
+                    .collect::<Result<Vec<_>, _>>()
+            })?
+            .into_iter()
+            .flatten()
             .collect()
+        };
+        results.into_iter().collect()
     }
 }

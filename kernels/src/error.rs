@@ -29,8 +29,8 @@ pub enum KernelError {
         /// Vocabulary size requested.
         vocab_size: usize,
     },
-    /// Token indices must fit in `u32`.
-    #[error("vocab_size {vocab_size} is too large: token ids must fit in u32")]
+    /// The vocabulary exceeds 2^23 tokens (fixed-point sums must fit in u64).
+    #[error("vocab_size {vocab_size} is too large: at most 8388608 tokens are supported")]
     VocabularyTooLarge {
         /// The offending vocabulary size.
         vocab_size: usize,
@@ -65,6 +65,70 @@ pub enum KernelError {
         /// The row's temperature.
         temperature: f32,
     },
+    /// A history penalty turned a finite logit into a non-finite value.
+    #[error(
+        "row {row}: logit {logit} at index {index} becomes {penalised} after the history penalties"
+    )]
+    PenalisedLogitOverflow {
+        /// Row holding the logit.
+        row: usize,
+        /// Token index of the logit.
+        index: usize,
+        /// The raw logit.
+        logit: f32,
+        /// The value after the penalties.
+        penalised: f32,
+    },
+    /// A history holds a token id outside the vocabulary.
+    #[error("row {row}: history position {position} holds token {token}, outside the vocabulary of {vocab_size}")]
+    HistoryTokenOutOfRange {
+        /// Row whose history is wrong.
+        row: usize,
+        /// Position in that history.
+        position: usize,
+        /// The offending token id.
+        token: u32,
+        /// The vocabulary size.
+        vocab_size: usize,
+    },
+    /// Histories were given, but not one per row.
+    #[error(
+        "history count mismatch: {rows} rows but {histories} histories (give none or one per row)"
+    )]
+    HistoryCountMismatch {
+        /// Number of rows in the batch.
+        rows: usize,
+        /// Number of histories supplied.
+        histories: usize,
+    },
+    /// The integer draw found no token (cannot happen for a validated row; reported, not panicked).
+    #[error("row {row}: the draw found no kept token")]
+    DrawFailed {
+        /// The row being sampled.
+        row: usize,
+    },
+    /// A CPU worker thread panicked.
+    #[error("a CPU sampling worker thread panicked")]
+    WorkerPanicked,
+    /// The requested backend cannot run on this machine.
+    #[error("sampling backend {backend} is unavailable: {reason}")]
+    BackendUnavailable {
+        /// Backend name.
+        backend: &'static str,
+        /// Why it cannot run.
+        reason: String,
+    },
+    /// A CUDA driver or NVRTC call failed.
+    #[error("CUDA {operation} failed: {message}")]
+    Cuda {
+        /// What was being done.
+        operation: &'static str,
+        /// The driver's or compiler's message.
+        message: String,
+    },
+    /// A logits tensor has the wrong rank, dtype or device.
+    #[error("logits tensor: {0}")]
+    Tensor(String),
     /// A row's sampling parameters are invalid.
     #[error("row {row}: invalid sampling parameters: {reason}")]
     InvalidParams {

@@ -21,15 +21,12 @@ fn build_batch(rows: usize, rng: &mut ChaCha8Rng) -> Batch {
         .map(|row| match row % 4 {
             0 => SamplingParams::default(),
             1 => SamplingParams::greedy(),
-            2 => SamplingParams {
-                temperature: 0.7,
-                top_k: 10,
-                top_p: 1.0,
-            },
+            2 => SamplingParams::new(0.7, 10, 1.0),
             _ => SamplingParams {
-                temperature: 1.3,
-                top_k: 0,
-                top_p: 0.8,
+                min_p: 0.05,
+                repetition_penalty: 1.2,
+                frequency_penalty: 0.3,
+                ..SamplingParams::new(1.3, 0, 0.8)
             },
         })
         .collect();
@@ -122,4 +119,78 @@ fn different_steps_explore_different_tokens() {
         "only {} distinct tokens",
         tokens.len()
     );
+}
+
+/// Histories of the rows (row r repeats a few tokens it "generated").
+fn histories(rows: usize) -> Vec<Vec<u32>> {
+    (0..rows)
+        .map(|row| {
+            (0..row % 7)
+                .map(|i| ((row * 5 + i * 3) % VOCAB) as u32)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn histories_follow_their_rows_when_shuffled() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let batch = build_batch(20, &mut rng);
+    let owned = histories(20);
+    let refs: Vec<&[u32]> = owned.iter().map(Vec::as_slice).collect();
+    let original = CpuSampler
+        .sample_with_history(&batch.logits, VOCAB, &batch.params, &batch.keys, &refs)
+        .expect("batch sampling");
+    let mut order: Vec<usize> = (0..20).collect();
+    order.shuffle(&mut rng);
+    let logits: Vec<f32> = order
+        .iter()
+        .flat_map(|&row| row_logits(&batch, row).iter().copied())
+        .collect();
+    let params: Vec<SamplingParams> = order.iter().map(|&row| batch.params[row]).collect();
+    let keys: Vec<RandomKey> = order.iter().map(|&row| batch.keys[row]).collect();
+    let shuffled_refs: Vec<&[u32]> = order.iter().map(|&row| refs[row]).collect();
+    let shuffled = CpuSampler
+        .sample_with_history(&logits, VOCAB, &params, &keys, &shuffled_refs)
+        .expect("shuffled sampling");
+    let expected: Vec<SampledToken> = order.iter().map(|&row| original[row]).collect();
+    assert_eq!(shuffled, expected);
+}
+
+#[test]
+fn threaded_large_batch_matches_rows_sampled_alone() {
+    let vocab = 20_000;
+    let rows = 12;
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let logits: Vec<f32> = (0..rows * vocab)
+        .map(|_| rng.random_range(-6.0f32..6.0))
+        .collect();
+    let params: Vec<SamplingParams> = (0..rows)
+        .map(|row| match row % 4 {
+            0 => SamplingParams::new(1.0, 50, 1.0),
+            1 => SamplingParams::new(0.8, 0, 0.9),
+            2 => SamplingParams {
+                min_p: 0.1,
+                ..SamplingParams::default()
+            },
+            _ => SamplingParams::greedy(),
+        })
+        .collect();
+    let keys: Vec<RandomKey> = (0..rows as u64)
+        .map(|row| RandomKey::new(4, row, 2))
+        .collect();
+    let together = CpuSampler
+        .sample(&logits, vocab, &params, &keys)
+        .expect("batch sampling");
+    for row in 0..rows {
+        let alone = medgym_kernels::sample_row(
+            &logits[row * vocab..(row + 1) * vocab],
+            &params[row],
+            &[],
+            keys[row],
+            row,
+        )
+        .expect("row sampling");
+        assert_eq!(together[row], alone, "row {row}");
+    }
 }

@@ -87,6 +87,33 @@ impl RmsNorm {
     }
 }
 
+/// Layer normalisation with bias, composed from basic ops.
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    /// Build `name.weight` (ones) and `name.bias` (zeros).
+    pub fn new(pb: &mut ParamBuilder, name: &str, size: usize, eps: f64) -> Result<Self> {
+        let weight = pb.get(&format!("{name}.weight"), &[size], Init::Constant(1.0))?;
+        let bias = pb.get(&format!("{name}.bias"), &[size], Init::Constant(0.0))?;
+        Ok(Self { weight, bias, eps })
+    }
+
+    /// Normalise over the last dimension.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let centred = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
+        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
+        let normed = centred.broadcast_div(&(var + self.eps)?.sqrt()?)?;
+        Ok(normed
+            .broadcast_mul(&self.weight)?
+            .broadcast_add(&self.bias)?)
+    }
+}
+
 /// SwiGLU MLP `down(silu(gate(x)) * up(x))`.
 #[derive(Debug, Clone)]
 pub struct GatedMlp {

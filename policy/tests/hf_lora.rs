@@ -120,3 +120,39 @@ fn adapters_round_trip_in_peft_layout() {
         "{err}"
     );
 }
+
+#[test]
+fn vision_language_adapters_use_transformers_5_paths_and_round_trip() {
+    let load = || HfModel::load(&fixture("qwen25vl"), DType::F32, &Device::Cpu).expect("load");
+    let input = HfInput {
+        token_ids: ids(&reference_json("qwen25vl")["prompts"][1]["ids"]),
+        images: Vec::new(),
+    };
+    let mut adapted = load();
+    adapted
+        .add_lora(
+            &lora_config(),
+            LoraInit::RandomBoth {
+                seed: 4,
+                bound: 0.2,
+            },
+        )
+        .expect("lora");
+    let (expected, _) = adapted
+        .forward(std::slice::from_ref(&input))
+        .expect("forward");
+    let dir = tempfile::tempdir().expect("tempdir");
+    adapted.save_lora(dir.path(), "qwen25vl").expect("save");
+    let saved =
+        candle_core::safetensors::load(dir.path().join("adapter_model.safetensors"), &Device::Cpu)
+            .expect("adapter file");
+    assert!(saved
+        .keys()
+        .all(|k| k.starts_with("base_model.model.model.language_model.layers.")));
+    let mut loaded = load();
+    loaded.load_lora(dir.path()).expect("load adapter");
+    let (logits, _) = loaded
+        .forward(std::slice::from_ref(&input))
+        .expect("forward");
+    assert_eq!(max_abs_diff(&logits, &expected), 0.0);
+}

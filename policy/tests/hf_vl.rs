@@ -10,8 +10,12 @@ use medgym_policy::hf::{patchify, HfInput, HfModel, RgbImage};
 const NAME: &str = "qwen25vl";
 
 fn fixture_image() -> RgbImage {
-    let reference = reference_tensors(NAME);
-    let json = reference_json(NAME);
+    image_of(NAME)
+}
+
+fn image_of(name: &str) -> RgbImage {
+    let reference = reference_tensors(name);
+    let json = reference_json(name);
     let image = &reference["image"];
     RgbImage {
         width: json["width"].as_u64().expect("width") as usize,
@@ -79,16 +83,25 @@ fn window_layout_covers_every_token_once() {
 
 #[test]
 fn vision_tower_and_logits_match_transformers() {
-    let model = model();
+    check_against_transformers(NAME);
+}
+
+#[test]
+fn qwen2_vl_variant_matches_transformers() {
+    check_against_transformers("qwen2vl");
+}
+
+fn check_against_transformers(name: &str) {
+    let model = HfModel::load(&fixture(name), DType::F32, &Device::Cpu).expect("load");
     let cfg = model.config().vision.clone().expect("vision config");
-    let reference = reference_tensors(NAME);
-    let json = reference_json(NAME);
-    let patches = patchify(&fixture_image(), &cfg).expect("patchify");
+    let reference = reference_tensors(name);
+    let json = reference_json(name);
+    let patches = patchify(&image_of(name), &cfg).expect("patchify");
     let embeds = model
         .image_embeddings(std::slice::from_ref(&patches))
         .expect("vision");
     let diff = max_abs_diff(&embeds, &reference["image_embeds"]);
-    assert!(diff < 1e-4, "vision tower output differs by {diff}");
+    assert!(diff < 1e-4, "{name}: vision tower output differs by {diff}");
     for (i, prompt) in json["prompts"]
         .as_array()
         .expect("prompts")
@@ -113,10 +126,14 @@ fn vision_tower_and_logits_match_transformers() {
         );
         assert!(
             diff < 1e-4,
-            "prompt {i} (image: {has_image}): max logit diff {diff}"
+            "{name} prompt {i} (image: {has_image}): max logit diff {diff}"
         );
         let greedy = model.greedy(&input, 6).expect("greedy");
-        assert_eq!(greedy, ids(&prompt["greedy"]), "prompt {i}: greedy tokens");
+        assert_eq!(
+            greedy,
+            ids(&prompt["greedy"]),
+            "{name} prompt {i}: greedy tokens"
+        );
     }
 }
 

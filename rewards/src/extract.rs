@@ -41,6 +41,8 @@ const BOXED: &[u8] = b"\\boxed{";
 /// `\boxed{` or its braces never close.
 pub fn last_boxed(text: &str) -> Option<&str> {
     let bytes = text.as_bytes();
+    // Cheap pre-check: building a substring searcher costs more than most short answers.
+    memchr::memchr(b'\\', bytes)?;
     let start = memchr::memmem::rfind(bytes, BOXED)? + BOXED.len();
     let mut depth = 0usize;
     for (offset, byte) in bytes[start..].iter().enumerate() {
@@ -58,6 +60,9 @@ pub fn last_boxed(text: &str) -> Option<&str> {
 /// normalisation. Linear: each byte is scanned by at most one box.
 pub fn boxes_conflict(text: &str) -> bool {
     let bytes = text.as_bytes();
+    if memchr::memchr(b'\\', bytes).is_none() {
+        return false;
+    }
     let mut previous: Option<&str> = None;
     let mut cursor = 0;
     while let Some(offset) = memchr::memmem::find(&bytes[cursor..], BOXED) {

@@ -97,8 +97,111 @@ pub(crate) fn normalized_words(text: &str) -> impl Iterator<Item = &str> {
         })
 }
 
+/// Capacity of the stack buffer used by [`ascii_normalized`].
+pub(crate) const ASCII_NORMALIZED_CAPACITY: usize = 128;
+
+/// ASCII whitespace as `char::is_whitespace` sees it (including vertical tab).
+fn is_ascii_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// For each ASCII byte: is it whitespace or edge punctuation?
+const ASCII_EDGE: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut byte = 0;
+    while byte < 128 {
+        table[byte] = matches!(
+            byte as u8,
+            b' ' | b'\t'
+                | b'\n'
+                | 0x0b
+                | 0x0c
+                | b'\r'
+                | b'.'
+                | b','
+                | b';'
+                | b':'
+                | b'!'
+                | b'?'
+                | b'\''
+                | b'"'
+                | b'`'
+                | b'('
+                | b')'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'*'
+                | b'_'
+        );
+        byte += 1;
+    }
+    table
+};
+
+/// [`normalize_text`] for ASCII text of moderate length, written into a stack buffer: `None`
+/// when the text is not ASCII or does not fit (callers then fall back to the general path).
+pub(crate) fn ascii_normalized<'b>(
+    text: &str,
+    buffer: &'b mut [u8; ASCII_NORMALIZED_CAPACITY],
+) -> Option<&'b [u8]> {
+    let bytes = text.as_bytes();
+    if bytes.len() > 4 * ASCII_NORMALIZED_CAPACITY || !bytes.is_ascii() {
+        return None;
+    }
+    let is_edge = |byte: u8| ASCII_EDGE[usize::from(byte & 0x7f)];
+    let start = bytes
+        .iter()
+        .position(|&b| !is_edge(b))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| !is_edge(b))
+        .map_or(start, |i| i + 1);
+    let mut words = bytes[start..end]
+        .split(|&b| is_ascii_space(b))
+        .filter(|word| !word.is_empty())
+        .peekable();
+    let first = words.next();
+    let skip_article = first.is_some_and(|word| {
+        words.peek().is_some()
+            && LEADING_ARTICLES
+                .iter()
+                .any(|article| article.as_bytes().eq_ignore_ascii_case(word))
+    });
+    let mut len = 0;
+    for word in first.filter(|_| !skip_article).into_iter().chain(words) {
+        let needed = word.len() + usize::from(len > 0);
+        if len + needed > ASCII_NORMALIZED_CAPACITY {
+            return None;
+        }
+        if len > 0 {
+            buffer[len] = b' ';
+            len += 1;
+        }
+        for (slot, byte) in buffer[len..len + word.len()].iter_mut().zip(word) {
+            *slot = byte.to_ascii_lowercase();
+        }
+        len += word.len();
+    }
+    let lead = buffer[..len]
+        .iter()
+        .position(|&b| !is_edge(b))
+        .unwrap_or(len);
+    Some(&buffer[lead..len])
+}
+
 /// `normalize_text(a) == normalize_text(b)` without allocating.
 pub(crate) fn normalized_eq(a: &str, b: &str) -> bool {
+    let mut left_buffer = [0u8; ASCII_NORMALIZED_CAPACITY];
+    let mut right_buffer = [0u8; ASCII_NORMALIZED_CAPACITY];
+    if let (Some(left), Some(right)) = (
+        ascii_normalized(a, &mut left_buffer),
+        ascii_normalized(b, &mut right_buffer),
+    ) {
+        return left == right;
+    }
     let mut left = normalized_words(a);
     let mut right = normalized_words(b);
     loop {
@@ -149,6 +252,41 @@ mod tests {
                 "{a} / {b}"
             );
         }
+    }
+
+    #[test]
+    fn ascii_edge_table_matches_the_char_rules() {
+        for byte in 0u8..128 {
+            let c = char::from(byte);
+            assert_eq!(
+                ASCII_EDGE[usize::from(byte)],
+                c.is_whitespace() || is_edge_punctuation(c),
+                "{byte}"
+            );
+        }
+    }
+
+    #[test]
+    fn ascii_path_agrees_with_normalize_text() {
+        for text in [
+            "The (left) lung.",
+            "the ( left",
+            "A",
+            "  An\tMRI ",
+            "HER2+",
+            "...",
+            "",
+            "x\u{b}y",
+            "the",
+            "(the) lung",
+        ] {
+            let mut buffer = [0u8; ASCII_NORMALIZED_CAPACITY];
+            let fast = ascii_normalized(text, &mut buffer).map(|b| b.to_vec());
+            assert_eq!(fast, Some(normalize_text(text).into_bytes()), "{text:?}");
+        }
+        let mut buffer = [0u8; ASCII_NORMALIZED_CAPACITY];
+        assert_eq!(ascii_normalized("é", &mut buffer), None);
+        assert_eq!(ascii_normalized(&"word ".repeat(40), &mut buffer), None);
     }
 
     #[test]

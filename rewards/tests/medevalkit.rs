@@ -198,3 +198,70 @@ fn agrees_with_medevalkit_on_the_generated_corpus() {
     }
     assert_eq!(checked, 700);
 }
+
+/// Every strict-versus-MedEvalKit difference listed in README.md, with its example.
+#[test]
+fn readme_differences_hold() {
+    let uptake = uptake_options;
+    let cases: Vec<(&str, medgym_rewards::Reference, bool, Outcome)> = vec![
+        (
+            "Yes, there is a nodule.",
+            plain("yes", AnswerType::YesNo),
+            false,
+            Outcome::Correct,
+        ),
+        (
+            "Absent.",
+            plain("no", AnswerType::YesNo),
+            false,
+            Outcome::Correct,
+        ),
+        (
+            "\\boxed{yes} or rather \\boxed{no}",
+            plain("no", AnswerType::YesNo),
+            true,
+            Outcome::Incorrect,
+        ),
+        ("A, B, C or D", uptake("C"), true, Outcome::Incorrect),
+        ("B. No uptake", uptake("B"), true, Outcome::Incorrect),
+        (
+            "<answer>A</answer><answer>B</answer>",
+            uptake("A"),
+            true,
+            Outcome::FormatError,
+        ),
+        (
+            "Computed tomography",
+            plain("CT", AnswerType::Closed),
+            false,
+            Outcome::Correct,
+        ),
+        (
+            " left",
+            plain("left", AnswerType::Closed),
+            false,
+            Outcome::Correct,
+        ),
+        (
+            "Pleural effusion.",
+            plain("pleural effusion", AnswerType::Open),
+            false,
+            Outcome::Correct,
+        ),
+        (
+            "0.5 g",
+            plain("500 mg", AnswerType::Numeric),
+            false,
+            Outcome::Correct,
+        ),
+    ];
+    for (response, reference, medevalkit_correct, strict_outcome) in cases {
+        let medevalkit = score_item(ScoringMode::Medevalkit, response, &reference);
+        let strict = score_item(ScoringMode::Strict, response, &reference);
+        assert_eq!(
+            medevalkit.correct, medevalkit_correct,
+            "medevalkit {response:?}"
+        );
+        assert_eq!(strict.outcome, strict_outcome, "strict {response:?}");
+    }
+}

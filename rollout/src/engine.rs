@@ -263,7 +263,10 @@ impl<'a> RolloutEngine<'a> {
                     step: step as u64,
                 })
                 .collect();
-            let sampled = self.sampler.sample(&flat, vocab, &params, &keys)?;
+            let histories: Vec<&[u32]> = active.iter().map(|&r| responses[r].as_slice()).collect();
+            let sampled = self
+                .sampler
+                .sample_with_history(&flat, vocab, &params, &keys, &histories)?;
             let mut keep = Vec::with_capacity(active.len());
             let mut next = Vec::with_capacity(active.len());
             for (pos, (&row, s)) in active.iter().zip(&sampled).enumerate() {

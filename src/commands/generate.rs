@@ -1,12 +1,300 @@
-//! `medgym generate`.
+//! `medgym generate`: continue a prompt with a Hugging Face Qwen2 / Qwen2.5-VL checkpoint.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device};
+use medgym_kernels::{CpuSampler, RandomKey, Sampler, SamplingParams};
+use medgym_policy::hf::{patchify, HfInput, HfModel, HfTokenizer, RgbImage};
 
 use crate::{MedgymError, Result};
 
 /// Arguments of `medgym generate`.
 #[derive(Debug, clap::Args)]
-pub struct GenerateArgs {}
+pub struct GenerateArgs {
+    /// Checkpoint folder (config.json, safetensors, tokenizer.json).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Prompt text; tokenized exactly as given unless --chat.
+    #[arg(long)]
+    pub prompt: String,
+    /// Wrap the prompt as one user message with the checkpoint's chat template.
+    #[arg(long)]
+    pub chat: bool,
+    /// Binary PPM (P6) or PGM (P5) image whose sides are multiples of 28 (vision models only).
+    #[arg(long)]
+    pub image: Option<PathBuf>,
+    /// Tokens to generate at most.
+    #[arg(long, default_value_t = 32)]
+    pub max_new_tokens: usize,
+    /// Sampling temperature; 0 is greedy.
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f32,
+    /// Nucleus mass (1 disables it).
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f32,
+    /// Seed of the sampler.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print input_ids, output_ids and output_logprobs as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Read a binary netpbm image (P6 colour or P5 grey, maxval 255) as RGB.
+pub fn read_netpbm(path: &Path) -> Result<RgbImage> {
+    let bytes = std::fs::read(path).map_err(|source| MedgymError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let bad = |reason: &str| MedgymError::InvalidSetting {
+        field: format!("--image {}", path.display()),
+        reason: reason.to_string(),
+    };
+    let mut fields = Vec::new();
+    let mut i = 0;
+    while fields.len() < 4 {
+        while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b'#') {
+            if bytes[i] == b'#' {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            } else {
+                i += 1;
+            }
+        }
+        let start = i;
+        while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if start == i {
+            return Err(bad("truncated netpbm header"));
+        }
+        fields.push(String::from_utf8_lossy(&bytes[start..i]).to_string());
+    }
+    let data = &bytes[(i + 1).min(bytes.len())..];
+    let number = |s: &str| {
+        s.parse::<usize>()
+            .map_err(|_| bad("bad number in the header"))
+    };
+    let (width, height, maxval) = (
+        number(&fields[1])?,
+        number(&fields[2])?,
+        number(&fields[3])?,
+    );
+    if maxval != 255 {
+        return Err(bad("only maxval 255 is supported"));
+    }
+    let pixels = match fields[0].as_str() {
+        "P6" if data.len() >= width * height * 3 => data[..width * height * 3].to_vec(),
+        "P5" if data.len() >= width * height => data[..width * height]
+            .iter()
+            .flat_map(|&v| [v, v, v])
+            .collect(),
+        "P5" | "P6" => return Err(bad("fewer pixel bytes than the header says")),
+        _ => {
+            return Err(bad(
+                "not a binary PPM (P6) or PGM (P5) file; PNG/JPEG are not read here",
+            ))
+        }
+    };
+    Ok(RgbImage {
+        width,
+        height,
+        pixels,
+    })
+}
+
+/// What `medgym generate` produced.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GenerateOutput {
+    /// The prompt's token ids (image placeholders expanded).
+    pub input_ids: Vec<u32>,
+    /// Generated token ids (ending with the end-of-turn token when one was produced).
+    pub output_ids: Vec<u32>,
+    /// Log-softmax of the raw logits at each generated token.
+    pub output_logprobs: Vec<f32>,
+    /// The generated text (special tokens kept).
+    pub output_text: String,
+}
+
+/// Tokenize the prompt (with the chat template and image when asked) and sample a continuation.
+pub fn generate(
+    model: &HfModel,
+    tokenizer: &HfTokenizer,
+    args: &GenerateArgs,
+) -> Result<GenerateOutput> {
+    let mut images = Vec::new();
+    let mut text = args.prompt.clone();
+    if let Some(path) = &args.image {
+        let Some(vision) = model.config().vision.clone() else {
+            return Err(MedgymError::InvalidSetting {
+                field: "--image".into(),
+                reason: format!("{} has no vision tower", args.model.display()),
+            });
+        };
+        let patches = patchify(&read_netpbm(path)?, &vision)?;
+        let pad = "<|image_pad|>".repeat(patches.merged_tokens(vision.spatial_merge_size));
+        text = if !args.chat && text.contains("<|image_pad|>") {
+            text.replacen("<|image_pad|>", &pad, 1)
+        } else {
+            format!("<|vision_start|>{pad}<|vision_end|>{text}")
+        };
+        images.push(patches);
+    }
+    if args.chat {
+        let messages = serde_json::json!([{ "role": "user", "content": text }]);
+        text = tokenizer.render_chat(&messages, true)?;
+    }
+    let input_ids = tokenizer.encode(&text)?;
+    let input = HfInput {
+        token_ids: input_ids.clone(),
+        images,
+    };
+    let params = SamplingParams::new(args.temperature, 0, args.top_p);
+    params.validate()?;
+    let vocab = model.config().text.vocab_size;
+    let stops = &model.config().text.eos_token_ids;
+    let (mut state, mut logits) =
+        model.prefill(std::slice::from_ref(&input), args.max_new_tokens)?;
+    let mut output_ids = Vec::new();
+    let mut output_logprobs = Vec::new();
+    for step in 0..args.max_new_tokens {
+        let row: Vec<f32> = logits
+            .flatten_all()
+            .and_then(|t| t.to_vec1())
+            .map_err(medgym_policy::PolicyError::from)?;
+        let key = RandomKey::new(args.seed, 0, step as u64);
+        let picked = CpuSampler.sample(&row, vocab, &[params], &[key])?;
+        let Some(token) = picked.first() else {
+            break;
+        };
+        output_ids.push(token.token);
+        output_logprobs.push(token.logprob);
+        if stops.contains(&token.token) || step + 1 == args.max_new_tokens {
+            break;
+        }
+        logits = model.decode(&mut state, &[token.token])?;
+    }
+    Ok(GenerateOutput {
+        output_text: tokenizer.decode(&output_ids, false)?,
+        input_ids,
+        output_ids,
+        output_logprobs,
+    })
+}
 
 /// Runs `medgym generate`.
-pub fn run(_args: GenerateArgs) -> Result<()> {
-    Err(MedgymError::NotBuilt("medgym generate"))
+pub fn run(args: GenerateArgs) -> Result<()> {
+    let model = HfModel::load(&args.model, DType::F32, &Device::Cpu)?;
+    let tokenizer = HfTokenizer::from_dir(&args.model)?;
+    let out = generate(&model, &tokenizer, &args)?;
+    if args.json {
+        let line = serde_json::to_string(&out).map_err(|source| MedgymError::Json {
+            what: "generate output".into(),
+            source,
+        })?;
+        println!("{line}");
+    } else {
+        println!("{}", out.output_text);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("policy/tests/fixtures")
+            .join(name)
+    }
+
+    fn args(model: &str, prompt: &str) -> GenerateArgs {
+        GenerateArgs {
+            model: fixture(model),
+            prompt: prompt.into(),
+            chat: false,
+            image: None,
+            max_new_tokens: 10,
+            temperature: 0.0,
+            top_p: 1.0,
+            seed: 0,
+            json: true,
+        }
+    }
+
+    #[test]
+    fn greedy_generation_matches_transformers_and_reports_raw_logprobs() {
+        let reference: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(fixture("qwen2_tied").join("reference.json")).expect("read"),
+        )
+        .expect("json");
+        let prompt = &reference["prompts"][0];
+        let model = HfModel::load(&fixture("qwen2_tied"), DType::F32, &Device::Cpu).expect("model");
+        let tokenizer = HfTokenizer::from_dir(&fixture("qwen2_tied")).expect("tokenizer");
+        let out = generate(
+            &model,
+            &tokenizer,
+            &args("qwen2_tied", prompt["text"].as_str().expect("text")),
+        )
+        .expect("generate");
+        let want = |v: &serde_json::Value| -> Vec<u32> {
+            v.as_array()
+                .expect("ids")
+                .iter()
+                .map(|x| x.as_u64().expect("id") as u32)
+                .collect()
+        };
+        assert_eq!(out.input_ids, want(&prompt["ids"]));
+        assert_eq!(out.output_ids, want(&prompt["greedy"]));
+        let (_, logits) = model
+            .prefill(
+                &[HfInput {
+                    token_ids: out.input_ids.clone(),
+                    images: Vec::new(),
+                }],
+                1,
+            )
+            .expect("prefill");
+        let logp = log_softmax(
+            &logits
+                .flatten_all()
+                .expect("flat")
+                .to_vec1::<f32>()
+                .expect("row"),
+        );
+        assert!((logp[out.output_ids[0] as usize] - out.output_logprobs[0] as f64).abs() < 1e-4);
+    }
+
+    fn log_softmax(row: &[f32]) -> Vec<f64> {
+        let max = row.iter().copied().fold(f32::MIN, f32::max) as f64;
+        let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
+        row.iter().map(|&v| v as f64 - max - sum.ln()).collect()
+    }
+
+    #[test]
+    fn image_prompt_expands_placeholders_and_bad_images_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("scan.ppm");
+        let (w, h) = (56usize, 28usize);
+        let mut bytes = format!("P6\n# test\n{w} {h}\n255\n").into_bytes();
+        bytes.extend((0..w * h * 3).map(|i| (i % 251) as u8));
+        std::fs::write(&path, bytes).expect("write");
+        let model = HfModel::load(&fixture("qwen25vl"), DType::F32, &Device::Cpu).expect("model");
+        let tokenizer = HfTokenizer::from_dir(&fixture("qwen25vl")).expect("tokenizer");
+        let mut a = args("qwen25vl", "Is there a nodule?");
+        a.image = Some(path.clone());
+        a.chat = true;
+        a.max_new_tokens = 3;
+        let out = generate(&model, &tokenizer, &a).expect("generate");
+        let pad = tokenizer.token_id("<|image_pad|>").expect("pad id");
+        assert_eq!(out.input_ids.iter().filter(|&&t| t == pad).count(), 2);
+        assert_eq!(out.output_ids.len(), 3);
+        std::fs::write(&path, b"P3\n2 2\n255\n").expect("write");
+        let err = generate(&model, &tokenizer, &a)
+            .expect_err("ascii ppm")
+            .to_string();
+        assert!(err.contains("scan.ppm"), "{err}");
+    }
 }

@@ -304,6 +304,21 @@ impl Scene {
         modality: Modality,
         lesion_organs: &[OrganKind],
     ) -> Result<Scene, EnvError> {
+        Self::generate_sized(
+            rng,
+            modality,
+            lesion_organs,
+            (MIN_LESION_RADIUS, MAX_LESION_RADIUS),
+        )
+    }
+
+    /// Like [`Scene::generate`], with lesion radii drawn from `radius_range` (inclusive, capped per organ).
+    pub fn generate_sized(
+        rng: &mut ChaCha8Rng,
+        modality: Modality,
+        lesion_organs: &[OrganKind],
+        radius_range: (i32, i32),
+    ) -> Result<Scene, EnvError> {
         let organs = place_organs(rng);
         let mut lesions = Vec::with_capacity(lesion_organs.len());
         for kind in lesion_organs {
@@ -311,7 +326,7 @@ impl Scene {
                 .iter()
                 .find(|organ| organ.kind == *kind)
                 .ok_or_else(|| no_room(*kind, 0, "the organ is not in the scene"))?;
-            lesions.push(place_lesion(rng, organ)?);
+            lesions.push(place_lesion(rng, organ, radius_range)?);
         }
         lesions.sort_by_key(|lesion| (lesion.center_y, lesion.center_x));
         Ok(Scene {
@@ -367,17 +382,23 @@ fn no_room(organ: OrganKind, radius: i32, reason: &str) -> EnvError {
     }
 }
 
-/// Draws a radius in `MIN_LESION_RADIUS..=max` and a center whose disk stays inside the organ's rim.
-fn place_lesion(rng: &mut ChaCha8Rng, organ: &Organ) -> Result<Lesion, EnvError> {
-    let max_radius = organ.kind.max_lesion_radius();
-    if max_radius < MIN_LESION_RADIUS {
+/// Draws a radius in `radius_range` (capped by the organ) and a center whose disk stays inside the organ's rim.
+fn place_lesion(
+    rng: &mut ChaCha8Rng,
+    organ: &Organ,
+    radius_range: (i32, i32),
+) -> Result<Lesion, EnvError> {
+    let organ_max = organ.kind.max_lesion_radius();
+    let min_radius = radius_range.0.min(organ_max);
+    let max_radius = organ_max.min(radius_range.1);
+    if max_radius < min_radius || min_radius < 1 {
         return Err(no_room(
             organ.kind,
-            MIN_LESION_RADIUS,
+            min_radius,
             "the organ is smaller than the smallest lesion",
         ));
     }
-    let radius = rng.random_range(MIN_LESION_RADIUS..=max_radius);
+    let radius = rng.random_range(min_radius..=max_radius);
     let candidates: Vec<(i32, i32)> = organ
         .shape
         .pixels()

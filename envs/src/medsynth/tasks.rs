@@ -6,7 +6,7 @@ use medgym_rewards::{AnswerType, Reference};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::scene::{Lesion, OrganKind, Scene};
+use super::scene::{Lesion, Modality, OrganKind, Scene, Side};
 use crate::error::EnvError;
 
 /// Most lesions a scene can hold.
@@ -190,6 +190,39 @@ impl MedsynthKind {
             cot,
             reference,
         })
+    }
+
+    /// A plausible wrong first reading of the scene, used by the reflective reference.
+    pub fn first_reading(self, scene: &Scene) -> String {
+        let count = scene.lesions.len();
+        match self {
+            MedsynthKind::LesionPresence => {
+                if count == 0 {
+                    "A bright spot looks like a lesion, so yes.".to_string()
+                } else {
+                    "The organs look uniform at first glance, so no.".to_string()
+                }
+            }
+            MedsynthKind::LesionCount => {
+                let wrong = if count == 0 { 1 } else { count - 1 };
+                format!("I count {wrong} lesions at first.")
+            }
+            MedsynthKind::LesionSide => {
+                let wrong = match scene.lesions.first().map(|lesion| lesion.side) {
+                    Some(Side::Left) => "right",
+                    _ => "left",
+                };
+                format!("The lesion is on the image's {wrong}, so the patient's {wrong}.")
+            }
+            MedsynthKind::Modality => {
+                let wrong = match scene.modality {
+                    Modality::Ct => Modality::XRay,
+                    Modality::Mri => Modality::Ct,
+                    Modality::XRay => Modality::Ct,
+                };
+                format!("At first this looks like {}.", wrong.display_name())
+            }
+        }
     }
 
     fn invalid(self, field: &str, reason: String) -> EnvError {

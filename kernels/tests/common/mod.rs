@@ -1,57 +1,98 @@
-//! Sorting-based reference implementation of the filtered distribution, written independently of the
-//! crate's selection-based code so the two can be checked against each other.
+//! Sorting-based reference of the documented row semantics, written independently of the crate's
+//! radix selection and integer draw so the two can be checked against each other.
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
+
+use medgym_kernels::detmath::{det_exp, fixed_weight, top_p_fixed, top_p_target};
 use medgym_kernels::SamplingParams;
 
-/// Final probability of every token (0.0 for filtered-out tokens) computed by full sorting.
-pub fn reference_probabilities(logits: &[f32], params: &SamplingParams) -> Vec<f64> {
-    let vocab = logits.len();
-    let scaled: Vec<f32> = logits.iter().map(|l| l / params.temperature).collect();
-    let mut all_sorted = scaled.clone();
-    all_sorted.sort_by(|a, b| b.total_cmp(a));
-    let top_k_threshold = if params.top_k > 0 && params.top_k < vocab {
-        all_sorted[params.top_k - 1]
+/// Processed logits: penalties from the history counts, then temperature.
+pub fn processed_logits(logits: &[f32], params: &SamplingParams, history: &[u32]) -> Vec<f32> {
+    let mut counts: HashMap<u32, u32> = HashMap::new();
+    for &token in history {
+        *counts.entry(token).or_default() += 1;
+    }
+    logits
+        .iter()
+        .enumerate()
+        .map(|(index, &logit)| {
+            let count = counts.get(&(index as u32)).copied().unwrap_or(0);
+            let penalised = if params.has_penalties() {
+                params.penalised_logit(logit, count)
+            } else {
+                logit
+            };
+            penalised / params.temperature
+        })
+        .collect()
+}
+
+/// Kept fixed-point weight of every token (0 for filtered-out tokens), thresholds found by sorting.
+pub fn reference_weights(logits: &[f32], params: &SamplingParams, history: &[u32]) -> Vec<u64> {
+    let scaled = processed_logits(logits, params, history);
+    let max = scaled.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exponentials: Vec<f32> = scaled.iter().map(|&s| det_exp(s - max)).collect();
+    let mut descending = exponentials.clone();
+    descending.sort_by(|a, b| b.total_cmp(a));
+    let mut floor = if params.min_p > 0.0 {
+        params.min_p
     } else {
-        f32::NEG_INFINITY
+        0.0
     };
-    let kept: Vec<usize> = (0..vocab)
-        .filter(|&i| scaled[i].is_finite() && scaled[i] >= top_k_threshold)
-        .collect();
-    let max = kept
-        .iter()
-        .map(|&i| f64::from(scaled[i]))
-        .fold(f64::NEG_INFINITY, f64::max);
-    let normaliser: f64 = kept
-        .iter()
-        .map(|&i| (f64::from(scaled[i]) - max).exp())
-        .sum();
-    let mut probabilities = vec![0.0f64; vocab];
-    for &i in &kept {
-        probabilities[i] = (f64::from(scaled[i]) - max).exp() / normaliser;
+    if params.top_k > 0 && params.top_k < logits.len() {
+        floor = floor.max(descending[params.top_k - 1]);
     }
     if params.top_p < 1.0 {
-        let mut descending: Vec<f64> = kept.iter().map(|&i| probabilities[i]).collect();
-        descending.sort_by(|a, b| b.total_cmp(a));
-        let mut cumulative = 0.0;
-        let mut threshold = *descending.last().expect("at least one kept token");
-        for (position, &value) in descending.iter().enumerate() {
-            cumulative += value;
-            let ends_tie_group = descending.get(position + 1) != Some(&value);
-            if cumulative >= f64::from(params.top_p) && ends_tie_group {
-                threshold = value;
+        let kept: Vec<f32> = descending.iter().copied().filter(|&e| e >= floor).collect();
+        let total: u64 = kept.iter().map(|&e| fixed_weight(e)).sum();
+        let target = top_p_target(total, top_p_fixed(params.top_p));
+        let mut accumulated = 0u64;
+        for (position, &value) in kept.iter().enumerate() {
+            accumulated += fixed_weight(value);
+            let ends_tie_group = kept.get(position + 1) != Some(&value);
+            if accumulated >= target && ends_tie_group {
+                floor = floor.max(value);
                 break;
             }
         }
-        for probability in probabilities.iter_mut() {
-            if *probability < threshold {
-                *probability = 0.0;
-            }
-        }
     }
-    let total: f64 = probabilities.iter().sum();
-    probabilities.iter().map(|p| p / total).collect()
+    exponentials
+        .iter()
+        .map(|&e| if e >= floor { fixed_weight(e) } else { 0 })
+        .collect()
+}
+
+/// Final probability of every token under the documented (fixed-point) semantics.
+pub fn reference_probabilities(
+    logits: &[f32],
+    params: &SamplingParams,
+    history: &[u32],
+) -> Vec<f64> {
+    let weights = reference_weights(logits, params, history);
+    let total: u64 = weights.iter().sum();
+    weights.iter().map(|&w| w as f64 / total as f64).collect()
+}
+
+/// The same filters applied to exact f64 softmax probabilities (for tolerance checks).
+pub fn ideal_probabilities(logits: &[f32], params: &SamplingParams, history: &[u32]) -> Vec<f64> {
+    let support = reference_weights(logits, params, history);
+    let scaled = processed_logits(logits, params, history);
+    let max = scaled.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let raw: Vec<f64> = scaled
+        .iter()
+        .zip(&support)
+        .map(|(&s, &w)| {
+            if w > 0 {
+                (f64::from(s) - f64::from(max)).exp()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let total: f64 = raw.iter().sum();
+    raw.iter().map(|p| p / total).collect()
 }
 
 /// Pearson chi-square statistic of `counts` against `probabilities` (tokens with zero probability skipped).

@@ -13,6 +13,8 @@ pub enum Architecture {
     Qwen2,
     /// Qwen2.5-VL (`Qwen2_5_VLForConditionalGeneration`).
     Qwen25Vl,
+    /// Qwen2-VL (`Qwen2VLForConditionalGeneration`).
+    Qwen2Vl,
 }
 
 impl Architecture {
@@ -21,6 +23,7 @@ impl Architecture {
         match self {
             Self::Qwen2 => "qwen2",
             Self::Qwen25Vl => "qwen2_5_vl",
+            Self::Qwen2Vl => "qwen2_vl",
         }
     }
 }
@@ -56,9 +59,20 @@ pub struct TextConfig {
     pub eos_token_ids: Vec<u32>,
 }
 
-/// Settings of the Qwen2.5-VL vision tower.
+/// Which vision tower design a checkpoint uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisionKind {
+    /// Qwen2.5-VL: RMSNorm, gated SiLU MLP, window attention with full-attention blocks.
+    Qwen25Vl,
+    /// Qwen2-VL: LayerNorm, fc1/fc2 MLP with QuickGELU, full attention in every block.
+    Qwen2Vl,
+}
+
+/// Settings of the Qwen2.5-VL / Qwen2-VL vision tower.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VisionTowerConfig {
+    /// Tower design.
+    pub kind: VisionKind,
     /// Number of vision blocks.
     pub depth: usize,
     /// Width of the vision blocks.
@@ -215,13 +229,7 @@ impl HfConfig {
         let architecture = match model_type {
             "qwen2" => Architecture::Qwen2,
             "qwen2_5_vl" => Architecture::Qwen25Vl,
-            "qwen2_vl" => {
-                return Err(PolicyError::InvalidConfig {
-                    field: format!("model_type ({origin})"),
-                    reason: "qwen2_vl (Qwen2-VL) is not supported yet; qwen2 and qwen2_5_vl are"
-                        .into(),
-                })
-            }
+            "qwen2_vl" => Architecture::Qwen2Vl,
             other => {
                 return Err(PolicyError::InvalidConfig {
                     field: format!("model_type ({origin})"),
@@ -238,14 +246,19 @@ impl HfConfig {
         let f = Fields { origin, maps };
         let text = text_config(&f)?;
         let vision = match (architecture, top.get("vision_config")) {
-            (Architecture::Qwen25Vl, Some(v)) => Some(vision_config(&Fields {
-                origin,
-                maps: vec![object(v, origin, "vision_config")?],
-            })?),
-            (Architecture::Qwen25Vl, None) => {
-                return Err(f.err("vision_config", "missing for a vision-language model"))
+            (Architecture::Qwen2, _) => None,
+            (arch, Some(v)) => {
+                let fields = Fields {
+                    origin,
+                    maps: vec![object(v, origin, "vision_config")?],
+                };
+                Some(if arch == Architecture::Qwen2Vl {
+                    qwen2_vl_vision_config(&fields)?
+                } else {
+                    vision_config(&fields)?
+                })
             }
-            _ => None,
+            (_, None) => return Err(f.err("vision_config", "missing for a vision-language model")),
         };
         let id = |field: &str| -> Result<Option<u32>> { Ok(f.opt_usize(field)?.map(|v| v as u32)) };
         let config = Self {
@@ -312,7 +325,10 @@ impl HfConfig {
                 );
             }
             let unit = v.patch_size * v.spatial_merge_size;
-            if unit == 0 || !v.window_size.is_multiple_of(unit) {
+            let windowed = v.kind == VisionKind::Qwen25Vl;
+            if unit == 0
+                || (windowed && (v.window_size == 0 || !v.window_size.is_multiple_of(unit)))
+            {
                 return bad(
                     "vision_config.window_size",
                     format!(
@@ -443,6 +459,7 @@ fn vision_config(f: &Fields) -> Result<VisionTowerConfig> {
         ));
     }
     Ok(VisionTowerConfig {
+        kind: VisionKind::Qwen25Vl,
         depth: f.usize("depth")?,
         hidden_size: f.usize("hidden_size")?,
         intermediate_size: f.usize("intermediate_size")?,
@@ -457,5 +474,39 @@ fn vision_config(f: &Fields) -> Result<VisionTowerConfig> {
         temporal_patch_size: f.opt_usize("temporal_patch_size")?.unwrap_or(2),
         window_size: f.opt_usize("window_size")?.unwrap_or(112),
         fullatt_block_indexes: f.usize_list("fullatt_block_indexes")?.unwrap_or_default(),
+    })
+}
+
+fn qwen2_vl_vision_config(f: &Fields) -> Result<VisionTowerConfig> {
+    let act = f
+        .find("hidden_act")
+        .and_then(Value::as_str)
+        .unwrap_or("quick_gelu");
+    if act != "quick_gelu" {
+        return Err(f.err(
+            "vision_config.hidden_act",
+            &format!("`{act}` is not supported (Qwen2-VL uses quick_gelu)"),
+        ));
+    }
+    // Qwen2-VL names the tower width `embed_dim` and the decoder width `hidden_size`.
+    let embed_dim = f.usize("embed_dim")?;
+    let depth = f.usize("depth")?;
+    let mlp_ratio = f.f64_or("mlp_ratio", 4.0)?;
+    Ok(VisionTowerConfig {
+        kind: VisionKind::Qwen2Vl,
+        depth,
+        hidden_size: embed_dim,
+        intermediate_size: (embed_dim as f64 * mlp_ratio) as usize,
+        num_heads: f.usize("num_heads")?,
+        in_chans: f
+            .opt_usize("in_chans")?
+            .or(f.opt_usize("in_channels")?)
+            .unwrap_or(3),
+        out_hidden_size: f.usize("hidden_size")?,
+        patch_size: f.opt_usize("patch_size")?.unwrap_or(14),
+        spatial_merge_size: f.opt_usize("spatial_merge_size")?.unwrap_or(2),
+        temporal_patch_size: f.opt_usize("temporal_patch_size")?.unwrap_or(2),
+        window_size: 0,
+        fullatt_block_indexes: (0..depth).collect(),
     })
 }

@@ -1,5 +1,6 @@
 //! Hugging Face checkpoints: Qwen2 / Qwen2.5 text decoders and Qwen2.5-VL, with LoRA in PEFT format.
 
+pub mod adapters;
 pub mod config;
 pub mod image;
 pub mod lora;
@@ -9,8 +10,16 @@ pub mod tokenizer;
 pub mod vision;
 pub mod weights;
 
-pub use config::{Architecture, HfConfig, TextConfig, VisionTowerConfig};
+pub use config::{Architecture, HfConfig, TextConfig, VisionKind, VisionTowerConfig};
 pub use image::{patchify, PixelPatches, RgbImage};
 pub use lora::{LoraConfig, LoraInit};
 pub use model::{HfDecodeState, HfInput, HfModel};
 pub use tokenizer::HfTokenizer;
+
+/// The device to run on: CUDA device `ordinal` when asked for (needs the `cuda` feature), else the CPU.
+pub fn select_device(cuda_ordinal: Option<usize>) -> crate::Result<candle_core::Device> {
+    match cuda_ordinal {
+        Some(ordinal) => Ok(candle_core::Device::new_cuda(ordinal)?),
+        None => Ok(candle_core::Device::Cpu),
+    }
+}

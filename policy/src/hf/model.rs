@@ -7,9 +7,9 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor, Var, D};
 
 use crate::error::{PolicyError, Result};
-use crate::hf::config::{Architecture, HfConfig};
+use crate::hf::config::HfConfig;
 use crate::hf::image::PixelPatches;
-use crate::hf::lora::{LoraBuilder, LoraConfig, LoraInit};
+use crate::hf::lora::LoraConfig;
 use crate::hf::text::{KvBuffer, Position3, Rotary, TextLayer};
 use crate::hf::vision::VisionTower;
 use crate::hf::weights::{describe_files, load_weights, save_weights, weight_files};
@@ -66,20 +66,28 @@ impl HfDecodeState {
     }
 }
 
+/// A left-padded batch ready for the decoder.
+struct Embedded {
+    x: Tensor,
+    positions: Vec<Vec<Position3>>,
+    pads: Vec<usize>,
+    next: Vec<u32>,
+}
+
 /// A Qwen2 or Qwen2.5-VL model with trainable parameters.
 #[derive(Debug, Clone)]
 pub struct HfModel {
-    config: HfConfig,
+    pub(crate) config: HfConfig,
     embed_tokens: Tensor,
-    layers: Vec<TextLayer>,
+    pub(crate) layers: Vec<TextLayer>,
     norm: RmsNorm,
     lm_head: Tensor,
     vision: Option<VisionTower>,
     rotary: Rotary,
     vars: BTreeMap<String, Var>,
-    lora: Option<(LoraConfig, BTreeMap<String, Var>)>,
-    device: Device,
-    dtype: DType,
+    pub(crate) lora: Option<(LoraConfig, BTreeMap<String, Var>)>,
+    pub(crate) device: Device,
+    pub(crate) dtype: DType,
 }
 
 impl HfModel {
@@ -198,14 +206,6 @@ impl HfModel {
             .collect()
     }
 
-    /// LoRA adapter parameters (PEFT names), empty without adapters.
-    pub fn lora_vars(&self) -> Vec<(String, Var)> {
-        self.lora
-            .iter()
-            .flat_map(|(_, vars)| vars.iter().map(|(n, v)| (n.clone(), v.clone())))
-            .collect()
-    }
-
     /// Number of scalar base parameters.
     pub fn parameter_count(&self) -> usize {
         self.vars.values().map(|v| v.elem_count()).sum()
@@ -220,93 +220,6 @@ impl HfModel {
             .collect::<Result<_>>()?;
         save_weights(&tensors, dir, max_shard_bytes)?;
         write_json(&dir.join("config.json"), &self.config.raw)
-    }
-
-    /// Attach new LoRA adapters to the decoder projections named in `lora.target_modules`.
-    pub fn add_lora(&mut self, lora: &LoraConfig, init: LoraInit) -> Result<()> {
-        if self.lora.is_some() {
-            return Err(PolicyError::InvalidInput(
-                "the model already has LoRA adapters".into(),
-            ));
-        }
-        let mut builder = LoraBuilder::new(init, self.dtype, &self.device);
-        let targets = |module: &str| lora.targets(module);
-        for layer in &mut self.layers {
-            layer.add_lora(&mut builder, &targets, lora.r, lora.scale())?;
-        }
-        let vars = builder.finish("LoRA adapter")?;
-        if vars.is_empty() {
-            return Err(PolicyError::InvalidConfig {
-                field: "target_modules".into(),
-                reason: format!("{:?} matches no decoder projection", lora.target_modules),
-            });
-        }
-        self.lora = Some((lora.clone(), vars));
-        Ok(())
-    }
-
-    /// Load a PEFT adapter (`adapter_config.json` + `adapter_model.safetensors`) from `dir`.
-    pub fn load_lora(&mut self, dir: &Path) -> Result<()> {
-        let lora = LoraConfig::from_dir(dir)?;
-        let path = dir.join("adapter_model.safetensors");
-        let mut tensors: BTreeMap<String, Tensor> =
-            candle_core::safetensors::load(&path, &self.device)?
-                .into_iter()
-                .map(|(n, t)| {
-                    (
-                        n.replace(
-                            "base_model.model.model.language_model.",
-                            "base_model.model.model.",
-                        ),
-                        t,
-                    )
-                })
-                .collect();
-        let origin = path.display().to_string();
-        let mut builder =
-            LoraBuilder::new(LoraInit::Loaded(&mut tensors), self.dtype, &self.device);
-        let targets = |module: &str| lora.targets(module);
-        for layer in &mut self.layers {
-            layer.add_lora(&mut builder, &targets, lora.r, lora.scale())?;
-        }
-        let vars = builder.finish(&origin)?;
-        self.lora = Some((lora, vars));
-        Ok(())
-    }
-
-    /// Save the adapters in PEFT layout (module paths of transformers 5); `base_model` is recorded in adapter_config.json.
-    pub fn save_lora(&self, dir: &Path, base_model: &str) -> Result<()> {
-        let Some((lora, vars)) = &self.lora else {
-            return Err(PolicyError::InvalidInput(
-                "the model has no LoRA adapters to save".into(),
-            ));
-        };
-        std::fs::create_dir_all(dir).map_err(|source| PolicyError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?;
-        // transformers 5 nests the Qwen2.5-VL decoder under `model.language_model`; PEFT keys follow it.
-        let vl = self.config.architecture == Architecture::Qwen25Vl;
-        let tensors: std::collections::HashMap<String, Tensor> = vars
-            .iter()
-            .map(|(n, v)| {
-                let name = if vl {
-                    n.replacen(
-                        "base_model.model.model.",
-                        "base_model.model.model.language_model.",
-                        1,
-                    )
-                } else {
-                    n.clone()
-                };
-                Ok((name, v.as_tensor().copy()?))
-            })
-            .collect::<Result<_>>()?;
-        candle_core::safetensors::save(&tensors, dir.join("adapter_model.safetensors"))?;
-        write_json(
-            &dir.join("adapter_config.json"),
-            &lora.to_peft_json(base_model),
-        )
     }
 
     /// M-RoPE positions of one row (text: `[p, p, p]`; image tokens: `[p+t, p+h, p+w]` on the merged grid)
@@ -368,11 +281,8 @@ impl HfModel {
         Ok((out, next))
     }
 
-    /// Left-padded embeddings `(b, len, hidden)`, positions per column and pad counts.
-    fn embed(
-        &self,
-        inputs: &[HfInput],
-    ) -> Result<(Tensor, Vec<Vec<Position3>>, Vec<usize>, Vec<u32>)> {
+    /// Left-padded embeddings `(b, len, hidden)`, positions per column, pads and next positions.
+    fn embed(&self, inputs: &[HfInput]) -> Result<Embedded> {
         if inputs.is_empty() || inputs.iter().any(|i| i.token_ids.is_empty()) {
             return Err(PolicyError::InvalidInput(
                 "every row needs at least one token".into(),
@@ -448,7 +358,12 @@ impl HfModel {
         let x = table
             .index_select(&gather, 0)?
             .reshape((b, len, self.config.text.hidden_size))?;
-        Ok((x, positions, pads, next))
+        Ok(Embedded {
+            x,
+            positions,
+            pads,
+            next,
+        })
     }
 
     /// Additive mask `(b, 1, q_len, offset + q_len)`: causal, padding blocked, each position sees itself.
@@ -514,8 +429,11 @@ impl HfModel {
 
     /// Differentiable forward: final hidden states `(b, len, hidden)` of a left-padded batch, and pads.
     pub fn forward_hidden(&self, inputs: &[HfInput]) -> Result<(Tensor, Vec<usize>)> {
-        let (x, positions, pads, _) = self.embed(inputs)?;
-        Ok((self.run_layers(x, &positions, &pads, 0, None)?, pads))
+        let e = self.embed(inputs)?;
+        Ok((
+            self.run_layers(e.x, &e.positions, &e.pads, 0, None)?,
+            e.pads,
+        ))
     }
 
     /// Differentiable forward: logits `(b, len, vocab)` at every column, and the left-pad of each row.
@@ -526,9 +444,14 @@ impl HfModel {
 
     /// Log-probabilities `(b, len)` of each token given the ones before it (column 0 and padding hold 0).
     pub fn token_logprobs(&self, inputs: &[HfInput]) -> Result<Tensor> {
-        let (logits, pads) = self.forward(inputs)?;
-        let (b, len, _) = logits.dims3()?;
-        let logp = candle_nn::ops::log_softmax(&logits.narrow(1, 0, len - 1)?, D::Minus1)?;
+        let (hidden, pads) = self.forward_hidden(inputs)?;
+        let (b, len, _) = hidden.dims3()?;
+        if len < 2 {
+            return Ok(Tensor::zeros((b, len), self.dtype, &self.device)?);
+        }
+        // The last column predicts nothing here: leave it out before the (large) output head.
+        let logits = self.logits(&hidden.narrow(1, 0, len - 1)?.contiguous()?)?;
+        let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
         let mut targets = Vec::with_capacity(b * (len - 1));
         let mut keep = Vec::with_capacity(b * (len - 1));
         for (input, &pad) in inputs.iter().zip(&pads) {
@@ -555,7 +478,12 @@ impl HfModel {
         inputs: &[HfInput],
         max_new_tokens: usize,
     ) -> Result<(HfDecodeState, Tensor)> {
-        let (x, positions, pads, next) = self.embed(inputs)?;
+        let Embedded {
+            x,
+            positions,
+            pads,
+            next,
+        } = self.embed(inputs)?;
         let (b, len, _) = x.dims3()?;
         let t = &self.config.text;
         let mut caches = (0..self.layers.len())
@@ -653,11 +581,11 @@ impl HfModel {
 
     /// Whether this is a vision-language model.
     pub fn has_vision(&self) -> bool {
-        matches!(self.config.architecture, Architecture::Qwen25Vl)
+        self.vision.is_some()
     }
 }
 
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|source| PolicyError::Json {
         path: path.display().to_string(),
         source,

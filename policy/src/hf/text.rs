@@ -264,9 +264,10 @@ impl TextLayer {
         let q = rotary.apply(&split(self.q_proj.forward(&h)?, self.heads)?)?;
         let k = rotary.apply(&split(self.k_proj.forward(&h)?, self.kv_heads)?)?;
         let v = split(self.v_proj.forward(&h)?, self.kv_heads)?;
+        // Cached keys are a narrowed view of the buffer that matmul reads in place (no copy).
         let (k, v) = match cache {
             Some(buffer) => buffer.append(&k, &v)?,
-            None => (k, v),
+            None => (k.contiguous()?, v.contiguous()?),
         };
         let attended = grouped_attention(&q, &k, &v, mask, self.kv_heads)?
             .transpose(1, 2)?
@@ -282,7 +283,8 @@ impl TextLayer {
 }
 
 /// Attention where `rep` query heads share each key/value head, without copying keys per query head.
-/// `q` is `(b, heads, len, hd)`, `k`/`v` are `(b, kv, keys, hd)`, `mask` is `(b, 1, len, keys)`.
+/// `q` is `(b, heads, len, hd)`; `k`/`v` are `(b, kv, keys, hd)`, contiguous or a narrowed KV buffer;
+/// `mask` is `(b, 1, len, keys)`.
 pub fn grouped_attention(
     q: &Tensor,
     k: &Tensor,
@@ -295,13 +297,10 @@ pub fn grouped_attention(
     let rep = heads / kv_heads;
     let scale = 1.0 / (hd as f64).sqrt();
     let q = q.contiguous()?.reshape((b, kv_heads, rep * len, hd))?;
-    let k = k.contiguous()?;
     let scores = (q.matmul(&k.t()?)? * scale)?
         .reshape((b, kv_heads, rep, len, keys))?
         .broadcast_add(&mask.unsqueeze(1)?)?;
     let probs =
         candle_nn::ops::softmax(&scores, D::Minus1)?.reshape((b, kv_heads, rep * len, keys))?;
-    Ok(probs
-        .matmul(&v.contiguous()?)?
-        .reshape((b, heads, len, hd))?)
+    Ok(probs.matmul(v)?.reshape((b, heads, len, hd))?)
 }

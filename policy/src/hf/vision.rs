@@ -1,24 +1,78 @@
-//! The Qwen2.5-VL vision tower: patch embedding, 2-D rotary, window and full attention blocks,
-//! and the 2×2 patch merger into the decoder width.
+//! The Qwen2.5-VL / Qwen2-VL vision tower: patch embedding, 2-D rotary, window (2.5) and full
+//! attention blocks, and the 2×2 patch merger into the decoder width.
 
 use candle_core::{DType, Device, Tensor};
 
 use crate::error::{PolicyError, Result};
-use crate::hf::config::VisionTowerConfig;
+use crate::hf::config::{VisionKind, VisionTowerConfig};
 use crate::hf::text::RotaryFactors;
-use crate::layers::{attention, GatedMlp, Linear, RmsNorm, MASKED};
+use crate::layers::{attention, GatedMlp, LayerNorm, Linear, RmsNorm, MASKED};
 use crate::params::{Init, ParamBuilder};
 
 const VISION_EPS: f64 = 1e-6;
 const VISION_THETA: f32 = 10000.0;
 
+/// RMSNorm (Qwen2.5-VL) or LayerNorm (Qwen2-VL).
+#[derive(Debug, Clone)]
+enum Norm {
+    Rms(RmsNorm),
+    Layer(LayerNorm),
+}
+
+impl Norm {
+    fn new(pb: &mut ParamBuilder, name: &str, size: usize, kind: VisionKind) -> Result<Self> {
+        Ok(match kind {
+            VisionKind::Qwen25Vl => Self::Rms(RmsNorm::new(pb, name, size, VISION_EPS)?),
+            VisionKind::Qwen2Vl => Self::Layer(LayerNorm::new(pb, name, size, VISION_EPS)?),
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Rms(n) => n.forward(x),
+            Self::Layer(n) => n.forward(x),
+        }
+    }
+}
+
+/// Gated SiLU MLP (Qwen2.5-VL) or fc1 → QuickGELU → fc2 (Qwen2-VL).
+#[derive(Debug, Clone)]
+enum VisionMlp {
+    Gated(GatedMlp),
+    QuickGelu { fc1: Linear, fc2: Linear },
+}
+
+impl VisionMlp {
+    fn new(pb: &mut ParamBuilder, name: &str, cfg: &VisionTowerConfig) -> Result<Self> {
+        let (d, inner) = (cfg.hidden_size, cfg.intermediate_size);
+        Ok(match cfg.kind {
+            VisionKind::Qwen25Vl => Self::Gated(GatedMlp::new(pb, name, d, inner, true)?),
+            VisionKind::Qwen2Vl => Self::QuickGelu {
+                fc1: Linear::new(pb, &format!("{name}.fc1"), d, inner, true)?,
+                fc2: Linear::new(pb, &format!("{name}.fc2"), inner, d, true)?,
+            },
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Gated(mlp) => mlp.forward(x),
+            Self::QuickGelu { fc1, fc2 } => {
+                let h = fc1.forward(x)?;
+                let gate = candle_nn::ops::sigmoid(&(&h * 1.702)?)?;
+                fc2.forward(&(h * gate)?)
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct VisionBlock {
-    norm1: RmsNorm,
+    norm1: Norm,
     qkv: Linear,
     proj: Linear,
-    norm2: RmsNorm,
-    mlp: GatedMlp,
+    norm2: Norm,
+    mlp: VisionMlp,
     heads: usize,
 }
 
@@ -26,11 +80,11 @@ impl VisionBlock {
     fn new(pb: &mut ParamBuilder, name: &str, cfg: &VisionTowerConfig) -> Result<Self> {
         let d = cfg.hidden_size;
         Ok(Self {
-            norm1: RmsNorm::new(pb, &format!("{name}.norm1"), d, VISION_EPS)?,
+            norm1: Norm::new(pb, &format!("{name}.norm1"), d, cfg.kind)?,
             qkv: Linear::new(pb, &format!("{name}.attn.qkv"), d, 3 * d, true)?,
             proj: Linear::new(pb, &format!("{name}.attn.proj"), d, d, true)?,
-            norm2: RmsNorm::new(pb, &format!("{name}.norm2"), d, VISION_EPS)?,
-            mlp: GatedMlp::new(pb, &format!("{name}.mlp"), d, cfg.intermediate_size, true)?,
+            norm2: Norm::new(pb, &format!("{name}.norm2"), d, cfg.kind)?,
+            mlp: VisionMlp::new(pb, &format!("{name}.mlp"), cfg)?,
             heads: cfg.num_heads,
         })
     }
@@ -76,21 +130,26 @@ pub struct WindowLayout {
 pub fn window_layout(grids: &[[usize; 3]], cfg: &VisionTowerConfig) -> WindowLayout {
     let m = cfg.spatial_merge_size;
     let unit = m * m;
-    let ws = cfg.window_size / m / cfg.patch_size;
+    // Without windows (Qwen2-VL) one window spans the whole frame.
+    let ws = match cfg.window_size / m / cfg.patch_size {
+        0 => usize::MAX,
+        ws => ws,
+    };
     let mut order = Vec::new();
     let mut window_group = Vec::new();
     let mut frame_group = Vec::new();
     let (mut offset, mut window, mut frame) = (0usize, 0usize, 0usize);
     for &[t, h, w] in grids {
         let (lh, lw) = (h / m, w / m);
-        let (nwh, nww) = (lh.div_ceil(ws), lw.div_ceil(ws));
+        let (ws_h, ws_w) = (ws.min(lh.max(1)), ws.min(lw.max(1)));
+        let (nwh, nww) = (lh.div_ceil(ws_h), lw.div_ceil(ws_w));
         for ti in 0..t {
             for wh in 0..nwh {
                 for ww in 0..nww {
                     let mut count = 0;
-                    for ih in 0..ws {
-                        for iw in 0..ws {
-                            let (r, c) = (wh * ws + ih, ww * ws + iw);
+                    for ih in 0..ws_h {
+                        for iw in 0..ws_w {
+                            let (r, c) = (wh * ws_h + ih, ww * ws_w + iw);
                             if r < lh && c < lw {
                                 order.push(offset + ti * lh * lw + r * lw + c);
                                 count += 1;
@@ -137,7 +196,7 @@ pub struct VisionTower {
     cfg: VisionTowerConfig,
     patch_embed: Linear,
     blocks: Vec<VisionBlock>,
-    ln_q: RmsNorm,
+    ln_q: Norm,
     mlp0: Linear,
     mlp2: Linear,
 }
@@ -166,7 +225,7 @@ impl VisionTower {
         Ok(Self {
             patch_embed,
             blocks,
-            ln_q: RmsNorm::new(pb, "visual.merger.ln_q", d, VISION_EPS)?,
+            ln_q: Norm::new(pb, "visual.merger.ln_q", d, cfg.kind)?,
             mlp0: Linear::new(pb, "visual.merger.mlp.0", merged, merged, true)?,
             mlp2: Linear::new(pb, "visual.merger.mlp.2", merged, cfg.out_hidden_size, true)?,
             cfg: cfg.clone(),

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 
 use super::{Extracted, Judgement};
 use crate::extract::{answer_phrase, last_boxed};
-use crate::normalize::{normalized_eq, normalized_words, trim_edge_punctuation};
+use crate::normalize::{
+    ascii_normalized, normalized_eq, normalized_words, trim_edge_punctuation,
+    ASCII_NORMALIZED_CAPACITY,
+};
 use crate::reference::Reference;
 
 /// What a multiple-choice answer names.
@@ -119,12 +122,25 @@ fn mentions_other_letter(rest: &str, chosen: char, options: &BTreeMap<String, St
 
 /// Letters whose option text equals `text` after normalisation, as a bit set over A..Z.
 fn options_with_text(text: &str, options: &BTreeMap<String, String>) -> u32 {
-    if normalized_words(text).next().is_none() {
+    let mut wanted_buffer = [0u8; ASCII_NORMALIZED_CAPACITY];
+    let mut option_buffer = [0u8; ASCII_NORMALIZED_CAPACITY];
+    let wanted = ascii_normalized(text, &mut wanted_buffer);
+    let nothing_to_match = match wanted {
+        Some(wanted) => wanted.is_empty(),
+        None => normalized_words(text).next().is_none(),
+    };
+    if nothing_to_match {
         return 0;
     }
     options
         .iter()
-        .filter(|(_, option_text)| normalized_eq(option_text, text))
+        .filter(|(_, option_text)| match wanted {
+            Some(wanted) => match ascii_normalized(option_text, &mut option_buffer) {
+                Some(option) => option == wanted,
+                None => normalized_eq(option_text, text),
+            },
+            None => normalized_eq(option_text, text),
+        })
         .filter_map(|(key, _)| single_letter(key))
         .fold(0, |set, letter| set | 1 << (letter as u32 - 'A' as u32))
 }
@@ -134,9 +150,23 @@ fn only_letter(set: u32) -> Option<char> {
     (set.count_ones() == 1).then(|| char::from(b'A' + set.trailing_zeros() as u8))
 }
 
+/// The letter of the common bare spellings "B", "b", "B.", "B)", "B:", "(B)", if `text` is one.
+fn bare_letter(text: &str) -> Option<char> {
+    let letter = match text.as_bytes() {
+        [letter] | [letter, b'.' | b')' | b':'] | [b'(', letter, b')'] => *letter,
+        _ => return None,
+    };
+    letter
+        .is_ascii_alphabetic()
+        .then(|| char::from(letter.to_ascii_uppercase()))
+}
+
 /// Reads which option a short answer names.
 fn read_direct(text: &str, options: &BTreeMap<String, String>) -> ChoiceReading {
     let text = text.trim();
+    if let Some(letter) = bare_letter(text) {
+        return ChoiceReading::Letter(letter);
+    }
     if let Some(reading) = read_letter_list(text) {
         return reading;
     }
@@ -200,6 +230,16 @@ mod tests {
         assert_eq!(split_leading_letter("(c)"), Some(('C', "")));
         assert_eq!(split_leading_letter("e.g. bone"), None);
         assert_eq!(split_leading_letter("Bone"), None);
+    }
+
+    #[test]
+    fn bare_letters() {
+        for text in ["B", "b", "B.", "b)", "B:", "(B)"] {
+            assert_eq!(bare_letter(text), Some('B'), "{text}");
+        }
+        for text in ["", "BB", "(B", "1", "B-", "é"] {
+            assert_eq!(bare_letter(text), None, "{text}");
+        }
     }
 
     #[test]

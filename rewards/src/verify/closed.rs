@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Extracted, Judgement};
 use crate::error::RewardError;
-use crate::normalize::{normalize_text, normalized_words};
+use crate::normalize::{
+    ascii_normalized, normalize_text, normalized_words, ASCII_NORMALIZED_CAPACITY,
+};
 use crate::reference::Reference;
 
 /// Built-in synonym groups: canonical label first, then its synonyms.
@@ -140,7 +142,22 @@ impl SynonymTable {
 
     /// True when both labels have the same canonical label.
     pub fn same_label(&self, a: &str, b: &str) -> bool {
-        self.canonical(a) == self.canonical(b)
+        let mut left_buffer = [0u8; ASCII_NORMALIZED_CAPACITY];
+        let mut right_buffer = [0u8; ASCII_NORMALIZED_CAPACITY];
+        let left = ascii_normalized(a, &mut left_buffer).and_then(|b| std::str::from_utf8(b).ok());
+        let right =
+            ascii_normalized(b, &mut right_buffer).and_then(|b| std::str::from_utf8(b).ok());
+        match (left, right) {
+            (Some(left), Some(right)) => self.canonical_of(left) == self.canonical_of(right),
+            _ => self.canonical(a) == self.canonical(b),
+        }
+    }
+
+    /// The canonical label of an already normalised label, borrowed.
+    fn canonical_of<'s>(&'s self, normalized: &'s str) -> &'s str {
+        self.canonical
+            .get(normalized)
+            .map_or(normalized, String::as_str)
     }
 
     /// Number of labels in the table.

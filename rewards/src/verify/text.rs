@@ -24,11 +24,14 @@ pub struct TokenOverlap {
 const INLINE_TOKENS: usize = 32;
 
 /// Distinct tokens of `text` in a fixed array, or `None` when there are too many.
-fn inline_distinct(text: &str) -> Option<([&str; INLINE_TOKENS], usize)> {
+fn inline_distinct(
+    text: &str,
+    same: fn(&str, &str) -> bool,
+) -> Option<([&str; INLINE_TOKENS], usize)> {
     let mut set = [""; INLINE_TOKENS];
     let mut len = 0;
     for token in tokens(text) {
-        if set[..len].iter().any(|seen| same_word(seen, token)) {
+        if set[..len].iter().any(|seen| same(seen, token)) {
             continue;
         }
         if len == INLINE_TOKENS {
@@ -66,12 +69,18 @@ fn overlap_from(common: usize, predicted: usize, expected: usize) -> TokenOverla
 /// Token-set precision, recall and F1 of `prediction` against `reference`. Linear in the
 /// longer text (short texts take an allocation-free path).
 pub fn token_overlap(prediction: &str, reference: &str) -> TokenOverlap {
-    if let (Some((predicted, p_len)), Some((expected, e_len))) =
-        (inline_distinct(prediction), inline_distinct(reference))
-    {
+    let same: fn(&str, &str) -> bool = if prediction.is_ascii() && reference.is_ascii() {
+        |a, b| a.eq_ignore_ascii_case(b)
+    } else {
+        same_word
+    };
+    if let (Some((predicted, p_len)), Some((expected, e_len))) = (
+        inline_distinct(prediction, same),
+        inline_distinct(reference, same),
+    ) {
         let common = expected[..e_len]
             .iter()
-            .filter(|token| predicted[..p_len].iter().any(|p| same_word(p, token)))
+            .filter(|token| predicted[..p_len].iter().any(|p| same(p, token)))
             .count();
         return overlap_from(common, p_len, e_len);
     }

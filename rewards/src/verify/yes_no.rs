@@ -70,6 +70,19 @@ fn is_negation(raw: &str) -> bool {
         })
 }
 
+/// Fast path for a bare "yes"/"no" with optional surrounding spaces and one trailing `.` or `!`.
+fn bare_yes_no(text: &str) -> Option<YesNoReading> {
+    let word = text.trim();
+    let word = word.strip_suffix(['.', '!']).unwrap_or(word);
+    if word.eq_ignore_ascii_case("yes") {
+        Some(YesNoReading::Yes)
+    } else if word.eq_ignore_ascii_case("no") {
+        Some(YesNoReading::No)
+    } else {
+        None
+    }
+}
+
 /// Reads `text` as yes/no from the first word of each clause, falling back to negation.
 ///
 /// Clauses break at punctuation, at the connectors "and/or/but/nor/then", and right after a
@@ -78,6 +91,9 @@ fn is_negation(raw: &str) -> bool {
 /// "absent", "negative", "none", ..., "-n't") anywhere reads no: "There is no evidence of
 /// effusion" reads no, while "nodule" is not "no" and reads neither.
 pub(crate) fn classify_yes_no(text: &str) -> YesNoReading {
+    if let Some(reading) = bare_yes_no(text) {
+        return reading;
+    }
     let mut saw_yes = false;
     let mut saw_no = false;
     for clause in text.split(is_clause_break) {

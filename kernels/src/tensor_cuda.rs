@@ -1,0 +1,44 @@
+//! Sampling candle CUDA tensors in place (feature `candle-cuda`).
+
+use candle_core::{DType, Storage, Tensor};
+
+use crate::cuda::CudaSampler;
+use crate::error::KernelError;
+use crate::params::{SampledToken, SamplingParams};
+use crate::philox::RandomKey;
+
+/// Maps a candle error into the crate's error.
+fn tensor_error(error: candle_core::Error) -> KernelError {
+    KernelError::Tensor(error.to_string())
+}
+
+/// Samples the rows of a `(rows, vocab)` logits tensor that lives on a candle CUDA device, reading
+/// its device buffer without a copy. `sampler` should run on the tensor's stream
+/// ([`CudaSampler::on_stream`] with `device.as_cuda_device()?.cuda_stream()`).
+pub fn sample_cuda_tensor(
+    sampler: &CudaSampler,
+    logits: &Tensor,
+    params: &[SamplingParams],
+    keys: &[RandomKey],
+    histories: &[&[u32]],
+) -> Result<Vec<SampledToken>, KernelError> {
+    let (_, vocab_size) = logits.dims2().map_err(tensor_error)?;
+    let logits = logits
+        .to_dtype(DType::F32)
+        .and_then(|tensor| tensor.contiguous())
+        .map_err(tensor_error)?;
+    let (storage, layout) = logits.storage_and_layout();
+    let (start, end) = layout
+        .contiguous_offsets()
+        .ok_or_else(|| KernelError::Tensor("tensor is not contiguous".into()))?;
+    match &*storage {
+        Storage::Cuda(cuda) => {
+            let slice = cuda.as_cuda_slice::<f32>().map_err(tensor_error)?;
+            let view = slice.slice(start..end);
+            sampler.sample_device(&view, vocab_size, params, keys, histories)
+        }
+        _ => Err(KernelError::Tensor(
+            "expected a tensor on a CUDA device".into(),
+        )),
+    }
+}

@@ -1,0 +1,97 @@
+//! One-shot timings of the policy bench scenarios (random f32 weights, CPU), printed as numbers.
+//! The criterion bench `benches/policy.rs` measures the same with repetitions.
+//!
+//! cargo run --release -p medgym-policy --example policy_speed [gen|sft|05b]...
+
+use std::time::Instant;
+
+use candle_core::{DType, Device, D};
+use medgym_policy::hf::{HfConfig, HfInput, HfModel};
+use medgym_policy::Result;
+
+const VOCAB: usize = 151_936;
+
+fn prompts(batch: usize, len: usize) -> Vec<HfInput> {
+    (0..batch)
+        .map(|r| HfInput {
+            token_ids: (0..len)
+                .map(|i| ((r * 7919 + i * 104_729) % VOCAB) as u32)
+                .collect(),
+            images: Vec::new(),
+        })
+        .collect()
+}
+
+/// Greedy batched generation; returns (tokens/s over prefill + decode, prefill seconds, decode tokens/s).
+fn generation(model: &HfModel, batch: usize, prompt: usize, new: usize) -> Result<(f64, f64, f64)> {
+    let inputs = prompts(batch, prompt);
+    let start = Instant::now();
+    let (mut state, mut logits) = model.prefill(&inputs, new)?;
+    let prefill = start.elapsed().as_secs_f64();
+    let decode_start = Instant::now();
+    for step in 0..new {
+        let next: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
+        if step + 1 < new {
+            logits = model.decode(&mut state, &next)?;
+        }
+    }
+    let decode = decode_start.elapsed().as_secs_f64();
+    Ok((
+        (batch * new) as f64 / start.elapsed().as_secs_f64(),
+        prefill,
+        (batch * (new - 1)) as f64 / decode,
+    ))
+}
+
+fn report(label: &str, (overall, prefill, decode): (f64, f64, f64)) {
+    println!("{label}: {overall:.1} tokens/s overall (prefill {prefill:.2} s, decode {decode:.1} tokens/s)");
+}
+
+fn main() -> Result<()> {
+    let which: Vec<String> = std::env::args().skip(1).collect();
+    let wants = |k: &str| which.is_empty() || which.iter().any(|w| w == k);
+    let small = HfConfig::qwen2_text(VOCAB, 256, 688, 4, 4, 2, 4096, true)?;
+    if wants("gen") || wants("sft") {
+        let model = HfModel::new_random(&small, 1, DType::F32, &Device::Cpu)?;
+        if wants("gen") {
+            report(
+                "qwen2 h256 generation b32 p64 n64 f32",
+                generation(&model, 32, 64, 64)?,
+            );
+        }
+        if wants("sft") {
+            let inputs = prompts(8, 256);
+            let start = Instant::now();
+            let logp = model.token_logprobs(&inputs)?;
+            let loss = (logp.sum_all()?.neg()? / (8.0 * 255.0))?;
+            let forward = start.elapsed();
+            let grads = loss.backward()?;
+            let lr = 1e-5;
+            for (_, var) in model.named_vars() {
+                if let Some(g) = grads.get(var.as_tensor()) {
+                    var.set(&(var.as_tensor() - (g * lr)?)?)?;
+                }
+            }
+            println!(
+                "qwen2 h256 sft step 8x256: {:.2} s (forward {:.2} s)",
+                start.elapsed().as_secs_f64(),
+                forward.as_secs_f64()
+            );
+        }
+    }
+    for (key, dtype) in [
+        ("05b", DType::F32),
+        ("05b-f16", DType::F16),
+        ("05b-bf16", DType::BF16),
+    ] {
+        if which.iter().any(|w| w == key) || (which.is_empty() && key == "05b") {
+            let cfg = HfConfig::qwen2_text(VOCAB, 896, 4864, 24, 14, 2, 4096, true)?;
+            let model = HfModel::new_random(&cfg, 2, dtype, &Device::Cpu)?;
+            report(
+                &format!("qwen2.5-0.5B shape generation b1 p64 n32 {dtype:?}"),
+                generation(&model, 1, 64, 32)?,
+            );
+        }
+    }
+    Ok(())
+}
