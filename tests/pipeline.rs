@@ -103,3 +103,24 @@ fn unknown_preset_is_a_clear_error() {
     let err = PipelineConfig::preset("huge", 0).unwrap_err().to_string();
     assert!(err.contains("huge") && err.contains("smoke"), "{err}");
 }
+
+/// Runs the smoke preset with `updates` optimizer steps per GRPO batch; returns the RL weights' bytes.
+fn smoke_rl_weights(updates: usize) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = PipelineConfig::preset("smoke", 5).unwrap();
+    config.grpo.updates_per_batch = updates;
+    config.grpo.optimizer.total_steps = config.grpo.steps * updates;
+    run_pipeline(&config, dir.path(), false).unwrap();
+    std::fs::read(dir.path().join("checkpoints/rl/model.safetensors")).unwrap()
+}
+
+#[test]
+fn grpo_updates_per_batch_take_extra_steps_and_repeat_exactly() {
+    let once = smoke_rl_weights(1);
+    let twice = smoke_rl_weights(2);
+    assert_ne!(
+        once, twice,
+        "a second update on each batch must move the weights"
+    );
+    assert_eq!(twice, smoke_rl_weights(2), "same seed, same weights");
+}
