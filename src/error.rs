@@ -49,9 +49,6 @@ pub enum MedgymError {
         /// Why the line is rejected.
         reason: String,
     },
-    /// A command that is not built yet.
-    #[error("`{0}` is not built yet")]
-    NotBuilt(&'static str),
     /// A setting is not usable.
     #[error("invalid setting `{field}`: {reason}")]
     InvalidSetting {
