@@ -8,7 +8,7 @@ use crate::config::PolicyConfig;
 use crate::decoder::{DecoderLayer, LayerCache};
 use crate::error::{PolicyError, Result};
 use crate::layers::{RmsNorm, RotaryTable, MASKED};
-use crate::params::{Init, ParamBuilder};
+use crate::params::{scalar_count, select_vars, Init, ParamBuilder};
 use crate::vision::{ImageInput, VisionEncoder};
 
 /// One sequence: token ids (with expanded image placeholders) and its image, if any.
@@ -188,24 +188,17 @@ impl Policy {
 
     /// All parameters, sorted by name.
     pub fn named_vars(&self) -> Vec<(String, Var)> {
-        self.vars
-            .iter()
-            .map(|(n, v)| (n.clone(), v.clone()))
-            .collect()
+        select_vars(&self.vars, |_| true)
     }
 
     /// Parameters whose name passes `trainable` (e.g. everything but the vision tower), sorted by name.
     pub fn trainable_vars(&self, trainable: impl Fn(&str) -> bool) -> Vec<(String, Var)> {
-        self.vars
-            .iter()
-            .filter(|(n, _)| trainable(n))
-            .map(|(n, v)| (n.clone(), v.clone()))
-            .collect()
+        select_vars(&self.vars, trainable)
     }
 
     /// Total number of scalar parameters.
     pub fn parameter_count(&self) -> usize {
-        self.vars.values().map(|v| v.elem_count()).sum()
+        scalar_count(&self.vars)
     }
 
     /// Copies of all weights as plain tensors (no link to the live parameters).

@@ -119,3 +119,19 @@ impl ParamBuilder {
         }
     }
 }
+
+/// The parameters whose name passes `keep`, as (name, variable) pairs sorted by name.
+pub(crate) fn select_vars(
+    vars: &BTreeMap<String, Var>,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<(String, Var)> {
+    vars.iter()
+        .filter(|(name, _)| keep(name))
+        .map(|(name, var)| (name.clone(), var.clone()))
+        .collect()
+}
+
+/// Number of scalars held by `vars`.
+pub(crate) fn scalar_count(vars: &BTreeMap<String, Var>) -> usize {
+    vars.values().map(|var| var.elem_count()).sum()
+}

@@ -14,7 +14,7 @@ use crate::hf::text::{KvBuffer, Position3, Rotary, TextLayer};
 use crate::hf::vision::VisionTower;
 use crate::hf::weights::{describe_files, load_weights, save_weights, weight_files};
 use crate::layers::{RmsNorm, MASKED};
-use crate::params::{Init, ParamBuilder};
+use crate::params::{scalar_count, select_vars, Init, ParamBuilder};
 
 /// One sequence: token ids (image placeholders already expanded) and its images in order.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -191,24 +191,17 @@ impl HfModel {
 
     /// All base parameters, sorted by name.
     pub fn named_vars(&self) -> Vec<(String, Var)> {
-        self.vars
-            .iter()
-            .map(|(n, v)| (n.clone(), v.clone()))
-            .collect()
+        select_vars(&self.vars, |_| true)
     }
 
     /// Base parameters whose name passes `trainable` (freeze a sub-module by excluding its prefix).
     pub fn trainable_vars(&self, trainable: impl Fn(&str) -> bool) -> Vec<(String, Var)> {
-        self.vars
-            .iter()
-            .filter(|(n, _)| trainable(n))
-            .map(|(n, v)| (n.clone(), v.clone()))
-            .collect()
+        select_vars(&self.vars, trainable)
     }
 
     /// Number of scalar base parameters.
     pub fn parameter_count(&self) -> usize {
-        self.vars.values().map(|v| v.elem_count()).sum()
+        scalar_count(&self.vars)
     }
 
     /// Write config.json and the weights (transformers-4 tensor names, which transformers 4 and 5 load).
