@@ -9,6 +9,7 @@ pub mod error;
 pub mod hf;
 pub mod layers;
 pub mod model;
+pub mod ops;
 pub mod params;
 pub mod tokenizer;
 pub mod vision;

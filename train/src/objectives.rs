@@ -4,7 +4,7 @@
 //! gradients (logits, current log-probabilities); reference quantities such as
 //! old or reference log-probabilities are detached before use.
 
-use candle_core::{DType, Tensor, D};
+use candle_core::{DType, Tensor};
 
 use crate::TrainError;
 
@@ -190,13 +190,10 @@ pub fn token_logprobs(logits: &Tensor, targets: &Tensor) -> Result<Tensor, Train
             ));
         }
     }
-    let logits = match logits.dtype() {
-        DType::BF16 | DType::F16 => logits.to_dtype(DType::F32)?,
-        _ => logits.clone(),
-    };
-    let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-    let picked = log_probs.gather(&targets.unsqueeze(2)?.contiguous()?, 2)?;
-    Ok(picked.squeeze(2)?)
+    let target_ids: Vec<u32> = targets.flatten_all()?.to_vec1()?;
+    let flat = logits.reshape((batch * time, vocab))?;
+    let picked = medgym_policy::ops::target_logprobs(&flat, &target_ids)?;
+    Ok(picked.reshape((batch, time))?)
 }
 
 /// Per-token PPO-clip loss −min(ρA, clip(ρ, 1−ε_low, 1+ε_high)A) with ρ = exp(logp − old_logp) (log-ratio clamped to [−20, 20]);

@@ -444,7 +444,6 @@ impl HfModel {
         }
         // The last column predicts nothing here: leave it out before the (large) output head.
         let logits = self.logits(&hidden.narrow(1, 0, len - 1)?.contiguous()?)?;
-        let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
         let mut targets = Vec::with_capacity(b * (len - 1));
         let mut keep = Vec::with_capacity(b * (len - 1));
         for (input, &pad) in inputs.iter().zip(&pads) {
@@ -458,9 +457,11 @@ impl HfModel {
                 keep.push(if real { 1f32 } else { 0f32 });
             }
         }
-        let targets = Tensor::from_vec(targets, (b, len - 1, 1), &self.device)?;
+        let vocab = self.config.text.vocab_size;
+        let logp = crate::ops::target_logprobs(&logits.reshape((b * (len - 1), vocab))?, &targets)?
+            .reshape((b, len - 1))?;
         let keep = Tensor::from_vec(keep, (b, len - 1), &self.device)?.to_dtype(logp.dtype())?;
-        let picked = (logp.gather(&targets, D::Minus1)?.squeeze(D::Minus1)? * keep)?;
+        let picked = (logp * keep)?;
         let first = Tensor::zeros((b, 1), picked.dtype(), &self.device)?;
         Ok(Tensor::cat(&[&first, &picked], 1)?)
     }
