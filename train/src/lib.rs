@@ -1,5 +1,6 @@
 //! Trainers (SFT, GRPO), evaluation, RL objectives and optimisation for medgym policies.
 
+pub mod adamw;
 pub mod batch;
 pub mod data;
 pub mod error;

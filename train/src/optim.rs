@@ -4,7 +4,9 @@ use std::f64::consts::PI;
 
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
-use candle_nn::optim::{AdamW, Optimizer as _, ParamsAdamW};
+use candle_nn::optim::ParamsAdamW;
+
+use crate::adamw::{squared_sum, AdamWRule, ComposedAdamW, FusedCpuAdamW};
 
 use crate::TrainError;
 
@@ -38,12 +40,7 @@ fn collect_grads<'a>(
 pub fn grad_norm(grads: &GradStore, vars: &[(String, Var)]) -> Result<f64, TrainError> {
     let mut squared_total = 0.0f64;
     for grad in collect_grads(grads, vars)? {
-        let squared = grad
-            .to_dtype(DType::F64)?
-            .sqr()?
-            .sum_all()?
-            .to_scalar::<f64>()?;
-        squared_total += squared;
+        squared_total += squared_sum(grad)?;
     }
     Ok(squared_total.sqrt())
 }
@@ -201,7 +198,8 @@ pub struct StepStats {
 pub struct Optimizer {
     vars: Vec<(String, Var)>,
     config: OptimizerConfig,
-    inner: AdamW,
+    rule: Box<dyn AdamWRule>,
+    params: ParamsAdamW,
     steps_taken: usize,
 }
 
@@ -232,11 +230,15 @@ impl Optimizer {
             eps: config.eps,
             weight_decay: config.weight_decay,
         };
-        let inner = AdamW::new(vars.iter().map(|(_, var)| var.clone()).collect(), params)?;
+        let rule: Box<dyn AdamWRule> = match FusedCpuAdamW::new(&vars) {
+            Some(fused) => Box::new(fused),
+            None => Box::new(ComposedAdamW::new(&vars, params.clone())?),
+        };
         Ok(Self {
             vars,
             config,
-            inner,
+            rule,
+            params,
             steps_taken: 0,
         })
     }
@@ -266,10 +268,23 @@ impl Optimizer {
 
     /// Clip + step with externally computed (for example accumulated) gradients; `loss` in the result is NaN.
     pub fn step_with_grads(&mut self, grads: &mut GradStore) -> Result<StepStats, TrainError> {
-        let norm = clip_grad_norm(grads, &self.vars, self.config.max_grad_norm)?;
+        let norm = grad_norm(grads, &self.vars)?;
+        if !norm.is_finite() {
+            return Err(invalid(
+                "gradients",
+                format!("global gradient norm is not finite ({norm})"),
+            ));
+        }
+        let max_norm = self.config.max_grad_norm;
+        let grad_scale = if norm > max_norm {
+            max_norm / norm
+        } else {
+            1.0
+        };
         let lr = self.config.lr_at(self.steps_taken);
-        self.inner.set_learning_rate(lr);
-        self.inner.step(grads)?;
+        self.params.lr = lr;
+        self.rule
+            .step(&self.vars, grads, &self.params, grad_scale)?;
         self.steps_taken += 1;
         Ok(StepStats {
             loss: f64::NAN,
