@@ -5,7 +5,9 @@
 use std::arch::x86_64::*;
 
 use super::portable::*;
-use super::{Candidates, ChunkSums, RowLoops, WeighSpec, BAND_EDGES};
+use super::{
+    Candidates, ChunkSums, RowLoops, WeighSpec, BAND_EDGES, HISTOGRAM_BUCKETS, HISTOGRAM_SHIFT,
+};
 use crate::detmath::{
     det_exp, fixed_weight, EXP_COEFFICIENTS, EXP_INPUT_FLOOR, FIXED_POINT_SCALE, LN2_HIGH, LN2_LOW,
     LOG2_E, ROUNDING_MAGIC, ROUND_TO_INTEGER,
@@ -53,6 +55,8 @@ safe_wrapper!(masked_sum, masked_sum_avx2, (exponentials: &[f32], floor: f32) ->
 safe_wrapper!(find_first, find_first_avx2, (values: &[f32], target: f32) -> Option<usize>);
 safe_wrapper!(weigh, weigh_avx2,
     (source: &[f32], spec: &WeighSpec, first: u32, candidates: &mut Candidates) -> ChunkSums);
+safe_wrapper!(histogram, histogram_avx2, (exponentials: &[f32], histogram: &mut [u64]));
+safe_wrapper!(retain, retain_avx2, (candidates: &mut Candidates, floor: f32));
 
 /// The AVX2 + FMA loops when the processor supports both.
 pub(super) fn loops() -> Option<RowLoops> {
@@ -73,43 +77,78 @@ pub(super) fn loops() -> Option<RowLoops> {
         band_masses,
         find_first,
         weigh,
+        histogram,
+        retain,
     })
 }
 
-/// `det_exp` on eight lanes: clamp, round to an integer with the magic constant, two Cody–Waite
-/// FMAs, the degree-7 Horner FMAs and the power of two from the exponent bits.
+/// `det_exp` on `N` vectors of eight lanes: clamp, round to an integer with the magic constant,
+/// two Cody–Waite FMAs, the degree-7 Horner FMAs and the power of two from the exponent bits —
+/// step by step across the vectors so that their dependency chains overlap.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn exp8(x: __m256) -> __m256 {
+unsafe fn exp8_many<const N: usize>(x: [__m256; N]) -> [__m256; N] {
     // max_ps(x, floor) returns floor unless x > floor: the same value as `x < floor ? floor : x`.
-    let clamped = _mm256_max_ps(x, _mm256_set1_ps(EXP_INPUT_FLOOR));
+    let floor = _mm256_set1_ps(EXP_INPUT_FLOOR);
+    let clamped = x.map(|lanes| _mm256_max_ps(lanes, floor));
     let round = _mm256_set1_ps(ROUND_TO_INTEGER);
-    let shifted = _mm256_add_ps(_mm256_mul_ps(clamped, _mm256_set1_ps(LOG2_E)), round);
-    let n = _mm256_sub_ps(shifted, round);
-    let exponent = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_castps_si256(round));
-    let reduced = _mm256_fmadd_ps(n, _mm256_set1_ps(-LN2_HIGH), clamped);
-    let reduced = _mm256_fmadd_ps(n, _mm256_set1_ps(-LN2_LOW), reduced);
-    let mut poly = _mm256_set1_ps(EXP_COEFFICIENTS[0]);
-    for &coefficient in &EXP_COEFFICIENTS[1..] {
-        poly = _mm256_fmadd_ps(poly, reduced, _mm256_set1_ps(coefficient));
+    let log2_e = _mm256_set1_ps(LOG2_E);
+    let shifted = clamped.map(|lanes| _mm256_add_ps(_mm256_mul_ps(lanes, log2_e), round));
+    let n = shifted.map(|lanes| _mm256_sub_ps(lanes, round));
+    let mut reduced = clamped;
+    for (slot, &n) in reduced.iter_mut().zip(&n) {
+        *slot = _mm256_fmadd_ps(n, _mm256_set1_ps(-LN2_HIGH), *slot);
     }
-    let scale = _mm256_slli_epi32::<23>(_mm256_add_epi32(exponent, _mm256_set1_epi32(127)));
-    _mm256_mul_ps(poly, _mm256_castsi256_ps(scale))
+    for (slot, &n) in reduced.iter_mut().zip(&n) {
+        *slot = _mm256_fmadd_ps(n, _mm256_set1_ps(-LN2_LOW), *slot);
+    }
+    let mut poly = [_mm256_set1_ps(EXP_COEFFICIENTS[0]); N];
+    for &coefficient in &EXP_COEFFICIENTS[1..] {
+        let coefficient = _mm256_set1_ps(coefficient);
+        for (slot, &reduced) in poly.iter_mut().zip(&reduced) {
+            *slot = _mm256_fmadd_ps(*slot, reduced, coefficient);
+        }
+    }
+    let mut result = poly;
+    for (slot, &shifted) in result.iter_mut().zip(&shifted) {
+        let exponent = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_castps_si256(round));
+        let scale = _mm256_slli_epi32::<23>(_mm256_add_epi32(exponent, _mm256_set1_epi32(127)));
+        *slot = _mm256_mul_ps(*slot, _mm256_castsi256_ps(scale));
+    }
+    result
 }
 
-/// Bit patterns of `f64(e) × 2^40 + 2^52` for eight exponentials, summed pairwise into four u64
-/// lanes. Each pattern is `bits(2^52) + fixed_weight(e)`; the product is exact, so one FMA rounds
-/// exactly like the separate multiply and add of [`fixed_weight`].
+/// Eight exponentials as two exact f64 vectors (lanes 0..4 and 4..8).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn widen(exponentials: __m256) -> [__m256d; 2] {
+    [
+        _mm256_cvtps_pd(_mm256_castps256_ps128(exponentials)),
+        _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(exponentials)),
+    ]
+}
+
+/// Bit patterns of `f64(e) × 2^40 + 2^52` for four widened exponentials: each is
+/// `bits(2^52) + fixed_weight(e)`. The product is exact, so one FMA rounds exactly like the
+/// separate multiply and add of [`fixed_weight`].
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn weight_pattern(widened: __m256d) -> __m256d {
+    _mm256_fmadd_pd(
+        widened,
+        _mm256_set1_pd(FIXED_POINT_SCALE),
+        _mm256_set1_pd(ROUNDING_MAGIC),
+    )
+}
+
+/// Weight patterns of eight exponentials, summed pairwise into four u64 lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn weight_bits(exponentials: __m256) -> __m256i {
-    let scale = _mm256_set1_pd(FIXED_POINT_SCALE);
-    let magic = _mm256_set1_pd(ROUNDING_MAGIC);
-    let low = _mm256_cvtps_pd(_mm256_castps256_ps128(exponentials));
-    let high = _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(exponentials));
+    let [low, high] = widen(exponentials);
     _mm256_add_epi64(
-        _mm256_castpd_si256(_mm256_fmadd_pd(low, scale, magic)),
-        _mm256_castpd_si256(_mm256_fmadd_pd(high, scale, magic)),
+        _mm256_castpd_si256(weight_pattern(low)),
+        _mm256_castpd_si256(weight_pattern(high)),
     )
 }
 
@@ -123,26 +162,32 @@ unsafe fn weight_total(accumulator: __m256i, count: usize) -> u64 {
     sum.wrapping_sub((count as u64).wrapping_mul(ROUNDING_MAGIC.to_bits()))
 }
 
-/// Eight exponentials of `values[at..at + 8] − max`.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn exp_at(values: &[f32], at: usize, max: __m256) -> __m256 {
-    debug_assert!(at + WIDTH <= values.len());
-    exp8(_mm256_sub_ps(_mm256_loadu_ps(values.as_ptr().add(at)), max))
-}
+/// Vectors weighed together by the unrolled loops.
+const UNROLL: usize = 4;
 
 /// [`exp_sum_body`] with intrinsics.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn exp_sum_avx2(values: &[f32], max: f32) -> u64 {
     let max_lanes = _mm256_set1_ps(max);
-    let body = values.len() - values.len() % (2 * WIDTH);
-    let mut first = _mm256_setzero_si256();
-    let mut second = _mm256_setzero_si256();
-    for at in (0..body).step_by(2 * WIDTH) {
-        first = _mm256_add_epi64(first, weight_bits(exp_at(values, at, max_lanes)));
-        second = _mm256_add_epi64(second, weight_bits(exp_at(values, at + WIDTH, max_lanes)));
+    let step = UNROLL * WIDTH;
+    let body = values.len() - values.len() % step;
+    let mut accumulators = [_mm256_setzero_si256(); UNROLL];
+    for at in (0..body).step_by(step) {
+        let pointer = values.as_ptr().add(at);
+        let inputs: [__m256; UNROLL] = std::array::from_fn(|lane| {
+            _mm256_sub_ps(_mm256_loadu_ps(pointer.add(lane * WIDTH)), max_lanes)
+        });
+        let exponentials = exp8_many(inputs);
+        for (accumulator, &exponentials) in accumulators.iter_mut().zip(&exponentials) {
+            *accumulator = _mm256_add_epi64(*accumulator, weight_bits(exponentials));
+        }
     }
-    let total = weight_total(_mm256_add_epi64(first, second), body);
+    let sum = accumulators
+        .iter()
+        .fold(_mm256_setzero_si256(), |sum, &lanes| {
+            _mm256_add_epi64(sum, lanes)
+        });
+    let total = weight_total(sum, body);
     values[body..].iter().fold(total, |total, &value| {
         total + fixed_weight(det_exp(value - max))
     })
@@ -153,14 +198,26 @@ unsafe fn exp_sum_avx2(values: &[f32], max: f32) -> u64 {
 unsafe fn exp_store_sum_avx2(values: &[f32], max: f32, out: &mut [f32]) -> u64 {
     let len = values.len().min(out.len());
     let max_lanes = _mm256_set1_ps(max);
-    let body = len - len % WIDTH;
-    let mut accumulator = _mm256_setzero_si256();
-    for at in (0..body).step_by(WIDTH) {
-        let exponentials = exp_at(values, at, max_lanes);
-        _mm256_storeu_ps(out.as_mut_ptr().add(at), exponentials);
-        accumulator = _mm256_add_epi64(accumulator, weight_bits(exponentials));
+    let step = UNROLL * WIDTH;
+    let body = len - len % step;
+    let mut accumulators = [_mm256_setzero_si256(); UNROLL];
+    for at in (0..body).step_by(step) {
+        let pointer = values.as_ptr().add(at);
+        let inputs: [__m256; UNROLL] = std::array::from_fn(|lane| {
+            _mm256_sub_ps(_mm256_loadu_ps(pointer.add(lane * WIDTH)), max_lanes)
+        });
+        let exponentials = exp8_many(inputs);
+        for (lane, &exponentials) in exponentials.iter().enumerate() {
+            _mm256_storeu_ps(out.as_mut_ptr().add(at + lane * WIDTH), exponentials);
+            accumulators[lane] = _mm256_add_epi64(accumulators[lane], weight_bits(exponentials));
+        }
     }
-    let mut total = weight_total(accumulator, body);
+    let sum = accumulators
+        .iter()
+        .fold(_mm256_setzero_si256(), |sum, &lanes| {
+            _mm256_add_epi64(sum, lanes)
+        });
+    let mut total = weight_total(sum, body);
     for (slot, &value) in out[body..len].iter_mut().zip(&values[body..len]) {
         let exponential = det_exp(value - max);
         *slot = exponential;
@@ -173,14 +230,26 @@ unsafe fn exp_store_sum_avx2(values: &[f32], max: f32, out: &mut [f32]) -> u64 {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn exp_in_place_sum_avx2(values: &mut [f32], max: f32) -> u64 {
     let max_lanes = _mm256_set1_ps(max);
-    let body = values.len() - values.len() % WIDTH;
-    let mut accumulator = _mm256_setzero_si256();
-    for at in (0..body).step_by(WIDTH) {
-        let exponentials = exp_at(values, at, max_lanes);
-        _mm256_storeu_ps(values.as_mut_ptr().add(at), exponentials);
-        accumulator = _mm256_add_epi64(accumulator, weight_bits(exponentials));
+    let step = UNROLL * WIDTH;
+    let body = values.len() - values.len() % step;
+    let mut accumulators = [_mm256_setzero_si256(); UNROLL];
+    for at in (0..body).step_by(step) {
+        let pointer = values.as_mut_ptr().add(at);
+        let inputs: [__m256; UNROLL] = std::array::from_fn(|lane| {
+            _mm256_sub_ps(_mm256_loadu_ps(pointer.add(lane * WIDTH)), max_lanes)
+        });
+        let exponentials = exp8_many(inputs);
+        for (lane, &exponentials) in exponentials.iter().enumerate() {
+            _mm256_storeu_ps(pointer.add(lane * WIDTH), exponentials);
+            accumulators[lane] = _mm256_add_epi64(accumulators[lane], weight_bits(exponentials));
+        }
     }
-    let mut total = weight_total(accumulator, body);
+    let sum = accumulators
+        .iter()
+        .fold(_mm256_setzero_si256(), |sum, &lanes| {
+            _mm256_add_epi64(sum, lanes)
+        });
+    let mut total = weight_total(sum, body);
     for slot in &mut values[body..] {
         let exponential = det_exp(*slot - max);
         *slot = exponential;
@@ -238,17 +307,57 @@ unsafe fn find_first_avx2(values: &[f32], target: f32) -> Option<usize> {
     find_first_body(&values[body..], target).map(|offset| body + offset)
 }
 
-/// Appends the lanes selected by `mask` (bit i = lane i) to the candidates.
-#[inline]
-fn gather_lanes(lanes: &[f32; WIDTH], mut mask: u32, first: u32, candidates: &mut Candidates) {
-    while mask != 0 {
-        let lane = mask.trailing_zeros();
-        candidates.push(first + lane, lanes[lane as usize]);
-        mask &= mask - 1;
+/// For each 8-bit lane mask, the selected lane numbers in increasing order (then zeros).
+const PACK_ORDER: [[u8; WIDTH]; 256] = pack_order();
+
+/// Builds [`PACK_ORDER`].
+const fn pack_order() -> [[u8; WIDTH]; 256] {
+    let mut table = [[0u8; WIDTH]; 256];
+    let mut mask = 0;
+    while mask < 256 {
+        let mut lane = 0;
+        let mut next = 0;
+        while lane < WIDTH {
+            if mask & (1 << lane) != 0 {
+                table[mask][next] = lane as u8;
+                next += 1;
+            }
+            lane += 1;
+        }
+        mask += 1;
     }
+    table
 }
 
-/// [`weigh_body`] with intrinsics, specialised on whether a floor and a gather threshold apply.
+/// Appends the lanes of `exponentials` selected by `mask` (bit i = lane i), with token indices
+/// `first + lane`, packed in lane order by one permutation.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gather_lanes(exponentials: __m256, mask: u32, first: u32, candidates: &mut Candidates) {
+    let order = _mm256_cvtepu8_epi32(_mm_loadl_epi64(
+        PACK_ORDER[mask as usize & 0xff].as_ptr().cast(),
+    ));
+    let indices = _mm256_add_epi32(
+        _mm256_set1_epi32(first as i32),
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+    );
+    candidates.reserve_slack();
+    let (index_slots, value_slots) = candidates.spare();
+    let index_slots = &mut index_slots[..WIDTH];
+    let value_slots = &mut value_slots[..WIDTH];
+    _mm256_storeu_si256(
+        index_slots.as_mut_ptr().cast(),
+        _mm256_permutevar8x32_epi32(indices, order),
+    );
+    _mm256_storeu_ps(
+        value_slots.as_mut_ptr(),
+        _mm256_permutevar8x32_ps(exponentials, order),
+    );
+    candidates.commit(mask.count_ones() as usize);
+}
+
+/// [`weigh_body`] with intrinsics, specialised on whether a floor applies and whether anything is
+/// gathered.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn weigh_avx2(
     source: &[f32],
@@ -278,30 +387,60 @@ unsafe fn weigh_with<const MASKED: bool, const GATHER: bool>(
 ) -> ChunkSums {
     let max_lanes = _mm256_set1_ps(spec.max);
     let floor_lanes = _mm256_set1_ps(spec.floor);
-    let gather_lanes_threshold = _mm256_set1_ps(spec.gather);
-    let body = source.len() - source.len() % WIDTH;
-    let mut all = _mm256_setzero_si256();
-    let mut kept = _mm256_setzero_si256();
-    let mut lanes = [0.0f32; WIDTH];
-    for at in (0..body).step_by(WIDTH) {
-        let exponentials = exp_at(source, at, max_lanes);
-        all = _mm256_add_epi64(all, weight_bits(exponentials));
+    // Two magic patterns, as `weight_bits` adds two per u64 lane.
+    let magic_pair = _mm256_set1_epi64x(ROUNDING_MAGIC.to_bits().wrapping_mul(2) as i64);
+    let gather_floor = _mm256_set1_ps(spec.gather);
+    let step = UNROLL * WIDTH;
+    let body = source.len() - source.len() % step;
+    let mut all = [_mm256_setzero_si256(); UNROLL];
+    let mut kept = [_mm256_setzero_si256(); UNROLL];
+    for at in (0..body).step_by(step) {
+        let pointer = source.as_ptr().add(at);
+        let inputs: [__m256; UNROLL] = std::array::from_fn(|lane| {
+            _mm256_sub_ps(_mm256_loadu_ps(pointer.add(lane * WIDTH)), max_lanes)
+        });
+        let exponentials = exp8_many(inputs);
+        for (slot, &exponentials) in all.iter_mut().zip(&exponentials) {
+            *slot = _mm256_add_epi64(*slot, weight_bits(exponentials));
+        }
         if MASKED {
-            let above = at_or_above(exponentials, floor_lanes);
-            kept = _mm256_add_epi64(kept, weight_bits(above));
+            // Few tokens reach the floor: vectors with none of them are skipped after one test.
+            let above = exponentials.map(|lanes| _mm256_cmp_ps::<_CMP_GE_OQ>(lanes, floor_lanes));
+            if any_lane(&above) {
+                for (slot, (&exponentials, &above)) in
+                    kept.iter_mut().zip(exponentials.iter().zip(&above))
+                {
+                    // Lanes below the floor become +0.0, whose pattern is the bare magic.
+                    let pattern = weight_bits(_mm256_and_ps(exponentials, above));
+                    *slot = _mm256_add_epi64(*slot, _mm256_sub_epi64(pattern, magic_pair));
+                }
+            }
         }
         if GATHER {
-            let selected = _mm256_cmp_ps::<_CMP_GE_OQ>(exponentials, gather_lanes_threshold);
-            let mask = _mm256_movemask_ps(selected) as u32;
-            if mask != 0 {
-                _mm256_storeu_ps(lanes.as_mut_ptr(), exponentials);
-                gather_lanes(&lanes, mask, first + at as u32, candidates);
+            let selected =
+                exponentials.map(|lanes| _mm256_cmp_ps::<_CMP_GE_OQ>(lanes, gather_floor));
+            if any_lane(&selected) {
+                // Packed stores without a branch per vector: dense gathering stays predictable.
+                for (lane, (&exponentials, &selected)) in
+                    exponentials.iter().zip(&selected).enumerate()
+                {
+                    let mask = _mm256_movemask_ps(selected) as u32;
+                    let index = first + (at + lane * WIDTH) as u32;
+                    gather_lanes(exponentials, mask, index, candidates);
+                }
             }
         }
     }
-    let all = weight_total(all, body);
+    let sum = |accumulators: &[__m256i; UNROLL]| {
+        accumulators
+            .iter()
+            .fold(_mm256_setzero_si256(), |sum, &lanes| {
+                _mm256_add_epi64(sum, lanes)
+            })
+    };
+    let all = weight_total(sum(&all), body);
     let kept = if MASKED {
-        weight_total(kept, body)
+        weight_total(sum(&kept), 0)
     } else {
         all
     };
@@ -310,4 +449,83 @@ unsafe fn weigh_with<const MASKED: bool, const GATHER: bool>(
         all: all + tail.all,
         kept: kept + tail.kept,
     }
+}
+
+/// Whether any lane of the compare masks is set.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn any_lane(masks: &[__m256; UNROLL]) -> bool {
+    let any = masks
+        .iter()
+        .fold(_mm256_setzero_ps(), |any, &lanes| _mm256_or_ps(any, lanes));
+    _mm256_movemask_ps(any) != 0
+}
+
+/// [`histogram_body`] with intrinsics: buckets and weights of eight exponentials at a time, then
+/// eight scalar additions without branches.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn histogram_avx2(exponentials: &[f32], histogram: &mut [u64]) {
+    let Some(histogram) = histogram.get_mut(..HISTOGRAM_BUCKETS) else {
+        return histogram_body(exponentials, histogram);
+    };
+    let magic = _mm256_set1_epi64x(ROUNDING_MAGIC.to_bits() as i64);
+    let body = exponentials.len() - exponentials.len() % WIDTH;
+    let mut weights = [0u64; WIDTH];
+    let mut buckets = [0u32; WIDTH];
+    for at in (0..body).step_by(WIDTH) {
+        let values = _mm256_loadu_ps(exponentials.as_ptr().add(at));
+        for (half, &lanes) in widen(values).iter().enumerate() {
+            let pattern = _mm256_castpd_si256(weight_pattern(lanes));
+            _mm256_storeu_si256(
+                weights.as_mut_ptr().add(half * 4).cast(),
+                _mm256_sub_epi64(pattern, magic),
+            );
+        }
+        _mm256_storeu_si256(
+            buckets.as_mut_ptr().cast(),
+            _mm256_srli_epi32::<{ HISTOGRAM_SHIFT as i32 }>(_mm256_castps_si256(values)),
+        );
+        for (&bucket, &weight) in buckets.iter().zip(&weights) {
+            // Buckets of non-negative values are below HISTOGRAM_BUCKETS; the mask only
+            // spares the bounds check.
+            histogram[bucket as usize & (HISTOGRAM_BUCKETS - 1)] += weight;
+        }
+    }
+    histogram_body(&exponentials[body..], histogram);
+}
+
+/// [`Candidates::retain_at_least`] with intrinsics: eight pairs tested at a time and the kept ones
+/// packed forward in place (a store at the write position never reaches unread pairs, as the
+/// write position trails the read position).
+#[target_feature(enable = "avx2,fma")]
+unsafe fn retain_avx2(candidates: &mut Candidates, floor: f32) {
+    let len = candidates.len;
+    let body = len - len % WIDTH;
+    let floor_lanes = _mm256_set1_ps(floor);
+    let mut kept = 0;
+    for at in (0..body).step_by(WIDTH) {
+        let values = _mm256_loadu_ps(candidates.values[at..at + WIDTH].as_ptr());
+        let indices = _mm256_loadu_si256(candidates.indices[at..at + WIDTH].as_ptr().cast());
+        let mask = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(values, floor_lanes)) as u32;
+        let order =
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64(PACK_ORDER[mask as usize].as_ptr().cast()));
+        _mm256_storeu_ps(
+            candidates.values[kept..kept + WIDTH].as_mut_ptr(),
+            _mm256_permutevar8x32_ps(values, order),
+        );
+        _mm256_storeu_si256(
+            candidates.indices[kept..kept + WIDTH].as_mut_ptr().cast(),
+            _mm256_permutevar8x32_epi32(indices, order),
+        );
+        kept += mask.count_ones() as usize;
+    }
+    for at in body..len {
+        let value = candidates.values[at];
+        if value >= floor {
+            candidates.values[kept] = value;
+            candidates.indices[kept] = candidates.indices[at];
+            kept += 1;
+        }
+    }
+    candidates.len = kept;
 }

@@ -32,37 +32,90 @@ pub(crate) struct ChunkSums {
 }
 
 /// Gathered (index, exponential) pairs in increasing index order.
-#[derive(Debug, Default, Clone, PartialEq)]
+///
+/// The buffers always hold at least [`Candidates::SLACK`] slots past the logical length, so a
+/// vector loop can store a full vector of packed lanes there and then count only the valid ones.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Candidates {
-    /// Token indices.
-    pub indices: Vec<u32>,
-    /// Their exponentials.
-    pub values: Vec<f32>,
+    /// Token indices (valid up to `len`).
+    indices: Vec<u32>,
+    /// Their exponentials (valid up to `len`).
+    values: Vec<f32>,
+    /// Number of valid pairs.
+    len: usize,
+}
+
+impl PartialEq for Candidates {
+    fn eq(&self, other: &Self) -> bool {
+        self.indices() == other.indices()
+            && self
+                .values()
+                .iter()
+                .map(|v| v.to_bits())
+                .eq(other.values().iter().map(|v| v.to_bits()))
+    }
 }
 
 impl Candidates {
+    /// Free slots kept past the logical length.
+    pub const SLACK: usize = 8;
+
+    /// Makes room for [`Self::SLACK`] more slots past the logical length.
+    #[inline]
+    pub fn reserve_slack(&mut self) {
+        let needed = self.len + Self::SLACK;
+        if self.values.len() < needed {
+            let grown = needed.max(2 * self.values.len()).max(64);
+            self.values.resize(grown, 0.0);
+            self.indices.resize(grown, 0);
+        }
+    }
+
+    /// The free slots past the logical length (at least [`Self::SLACK`] after `reserve_slack`).
+    #[inline]
+    pub fn spare(&mut self) -> (&mut [u32], &mut [f32]) {
+        (&mut self.indices[self.len..], &mut self.values[self.len..])
+    }
+
+    /// Counts `added` pairs written into the spare slots as valid.
+    #[inline]
+    pub fn commit(&mut self, added: usize) {
+        self.len = (self.len + added).min(self.values.len());
+    }
+
     /// Appends one pair.
     #[inline]
     pub fn push(&mut self, index: u32, value: f32) {
-        self.indices.push(index);
-        self.values.push(value);
+        self.reserve_slack();
+        self.indices[self.len] = index;
+        self.values[self.len] = value;
+        self.len += 1;
     }
 
     /// Number of pairs.
     pub fn len(&self) -> usize {
-        self.indices.len()
+        self.len
+    }
+
+    /// Token indices of the pairs.
+    pub fn indices(&self) -> &[u32] {
+        &self.indices[..self.len]
+    }
+
+    /// Exponentials of the pairs.
+    pub fn values(&self) -> &[f32] {
+        &self.values[..self.len]
     }
 
     /// Removes every pair.
     pub fn clear(&mut self) {
-        self.indices.clear();
-        self.values.clear();
+        self.len = 0;
     }
 
     /// Keeps the pairs whose exponential is at or above `floor`, in order.
     pub fn retain_at_least(&mut self, floor: f32) {
         let mut kept = 0;
-        for position in 0..self.values.len() {
+        for position in 0..self.len {
             let value = self.values[position];
             if value >= floor {
                 self.values[kept] = value;
@@ -70,10 +123,15 @@ impl Candidates {
                 kept += 1;
             }
         }
-        self.values.truncate(kept);
-        self.indices.truncate(kept);
+        self.len = kept;
     }
 }
+
+/// Bit patterns of exponentials are bucketed by their bits from this one up: exponent and the top
+/// five mantissa bits, so a bucket spans a factor of at most `2^(1/32)`.
+pub(crate) const HISTOGRAM_SHIFT: u32 = 18;
+/// Buckets of [`RowLoops::histogram`]: every non-negative f32 bit pattern has one.
+pub(crate) const HISTOGRAM_BUCKETS: usize = 1 << (31 - HISTOGRAM_SHIFT);
 
 /// The row loops as plain function pointers, bound to the best instruction set available.
 #[derive(Clone, Copy)]
@@ -102,6 +160,11 @@ pub(crate) struct RowLoops {
     pub find_first: fn(&[f32], f32) -> Option<usize>,
     /// One chunk of the weights pass (sums and gathered candidates).
     pub weigh: fn(&[f32], &WeighSpec, u32, &mut Candidates) -> ChunkSums,
+    /// Adds the weight of each exponential to its bucket (`bits >> HISTOGRAM_SHIFT`) of a
+    /// histogram of [`HISTOGRAM_BUCKETS`] masses.
+    pub histogram: fn(&[f32], &mut [u64]),
+    /// Keeps the candidates at or above a floor, in order.
+    pub retain: fn(&mut Candidates, f32),
 }
 
 /// Portable build of the loops.
@@ -118,6 +181,8 @@ const PORTABLE: RowLoops = RowLoops {
     band_masses: band_masses_body,
     find_first: find_first_body,
     weigh: weigh_body,
+    histogram: histogram_body,
+    retain: Candidates::retain_at_least,
 };
 
 impl RowLoops {
@@ -272,24 +337,39 @@ mod edge_tests {
         for (seed, len) in (0..40).chain([1000, 1024, 1031]).enumerate() {
             let values = edge_row(len, 100 + seed as u64);
             let (max, _) = (slow.scan)(&values);
+            let exponentials: Vec<f32> = values.iter().map(|&v| det_exp(v - max)).collect();
             for floor in [0.0, 1e-9, 0.05, 1.0] {
                 for gather in [f32::INFINITY, 0.0, 1e-12, 0.3, 1.0] {
                     let spec = WeighSpec { max, floor, gather };
+                    let context = format!("len {len} floor {floor} gather {gather}");
                     let mut fast_candidates = Candidates::default();
                     let mut slow_candidates = Candidates::default();
                     let a = (fast.weigh)(&values, &spec, 77, &mut fast_candidates);
                     let b = (slow.weigh)(&values, &spec, 77, &mut slow_candidates);
-                    assert_eq!(a, b, "len {len} floor {floor} gather {gather}");
-                    assert_eq!(fast_candidates, slow_candidates);
-                    let exponentials: Vec<f32> = values.iter().map(|&v| det_exp(v - max)).collect();
+                    assert_eq!(a, b, "{context}");
+                    assert_eq!(fast_candidates, slow_candidates, "{context}");
                     assert_eq!(b.all, (slow.masked_sum)(&exponentials, 0.0));
                     assert_eq!(b.kept, (slow.masked_sum)(&exponentials, floor));
                     let expected: Vec<u32> = (0..len as u32)
                         .filter(|&i| exponentials[i as usize] >= gather)
                         .map(|i| i + 77)
                         .collect();
-                    assert_eq!(slow_candidates.indices, expected);
+                    assert_eq!(slow_candidates.indices(), &expected[..]);
                 }
+            }
+            let mut fast_histogram = vec![0u64; HISTOGRAM_BUCKETS];
+            let mut slow_histogram = vec![0u64; HISTOGRAM_BUCKETS];
+            (fast.histogram)(&exponentials, &mut fast_histogram);
+            (slow.histogram)(&exponentials, &mut slow_histogram);
+            assert_eq!(fast_histogram, slow_histogram);
+            let total: u64 = slow_histogram.iter().sum();
+            assert_eq!(total, (slow.masked_sum)(&exponentials, 0.0));
+            for (&value, bucket) in exponentials.iter().zip(0..) {
+                let _ = bucket;
+                assert!(
+                    slow_histogram[(value.to_bits() >> HISTOGRAM_SHIFT) as usize]
+                        >= fixed_weight(value)
+                );
             }
         }
     }

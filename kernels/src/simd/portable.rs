@@ -1,7 +1,7 @@
 //! Portable row loops: the reference semantics of every loop. The AVX2 + FMA module builds some
 //! of them again from these bodies and writes the heavy ones with explicit intrinsics.
 
-use super::{Candidates, ChunkSums, WeighSpec, BAND_EDGES};
+use super::{Candidates, ChunkSums, WeighSpec, BAND_EDGES, HISTOGRAM_BUCKETS, HISTOGRAM_SHIFT};
 use crate::detmath::{det_exp, fixed_weight};
 
 /// Independent accumulators per loop, so reductions map onto vector lanes.
@@ -234,4 +234,15 @@ pub(super) fn weigh_body(
         }
     }
     sums
+}
+
+/// Adds `fixed_weight(e)` to bucket `bits(e) >> HISTOGRAM_SHIFT` for every exponential.
+#[inline(always)]
+pub(super) fn histogram_body(exponentials: &[f32], histogram: &mut [u64]) {
+    for &value in exponentials {
+        let bucket = (value.to_bits() >> HISTOGRAM_SHIFT) as usize & (HISTOGRAM_BUCKETS - 1);
+        if let Some(slot) = histogram.get_mut(bucket) {
+            *slot += fixed_weight(value);
+        }
+    }
 }

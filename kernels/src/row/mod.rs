@@ -1,24 +1,28 @@
 //! One row on the CPU: checks, penalties, temperature, filters, the integer draw and log-probs.
 
-use crate::detmath::{
-    det_ln_fixed, fixed_weight, multiply_high, top_p_fixed, top_p_target, MAX_VOCAB_SIZE,
-};
+mod full;
+mod streamed;
+
+use crate::detmath::{det_ln_fixed, fixed_weight, multiply_high, MAX_VOCAB_SIZE};
 use crate::error::KernelError;
 use crate::history::TokenCounts;
 use crate::params::{SampledToken, SamplingParams};
 use crate::philox::RandomKey;
-use crate::select::{threshold, Measure, SelectScratch};
+use crate::select::SelectScratch;
 use crate::simd::RowLoops;
+use streamed::StreamScratch;
 
 /// Rows are walked in chunks of this many tokens when locating the drawn token.
 const DRAW_CHUNK: usize = 1024;
 
 /// Buffers one worker reuses across rows.
 pub(crate) struct RowWorkspace {
-    /// Processed logits, then their exponentials.
+    /// Processed logits (and their exponentials on the full-buffer path).
     values: Vec<f32>,
     /// Buffers of the threshold selection.
     select: SelectScratch,
+    /// Buffers of the streamed path.
+    stream: StreamScratch,
     /// Loops bound to the processor's instruction set.
     loops: RowLoops,
 }
@@ -29,6 +33,7 @@ impl RowWorkspace {
         Self {
             values: Vec::new(),
             select: SelectScratch::default(),
+            stream: StreamScratch::default(),
             loops: RowLoops::detect(),
         }
     }
@@ -41,20 +46,6 @@ impl RowWorkspace {
             ..Self::new()
         }
     }
-}
-
-/// A row after every filter: what both the draw and [`filtered_distribution`] need.
-struct PreparedRow {
-    /// Largest raw logit.
-    raw_max: f32,
-    /// Fixed-point sum of the raw exponentials.
-    raw_total: u64,
-    /// Largest processed logit.
-    processed_max: f32,
-    /// Exponentials at or above this value are kept.
-    floor: f32,
-    /// Fixed-point mass of the kept tokens.
-    kept_total: u64,
 }
 
 /// The random 64-bit word of a draw: Philox output words 0 (high half) and 1 (low half).
@@ -178,10 +169,7 @@ fn sample_greedy(
     } else {
         (row_logits, raw_max)
     };
-    let index = values
-        .iter()
-        .position(|&value| value == target)
-        .ok_or(KernelError::NoFiniteLogit { row })?;
+    let index = (loops.find_first)(values, target).ok_or(KernelError::NoFiniteLogit { row })?;
     Ok(SampledToken {
         token: index as u32,
         logprob: raw_logprob(row_logits[index], raw_max, raw_total),
@@ -194,101 +182,94 @@ fn raw_logprob(logit: f32, max: f32, total: u64) -> f32 {
     (f64::from(logit - max) - det_ln_fixed(total)) as f32
 }
 
-/// Computes exponentials, filters and the kept mass of a non-greedy row into `workspace.values`.
-fn prepare(
+/// The drawn token of a non-greedy row and the sums its log-probs need.
+struct Drawn {
+    /// Token index.
+    index: usize,
+    /// Largest raw logit.
+    raw_max: f32,
+    /// Fixed-point mass of the raw exponentials.
+    raw_total: u64,
+    /// Largest processed logit.
+    processed_max: f32,
+    /// Fixed-point mass of the kept tokens.
+    kept_total: u64,
+}
+
+/// The streamed path: one weights pass, thresholds among candidates; `None` when it declines.
+fn draw_streamed(
     workspace: &mut RowWorkspace,
     row_logits: &[f32],
     params: &SamplingParams,
     counts: &TokenCounts,
     raw_max: f32,
+    key: RandomKey,
     row: usize,
-) -> Result<PreparedRow, KernelError> {
+) -> Result<Option<Drawn>, KernelError> {
     let loops = workspace.loops;
-    let vocab = row_logits.len();
-    workspace.values.resize(vocab, 0.0);
     let penalised = params.has_penalties() && !counts.is_empty();
     let identity = params.temperature == 1.0 && !penalised;
-    let (raw_total, processed_max, all_total) = if identity {
-        let total = (loops.exp_store_sum)(row_logits, raw_max, &mut workspace.values);
-        (total, raw_max, total)
+    let (raw_total, processed_max) = if identity {
+        (None, raw_max)
     } else {
         let raw_total = (loops.exp_sum)(row_logits, raw_max);
+        workspace.values.resize(row_logits.len(), 0.0);
         fill_processed(workspace, row_logits, params, counts, row)?;
         let processed_max = (loops.max)(&workspace.values);
         if processed_max == f32::NEG_INFINITY {
             return Err(KernelError::NoFiniteLogit { row });
         }
-        let all_total = (loops.exp_in_place_sum)(&mut workspace.values, processed_max);
-        (raw_total, processed_max, all_total)
+        (Some(raw_total), processed_max)
     };
-    let values = &workspace.values;
-    let mut floor = if params.min_p > 0.0 {
-        params.min_p
+    let source: &[f32] = if identity {
+        row_logits
     } else {
-        0.0
+        &workspace.values
     };
-    if params.top_k > 0 && params.top_k < vocab {
-        if let Some(kth) = threshold(
-            &loops,
-            values,
-            0.0,
-            params.top_k as u64,
-            Measure::Count,
-            &mut workspace.select,
-        ) {
-            floor = floor.max(kth);
-        }
-    }
-    if params.top_p < 1.0 {
-        let filtered_total = if floor == 0.0 {
-            all_total
-        } else {
-            (loops.masked_sum)(values, floor)
-        };
-        let target = top_p_target(filtered_total, top_p_fixed(params.top_p));
-        if let Some(cut) = threshold(
-            &loops,
-            values,
-            floor,
-            target,
-            Measure::Mass,
-            &mut workspace.select,
-        ) {
-            floor = floor.max(cut);
-        }
-    }
-    let kept_total = if floor == 0.0 {
-        all_total
-    } else {
-        (loops.masked_sum)(values, floor)
-    };
-    Ok(PreparedRow {
-        raw_max,
-        raw_total,
+    let stream = &mut workspace.stream;
+    let Some(settled) = streamed::weigh_row(
+        &loops,
+        stream,
+        &mut workspace.select,
+        source,
         processed_max,
-        floor,
-        kept_total,
-    })
+        params,
+    ) else {
+        return Ok(None);
+    };
+    let target = multiply_high(draw_word(key), settled.kept_total);
+    let index = streamed::locate(&loops, stream, source, processed_max, &settled, target)
+        .ok_or(KernelError::DrawFailed { row })?;
+    Ok(Some(Drawn {
+        index,
+        raw_max,
+        raw_total: raw_total.unwrap_or(settled.all_total),
+        processed_max,
+        kept_total: settled.kept_total,
+    }))
 }
 
-/// Index of the first kept token whose inclusive prefix mass exceeds `target`.
-fn locate(loops: &RowLoops, exponentials: &[f32], floor: f32, target: u64) -> Option<usize> {
-    let mut before = 0u64;
-    for (chunk_index, chunk) in exponentials.chunks(DRAW_CHUNK).enumerate() {
-        let chunk_mass = (loops.masked_sum)(chunk, floor);
-        if before + chunk_mass > target {
-            for (offset, &value) in chunk.iter().enumerate() {
-                if value >= floor {
-                    before += fixed_weight(value);
-                    if before > target {
-                        return Some(chunk_index * DRAW_CHUNK + offset);
-                    }
-                }
-            }
-        }
-        before += chunk_mass;
-    }
-    None
+/// The full-buffer path: every exponential stored, thresholds over the whole row.
+fn draw_full(
+    workspace: &mut RowWorkspace,
+    row_logits: &[f32],
+    params: &SamplingParams,
+    counts: &TokenCounts,
+    raw_max: f32,
+    key: RandomKey,
+    row: usize,
+) -> Result<Drawn, KernelError> {
+    let prepared = full::prepare(workspace, row_logits, params, counts, raw_max, row)?;
+    let target = multiply_high(draw_word(key), prepared.kept_total);
+    let index = full::locate(&workspace.loops, &workspace.values, prepared.floor, target)
+        .ok_or(KernelError::DrawFailed { row })?;
+    Ok(Drawn {
+        index,
+        raw_max: prepared.raw_max,
+        raw_total: prepared.raw_total,
+        processed_max: prepared.processed_max,
+        kept_total: prepared.kept_total,
+    })
 }
 
 /// Samples one row on the CPU with a reusable workspace (`row` labels errors).
@@ -304,10 +285,12 @@ pub(crate) fn sample_row_in(
     if params.is_greedy() {
         return sample_greedy(workspace, row_logits, params, counts, raw_max, row);
     }
-    let prepared = prepare(workspace, row_logits, params, counts, raw_max, row)?;
-    let target = multiply_high(draw_word(key), prepared.kept_total);
-    let index = locate(&workspace.loops, &workspace.values, prepared.floor, target)
-        .ok_or(KernelError::DrawFailed { row })?;
+    let streamed = draw_streamed(workspace, row_logits, params, counts, raw_max, key, row)?;
+    let drawn = match streamed {
+        Some(drawn) => drawn,
+        None => draw_full(workspace, row_logits, params, counts, raw_max, key, row)?,
+    };
+    let index = drawn.index;
     let processed = processed_logit(
         row_logits[index],
         counts.count(index as u32),
@@ -317,8 +300,8 @@ pub(crate) fn sample_row_in(
     )?;
     Ok(SampledToken {
         token: index as u32,
-        logprob: raw_logprob(row_logits[index], prepared.raw_max, prepared.raw_total),
-        processed_logprob: raw_logprob(processed, prepared.processed_max, prepared.kept_total),
+        logprob: raw_logprob(row_logits[index], drawn.raw_max, drawn.raw_total),
+        processed_logprob: raw_logprob(processed, drawn.processed_max, drawn.kept_total),
     })
 }
 
@@ -384,7 +367,7 @@ pub fn filtered_distribution(
     let counts = TokenCounts::from_history(history, row_logits.len(), row)?;
     let mut workspace = RowWorkspace::new();
     let raw_max = check_row(&workspace.loops, row_logits, row)?;
-    let prepared = prepare(&mut workspace, row_logits, params, &counts, raw_max, row)?;
+    let prepared = full::prepare(&mut workspace, row_logits, params, &counts, raw_max, row)?;
     let mut distribution = FilteredDistribution {
         tokens: Vec::new(),
         weights: Vec::new(),
@@ -399,6 +382,9 @@ pub fn filtered_distribution(
     }
     Ok(distribution)
 }
+
+#[cfg(test)]
+mod streamed_tests;
 
 #[cfg(test)]
 mod tests {
@@ -432,11 +418,11 @@ mod tests {
         let loops = RowLoops::detect();
         let values = [1.0f32, 0.0, 0.5, 1.0];
         let unit = 1u64 << 40;
-        assert_eq!(locate(&loops, &values, 0.0, 0), Some(0));
-        assert_eq!(locate(&loops, &values, 0.0, unit - 1), Some(0));
-        assert_eq!(locate(&loops, &values, 0.0, unit), Some(2));
-        assert_eq!(locate(&loops, &values, 0.0, unit + unit / 2), Some(3));
-        assert_eq!(locate(&loops, &values, 0.6, unit), Some(3));
-        assert_eq!(locate(&loops, &values, 0.0, 3 * unit), None);
+        assert_eq!(full::locate(&loops, &values, 0.0, 0), Some(0));
+        assert_eq!(full::locate(&loops, &values, 0.0, unit - 1), Some(0));
+        assert_eq!(full::locate(&loops, &values, 0.0, unit), Some(2));
+        assert_eq!(full::locate(&loops, &values, 0.0, unit + unit / 2), Some(3));
+        assert_eq!(full::locate(&loops, &values, 0.6, unit), Some(3));
+        assert_eq!(full::locate(&loops, &values, 0.0, 3 * unit), None);
     }
 }
