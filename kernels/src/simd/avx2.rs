@@ -403,28 +403,25 @@ unsafe fn weigh_with<const MASKED: bool, const GATHER: bool>(
         for (slot, &exponentials) in all.iter_mut().zip(&exponentials) {
             *slot = _mm256_add_epi64(*slot, weight_bits(exponentials));
         }
-        if MASKED {
-            // Few tokens reach the floor: vectors with none of them are skipped after one test.
-            let above = exponentials.map(|lanes| _mm256_cmp_ps::<_CMP_GE_OQ>(lanes, floor_lanes));
-            if any_lane(&above) {
-                for (slot, (&exponentials, &above)) in
-                    kept.iter_mut().zip(exponentials.iter().zip(&above))
-                {
-                    // Lanes below the floor become +0.0, whose pattern is the bare magic.
-                    let pattern = weight_bits(_mm256_and_ps(exponentials, above));
-                    *slot = _mm256_add_epi64(*slot, _mm256_sub_epi64(pattern, magic_pair));
-                }
+        let largest = _mm256_max_ps(
+            _mm256_max_ps(exponentials[0], exponentials[1]),
+            _mm256_max_ps(exponentials[2], exponentials[3]),
+        );
+        if MASKED && reaches(largest, floor_lanes) {
+            // Few tokens reach the floor: groups with none of them are skipped after one test.
+            for (slot, &exponentials) in kept.iter_mut().zip(&exponentials) {
+                // Lanes below the floor become +0.0, whose pattern is the bare magic.
+                let above = _mm256_cmp_ps::<_CMP_GE_OQ>(exponentials, floor_lanes);
+                let pattern = weight_bits(_mm256_and_ps(exponentials, above));
+                *slot = _mm256_add_epi64(*slot, _mm256_sub_epi64(pattern, magic_pair));
             }
         }
-        if GATHER {
-            let selected =
-                exponentials.map(|lanes| _mm256_cmp_ps::<_CMP_GE_OQ>(lanes, gather_floor));
-            if any_lane(&selected) {
-                // Packed stores without a branch per vector: dense gathering stays predictable.
-                for (lane, (&exponentials, &selected)) in
-                    exponentials.iter().zip(&selected).enumerate()
-                {
-                    let mask = _mm256_movemask_ps(selected) as u32;
+        // A rare gathering hit tests each vector of the group.
+        if GATHER && reaches(largest, gather_floor) {
+            for (lane, &exponentials) in exponentials.iter().enumerate() {
+                let selected = _mm256_cmp_ps::<_CMP_GE_OQ>(exponentials, gather_floor);
+                let mask = _mm256_movemask_ps(selected) as u32;
+                if mask != 0 {
                     let index = first + (at + lane * WIDTH) as u32;
                     gather_lanes(exponentials, mask, index, candidates);
                 }
@@ -451,14 +448,11 @@ unsafe fn weigh_with<const MASKED: bool, const GATHER: bool>(
     }
 }
 
-/// Whether any lane of the compare masks is set.
+/// Whether any lane of `values` is at or above the same lane of `floor`.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn any_lane(masks: &[__m256; UNROLL]) -> bool {
-    let any = masks
-        .iter()
-        .fold(_mm256_setzero_ps(), |any, &lanes| _mm256_or_ps(any, lanes));
-    _mm256_movemask_ps(any) != 0
+unsafe fn reaches(values: __m256, floor: __m256) -> bool {
+    _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(values, floor)) != 0
 }
 
 /// [`histogram_body`] with intrinsics: buckets and weights of eight exponentials at a time, then
