@@ -14,6 +14,8 @@ use streamed::StreamScratch;
 
 /// Rows are walked in chunks of this many tokens when locating the drawn token.
 const DRAW_CHUNK: usize = 1024;
+/// Whole-row sums go in chunks of this many tokens, each prefetching the same part of the next row.
+const PREFETCH_CHUNK: usize = 4096;
 
 /// Buffers one worker reuses across rows.
 pub(crate) struct RowWorkspace {
@@ -149,17 +151,29 @@ fn fill_processed(
     Ok(())
 }
 
+/// `Σ fixed_weight(det_exp(x − max))` over a row, prefetching `next_row` alongside.
+fn exp_sum_prefetching(loops: &RowLoops, row_logits: &[f32], max: f32, next_row: &[f32]) -> u64 {
+    let mut total = 0;
+    for (index, chunk) in row_logits.chunks(PREFETCH_CHUNK).enumerate() {
+        let start = index * PREFETCH_CHUNK;
+        (loops.prefetch)(next_row.get(start..start + chunk.len()).unwrap_or(&[]));
+        total += (loops.exp_sum)(chunk, max);
+    }
+    total
+}
+
 /// Greedy choice: the first index holding the largest processed logit, and its raw log-prob.
 fn sample_greedy(
     workspace: &mut RowWorkspace,
     row_logits: &[f32],
+    next_row: &[f32],
     params: &SamplingParams,
     counts: &TokenCounts,
     raw_max: f32,
     row: usize,
 ) -> Result<SampledToken, KernelError> {
     let loops = workspace.loops;
-    let raw_total = (loops.exp_sum)(row_logits, raw_max);
+    let raw_total = exp_sum_prefetching(&loops, row_logits, raw_max, next_row);
     let penalised = params.has_penalties() && !counts.is_empty();
     let (values, target): (&[f32], f32) = if penalised {
         workspace.values.resize(row_logits.len(), 0.0);
@@ -197,9 +211,11 @@ struct Drawn {
 }
 
 /// The streamed path: one weights pass, thresholds among candidates; `None` when it declines.
+#[allow(clippy::too_many_arguments)]
 fn draw_streamed(
     workspace: &mut RowWorkspace,
     row_logits: &[f32],
+    next_row: &[f32],
     params: &SamplingParams,
     counts: &TokenCounts,
     raw_max: f32,
@@ -212,7 +228,7 @@ fn draw_streamed(
     let (raw_total, processed_max) = if identity {
         (None, raw_max)
     } else {
-        let raw_total = (loops.exp_sum)(row_logits, raw_max);
+        let raw_total = exp_sum_prefetching(&loops, row_logits, raw_max, next_row);
         workspace.values.resize(row_logits.len(), 0.0);
         fill_processed(workspace, row_logits, params, counts, row)?;
         let processed_max = (loops.max)(&workspace.values);
@@ -232,6 +248,7 @@ fn draw_streamed(
         stream,
         &mut workspace.select,
         source,
+        next_row,
         processed_max,
         params,
     ) else {
@@ -281,11 +298,29 @@ pub(crate) fn sample_row_in(
     key: RandomKey,
     row: usize,
 ) -> Result<SampledToken, KernelError> {
+    sample_row_before(workspace, row_logits, &[], params, counts, key, row)
+}
+
+/// [`sample_row_in`] that also prefetches `next_row` (the logits this worker samples next) while
+/// the row's compute-bound passes run, so that the next row's first pass finds them in cache.
+pub(crate) fn sample_row_before(
+    workspace: &mut RowWorkspace,
+    row_logits: &[f32],
+    next_row: &[f32],
+    params: &SamplingParams,
+    counts: &TokenCounts,
+    key: RandomKey,
+    row: usize,
+) -> Result<SampledToken, KernelError> {
     let raw_max = check_row(&workspace.loops, row_logits, row)?;
     if params.is_greedy() {
-        return sample_greedy(workspace, row_logits, params, counts, raw_max, row);
+        return sample_greedy(
+            workspace, row_logits, next_row, params, counts, raw_max, row,
+        );
     }
-    let streamed = draw_streamed(workspace, row_logits, params, counts, raw_max, key, row)?;
+    let streamed = draw_streamed(
+        workspace, row_logits, next_row, params, counts, raw_max, key, row,
+    )?;
     let drawn = match streamed {
         Some(drawn) => drawn,
         None => draw_full(workspace, row_logits, params, counts, raw_max, key, row)?,

@@ -95,6 +95,7 @@ pub(super) fn weigh_row(
     scratch: &mut StreamScratch,
     select: &mut SelectScratch,
     source: &[f32],
+    next_row: &[f32],
     max: f32,
     params: &SamplingParams,
 ) -> Option<StreamedRow> {
@@ -112,7 +113,7 @@ pub(super) fn weigh_row(
         (None, Some(q)) => Gathering::TopP(q),
         (None, None) => Gathering::Off,
     };
-    let pass = run_pass(loops, scratch, source, max, min_floor, gathering);
+    let pass = run_pass(loops, scratch, source, next_row, max, min_floor, gathering);
     let mut pass = Pass {
         top_p,
         top_k,
@@ -165,11 +166,13 @@ enum Gathering {
     TopP(u64),
 }
 
-/// One weights pass: the sums, and candidates at or above `min_floor` gathered as `gathering` says.
+/// One weights pass: the sums, and candidates at or above `min_floor` gathered as `gathering` says;
+/// each chunk prefetches the same part of `next_row`.
 fn run_pass(
     loops: &RowLoops,
     scratch: &mut StreamScratch,
     source: &[f32],
+    next_row: &[f32],
     max: f32,
     min_floor: f32,
     gathering: Gathering,
@@ -194,6 +197,7 @@ fn run_pass(
     let mut chunk_start = 0;
     while chunk_start < vocab {
         let chunk_end = (chunk_start + DRAW_CHUNK).min(vocab);
+        (loops.prefetch)(next_row.get(chunk_start..chunk_end).unwrap_or(&[]));
         let mut chunk_kept = 0u64;
         let mut piece_start = chunk_start;
         while piece_start < chunk_end {

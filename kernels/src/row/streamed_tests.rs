@@ -168,6 +168,7 @@ fn top_p_settles_rows_whose_mass_arrives_late() {
         &mut workspace.stream,
         &mut workspace.select,
         &late,
+        &[],
         0.0,
         &params,
     );

@@ -79,6 +79,7 @@ pub(super) fn loops() -> Option<RowLoops> {
         weigh,
         histogram,
         retain,
+        prefetch,
     })
 }
 
@@ -522,4 +523,15 @@ unsafe fn retain_avx2(candidates: &mut Candidates, floor: f32) {
         }
     }
     candidates.len = kept;
+}
+
+/// f32 values per 64-byte cache line.
+const LINE_VALUES: usize = 16;
+
+/// Prefetch hints (to the second-level cache) for every cache line of `values`.
+fn prefetch(values: &[f32]) {
+    for line in values.chunks(LINE_VALUES) {
+        // SAFETY: a prefetch is a hint that never faults, and the pointer comes from a live slice.
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(line.as_ptr().cast()) };
+    }
 }

@@ -165,6 +165,8 @@ pub(crate) struct RowLoops {
     pub histogram: fn(&[f32], &mut [u64]),
     /// Keeps the candidates at or above a floor, in order.
     pub retain: fn(&mut Candidates, f32),
+    /// Asks for values to be brought into the caches without waiting for them (a hint only).
+    pub prefetch: fn(&[f32]),
 }
 
 /// Portable build of the loops.
@@ -183,6 +185,7 @@ const PORTABLE: RowLoops = RowLoops {
     weigh: weigh_body,
     histogram: histogram_body,
     retain: Candidates::retain_at_least,
+    prefetch: prefetch_body,
 };
 
 impl RowLoops {

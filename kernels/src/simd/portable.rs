@@ -246,3 +246,7 @@ pub(super) fn histogram_body(exponentials: &[f32], histogram: &mut [u64]) {
         }
     }
 }
+
+/// No prefetch hint on the portable build.
+#[inline(always)]
+pub(super) fn prefetch_body(_values: &[f32]) {}
