@@ -18,6 +18,8 @@ use crate::simd::{Candidates, RowLoops, WeighSpec, HISTOGRAM_BUCKETS, HISTOGRAM_
 
 /// Tokens weighed per call while the first chunk's gathering threshold settles.
 const FIRST_GATHER: usize = 128;
+/// Top-p's floor may rise by a factor of 16 this many times before the histogram.
+const TOP_P_NARROWING: usize = 3;
 /// `2^40`, the weight of an exponential of 1, as f64.
 const UNIT: f64 = (1u64 << 40) as f64;
 
@@ -71,7 +73,12 @@ fn top_p_gather_floor(top_p_fixed: u64, vocab: usize) -> f32 {
     let slack = kept.saturating_sub(top_p_target(kept, top_p_fixed));
     let per_token = slack.saturating_sub(vocab as u64) as f64 / vocab.max(1) as f64;
     // Shrunk a little, so the bound survives the roundings to f64 and f32.
-    (per_token / UNIT * 0.999) as f32
+    bucket_edge_below((per_token / UNIT * 0.999) as f32)
+}
+
+/// The lower edge of the histogram bucket holding `value` (non-negative).
+fn bucket_edge_below(value: f32) -> f32 {
+    f32::from_bits((value.to_bits() >> HISTOGRAM_SHIFT) << HISTOGRAM_SHIFT)
 }
 
 /// The histogram bucket where the mass counted from the top reaches `target`, and the mass of
@@ -121,6 +128,17 @@ pub(super) fn weigh_row(
     };
     if let Some(q) = top_p_alone {
         let target = top_p_target(pass.min_p_total, q);
+        // Cheap exact tests first: while the candidates from (about) 16 times the floor up still
+        // reach the target, the cut lies there and the rest can go before the histogram. Floors
+        // stay on bucket edges, so the crossing bucket is never cut in two.
+        for _ in 0..TOP_P_NARROWING {
+            let narrower = bucket_edge_below(pass.spec.gather * 16.0);
+            if narrower > 1.0 || candidate_mass(loops, &scratch.candidates, narrower) < target {
+                break;
+            }
+            pass.spec.gather = narrower;
+            (loops.retain)(&mut scratch.candidates, narrower);
+        }
         scratch.histogram.clear();
         scratch.histogram.resize(HISTOGRAM_BUCKETS, 0);
         (loops.histogram)(scratch.candidates.values(), &mut scratch.histogram);

@@ -330,31 +330,50 @@ const fn pack_order() -> [[u8; WIDTH]; 256] {
     table
 }
 
-/// Appends the lanes of `exponentials` selected by `mask` (bit i = lane i), with token indices
-/// `first + lane`, packed in lane order by one permutation.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn gather_lanes(exponentials: __m256, mask: u32, first: u32, candidates: &mut Candidates) {
-    let order = _mm256_cvtepu8_epi32(_mm_loadl_epi64(
-        PACK_ORDER[mask as usize & 0xff].as_ptr().cast(),
-    ));
-    let indices = _mm256_add_epi32(
-        _mm256_set1_epi32(first as i32),
-        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-    );
-    candidates.reserve_slack();
-    let (index_slots, value_slots) = candidates.spare();
-    let index_slots = &mut index_slots[..WIDTH];
-    let value_slots = &mut value_slots[..WIDTH];
-    _mm256_storeu_si256(
-        index_slots.as_mut_ptr().cast(),
-        _mm256_permutevar8x32_epi32(indices, order),
-    );
-    _mm256_storeu_ps(
-        value_slots.as_mut_ptr(),
-        _mm256_permutevar8x32_ps(exponentials, order),
-    );
-    candidates.commit(mask.count_ones() as usize);
+/// Writes packed lanes into candidate slots reserved beforehand; [`Candidates::commit`] then
+/// counts them.
+struct Packer<'a> {
+    /// Free index slots.
+    indices: &'a mut [u32],
+    /// Free value slots.
+    values: &'a mut [f32],
+    /// Pairs written so far.
+    written: usize,
+}
+
+impl<'a> Packer<'a> {
+    /// A packer over the free slots of `candidates`.
+    fn new(candidates: &'a mut Candidates) -> Self {
+        let (indices, values) = candidates.spare();
+        Self {
+            indices,
+            values,
+            written: 0,
+        }
+    }
+
+    /// Writes the lanes selected by `mask`, with token indices `first + lane`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pack(&mut self, exponentials: __m256, mask: u32, first: u32) {
+        let order = _mm256_cvtepu8_epi32(_mm_loadl_epi64(
+            PACK_ORDER[mask as usize & 0xff].as_ptr().cast(),
+        ));
+        let indices = _mm256_add_epi32(
+            _mm256_set1_epi32(first as i32),
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        );
+        let at = self.written;
+        _mm256_storeu_si256(
+            self.indices[at..at + WIDTH].as_mut_ptr().cast(),
+            _mm256_permutevar8x32_epi32(indices, order),
+        );
+        _mm256_storeu_ps(
+            self.values[at..at + WIDTH].as_mut_ptr(),
+            _mm256_permutevar8x32_ps(exponentials, order),
+        );
+        self.written += mask.count_ones() as usize;
+    }
 }
 
 /// [`weigh_body`] with intrinsics, specialised on whether a floor applies and whether anything is
@@ -395,6 +414,11 @@ unsafe fn weigh_with<const MASKED: bool, const GATHER: bool>(
     let body = source.len() - source.len() % step;
     let mut all = [_mm256_setzero_si256(); UNROLL];
     let mut kept = [_mm256_setzero_si256(); UNROLL];
+    // Room for every element of the body, so the loop stores without growing the buffers.
+    if GATHER {
+        candidates.reserve(body);
+    }
+    let mut packer = GATHER.then(|| Packer::new(candidates));
     for at in (0..body).step_by(step) {
         let pointer = source.as_ptr().add(at);
         let inputs: [__m256; UNROLL] = std::array::from_fn(|lane| {
@@ -418,17 +442,18 @@ unsafe fn weigh_with<const MASKED: bool, const GATHER: bool>(
             }
         }
         // A rare gathering hit tests each vector of the group.
-        if GATHER && reaches(largest, gather_floor) {
+        if let Some(packer) = packer.as_mut().filter(|_| reaches(largest, gather_floor)) {
             for (lane, &exponentials) in exponentials.iter().enumerate() {
                 let selected = _mm256_cmp_ps::<_CMP_GE_OQ>(exponentials, gather_floor);
                 let mask = _mm256_movemask_ps(selected) as u32;
                 if mask != 0 {
-                    let index = first + (at + lane * WIDTH) as u32;
-                    gather_lanes(exponentials, mask, index, candidates);
+                    packer.pack(exponentials, mask, first + (at + lane * WIDTH) as u32);
                 }
             }
         }
     }
+    let written = packer.map_or(0, |packer| packer.written);
+    candidates.commit(written);
     let sum = |accumulators: &[__m256i; UNROLL]| {
         accumulators
             .iter()

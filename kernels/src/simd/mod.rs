@@ -63,7 +63,13 @@ impl Candidates {
     /// Makes room for [`Self::SLACK`] more slots past the logical length.
     #[inline]
     pub fn reserve_slack(&mut self) {
-        let needed = self.len + Self::SLACK;
+        self.reserve(0);
+    }
+
+    /// Makes room for `additional` pairs plus [`Self::SLACK`] slots past the logical length.
+    #[inline]
+    pub fn reserve(&mut self, additional: usize) {
+        let needed = self.len + additional + Self::SLACK;
         if self.values.len() < needed {
             let grown = needed.max(2 * self.values.len()).max(64);
             self.values.resize(grown, 0.0);
@@ -71,7 +77,7 @@ impl Candidates {
         }
     }
 
-    /// The free slots past the logical length (at least [`Self::SLACK`] after `reserve_slack`).
+    /// The free slots past the logical length (at least [`Self::SLACK`] after `reserve`).
     #[inline]
     pub fn spare(&mut self) -> (&mut [u32], &mut [f32]) {
         (&mut self.indices[self.len..], &mut self.values[self.len..])
