@@ -364,6 +364,14 @@ mod edge_tests {
                         .map(|i| i + 77)
                         .collect();
                     assert_eq!(slow_candidates.indices(), &expected[..]);
+                    for retained in [0.0, 1e-20, 0.01, 0.5, 1.0, 2.0] {
+                        let mut fast_kept = slow_candidates.clone();
+                        let mut slow_kept = slow_candidates.clone();
+                        (fast.retain)(&mut fast_kept, retained);
+                        (slow.retain)(&mut slow_kept, retained);
+                        assert_eq!(fast_kept, slow_kept, "{context} retain {retained}");
+                        assert!(slow_kept.values().iter().all(|&v| v >= retained));
+                    }
                 }
             }
             let mut fast_histogram = vec![0u64; HISTOGRAM_BUCKETS];
