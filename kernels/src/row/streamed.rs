@@ -18,6 +18,8 @@ use crate::simd::{Candidates, RowLoops, WeighSpec, HISTOGRAM_BUCKETS, HISTOGRAM_
 
 /// Tokens weighed per call while the first chunk's gathering threshold settles.
 const FIRST_GATHER: usize = 128;
+/// Factor between top-p's first, optimistic gathering floor and the provable one.
+const TOP_P_OPTIMISM: f32 = 16.0;
 /// Top-p's floor may rise by a factor of 16 this many times before the histogram.
 const TOP_P_NARROWING: usize = 3;
 /// `2^40`, the weight of an exponential of 1, as f64.
@@ -76,6 +78,13 @@ fn top_p_gather_floor(top_p_fixed: u64, vocab: usize) -> f32 {
     bucket_edge_below((per_token / UNIT * 0.999) as f32)
 }
 
+/// Top-p's first gathering floor: [`top_p_gather_floor`] times [`TOP_P_OPTIMISM`], which holds
+/// the cut unless tokens below it carry more than `1 − top_p` of the mass between them (then the
+/// pass is repeated from the provable floor).
+fn top_p_first_floor(top_p_fixed: u64, vocab: usize) -> f32 {
+    bucket_edge_below(top_p_gather_floor(top_p_fixed, vocab) * TOP_P_OPTIMISM).min(1.0)
+}
+
 /// The lower edge of the histogram bucket holding `value` (non-negative).
 fn bucket_edge_below(value: f32) -> f32 {
     f32::from_bits((value.to_bits() >> HISTOGRAM_SHIFT) << HISTOGRAM_SHIFT)
@@ -117,10 +126,18 @@ pub(super) fn weigh_row(
     let top_p_alone = top_p.filter(|_| top_k.is_none());
     let gathering = match (top_k, top_p_alone) {
         (Some(k), _) => Gathering::TopK(k),
-        (None, Some(q)) => Gathering::TopP(q),
+        (None, Some(q)) => Gathering::Above(top_p_first_floor(q, vocab).max(min_floor)),
         (None, None) => Gathering::Off,
     };
-    let pass = run_pass(loops, scratch, source, next_row, max, min_floor, gathering);
+    let mut pass = run_pass(loops, scratch, source, next_row, max, min_floor, gathering);
+    if let Some(q) = top_p_alone {
+        let target = top_p_target(pass.min_p_total, q);
+        if candidate_mass(loops, &scratch.candidates, 0.0) < target {
+            // The cut lies below the optimistic floor: gather again from the provable one.
+            let floor = Gathering::Above(top_p_gather_floor(q, vocab).max(min_floor));
+            pass = run_pass(loops, scratch, source, next_row, max, min_floor, floor);
+        }
+    }
     let mut pass = Pass {
         top_p,
         top_k,
@@ -150,13 +167,12 @@ pub(super) fn weigh_row(
         }
         // The cut lies in the crossing bucket, above which the mass is `above`: select it among
         // the bucket's members alone.
-        scratch.bucket.clear();
-        scratch.bucket.extend(
-            scratch
-                .candidates
-                .values()
-                .iter()
-                .filter(|value| value.to_bits() >> HISTOGRAM_SHIFT == bucket),
+        let upper = f32::from_bits((bucket + 1) << HISTOGRAM_SHIFT);
+        (loops.band)(
+            scratch.candidates.values(),
+            lower,
+            upper,
+            &mut scratch.bucket,
         );
         let cut = threshold(
             loops,
@@ -179,9 +195,8 @@ enum Gathering {
     /// The largest k exponentials (ties included); the k-th largest so far bounds the final k-th
     /// largest from below, so the gathering threshold rises to it.
     TopK(usize),
-    /// Every exponential at or above a floor that provably lies below top-p's cut (for this
-    /// fixed-point `top_p`).
-    TopP(u64),
+    /// Every exponential at or above a fixed floor (a histogram bucket edge or the min-p floor).
+    Above(f32),
 }
 
 /// One weights pass: the sums, and candidates at or above `min_floor` gathered as `gathering` says;
@@ -199,7 +214,7 @@ fn run_pass(
     let (gather, top_k) = match gathering {
         Gathering::Off => (f32::INFINITY, None),
         Gathering::TopK(k) => (min_floor, Some(k)),
-        Gathering::TopP(q) => (top_p_gather_floor(q, vocab).max(min_floor), None),
+        Gathering::Above(floor) => (floor, None),
     };
     let mut spec = WeighSpec {
         max,

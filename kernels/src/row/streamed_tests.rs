@@ -89,6 +89,11 @@ fn test_rows() -> Vec<Vec<f32>> {
         }
         rows.extend([lm, heavy, ties, holes, vec![1.5; vocab]]);
     }
+    // One token on top of many tiny ones holding a third of the mass: top-p's first, optimistic
+    // gathering floor lies above the tiny ones and the pass is repeated from the provable floor.
+    let mut tiny = vec![-12.0f32; 80_000];
+    tiny[40_000] = 0.0;
+    rows.push(tiny);
     // Nearly flat and distinct: top-p's nucleus holds most of the row, beyond every gathering
     // count but the last (p = 0.5) or all of them (p = 0.99).
     rows.push((0..100_000).map(|i| -(i as f32) * 1e-5).collect());
@@ -180,4 +185,24 @@ fn top_p_settles_rows_whose_mass_arrives_late() {
         let got = sample_row_in(&mut workspace, &late, &params, &counts, key, 0);
         assert_eq!(bits(&got), bits(&expected));
     }
+}
+
+#[test]
+fn top_p_gathers_again_from_the_provable_floor_when_the_first_misses_the_cut() {
+    let mut tiny = vec![-12.0f32; 80_000];
+    tiny[40_000] = 0.0;
+    let mut workspace = RowWorkspace::new();
+    let settled = streamed::weigh_row(
+        &workspace.loops,
+        &mut workspace.stream,
+        &mut workspace.select,
+        &tiny,
+        &[],
+        0.0,
+        &SamplingParams::new(1.0, 0, 0.9),
+    )
+    .expect("settled from the provable floor");
+    // Every token is tied or above the cut: all of them are kept.
+    assert_eq!(workspace.stream.candidates.len(), 80_000);
+    assert_eq!(settled.kept_total, settled.all_total);
 }

@@ -57,6 +57,7 @@ safe_wrapper!(weigh, weigh_avx2,
     (source: &[f32], spec: &WeighSpec, first: u32, candidates: &mut Candidates) -> ChunkSums);
 safe_wrapper!(histogram, histogram_avx2, (exponentials: &[f32], histogram: &mut [u64]));
 safe_wrapper!(retain, retain_avx2, (candidates: &mut Candidates, floor: f32));
+safe_wrapper!(band, band_avx2, (values: &[f32], lower: f32, upper: f32, out: &mut Vec<f32>));
 
 /// The AVX2 + FMA loops when the processor supports both.
 pub(super) fn loops() -> Option<RowLoops> {
@@ -79,6 +80,7 @@ pub(super) fn loops() -> Option<RowLoops> {
         weigh,
         histogram,
         retain,
+        band,
         prefetch,
     })
 }
@@ -445,10 +447,10 @@ unsafe fn weigh_with<const MASKED: bool, const GATHER: bool>(
         if let Some(packer) = packer.as_mut().filter(|_| reaches(largest, gather_floor)) {
             for (lane, &exponentials) in exponentials.iter().enumerate() {
                 let selected = _mm256_cmp_ps::<_CMP_GE_OQ>(exponentials, gather_floor);
+                // Packed unconditionally: a branch per vector would be mispredicted on dense
+                // gathering, and an empty mask stores nothing that counts.
                 let mask = _mm256_movemask_ps(selected) as u32;
-                if mask != 0 {
-                    packer.pack(exponentials, mask, first + (at + lane * WIDTH) as u32);
-                }
+                packer.pack(exponentials, mask, first + (at + lane * WIDTH) as u32);
             }
         }
     }
@@ -559,4 +561,37 @@ fn prefetch(values: &[f32]) {
         // SAFETY: a prefetch is a hint that never faults, and the pointer comes from a live slice.
         unsafe { _mm_prefetch::<_MM_HINT_T1>(line.as_ptr().cast()) };
     }
+}
+
+/// [`band_body`] with intrinsics: eight values tested at a time, the selected ones packed.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn band_avx2(values: &[f32], lower: f32, upper: f32, out: &mut Vec<f32>) {
+    out.clear();
+    out.resize(values.len() + WIDTH, 0.0);
+    let body = values.len() - values.len() % WIDTH;
+    let lower_lanes = _mm256_set1_ps(lower);
+    let upper_lanes = _mm256_set1_ps(upper);
+    let mut kept = 0;
+    for at in (0..body).step_by(WIDTH) {
+        let lanes = _mm256_loadu_ps(values[at..at + WIDTH].as_ptr());
+        let inside = _mm256_and_ps(
+            _mm256_cmp_ps::<_CMP_GE_OQ>(lanes, lower_lanes),
+            _mm256_cmp_ps::<_CMP_LT_OQ>(lanes, upper_lanes),
+        );
+        let mask = _mm256_movemask_ps(inside) as u32;
+        let order =
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64(PACK_ORDER[mask as usize].as_ptr().cast()));
+        _mm256_storeu_ps(
+            out[kept..kept + WIDTH].as_mut_ptr(),
+            _mm256_permutevar8x32_ps(lanes, order),
+        );
+        kept += mask.count_ones() as usize;
+    }
+    for &value in &values[body..] {
+        if value >= lower && value < upper {
+            out[kept] = value;
+            kept += 1;
+        }
+    }
+    out.truncate(kept);
 }

@@ -171,6 +171,8 @@ pub(crate) struct RowLoops {
     pub histogram: fn(&[f32], &mut [u64]),
     /// Keeps the candidates at or above a floor, in order.
     pub retain: fn(&mut Candidates, f32),
+    /// Replaces the output with the values in `[lower, upper)`, in order.
+    pub band: fn(&[f32], f32, f32, &mut Vec<f32>),
     /// Asks for values to be brought into the caches without waiting for them (a hint only).
     pub prefetch: fn(&[f32]),
 }
@@ -191,6 +193,7 @@ const PORTABLE: RowLoops = RowLoops {
     weigh: weigh_body,
     histogram: histogram_body,
     retain: Candidates::retain_at_least,
+    band: band_body,
     prefetch: prefetch_body,
 };
 
@@ -364,6 +367,13 @@ mod edge_tests {
                         .map(|i| i + 77)
                         .collect();
                     assert_eq!(slow_candidates.indices(), &expected[..]);
+                    for (lower, upper) in [(0.0, 1e-20), (1e-9, 0.3), (0.01, 2.0), (0.5, 0.5)] {
+                        let mut fast_band = vec![7.0];
+                        let mut slow_band = Vec::new();
+                        (fast.band)(slow_candidates.values(), lower, upper, &mut fast_band);
+                        (slow.band)(slow_candidates.values(), lower, upper, &mut slow_band);
+                        assert_eq!(fast_band, slow_band, "{context} band {lower} {upper}");
+                    }
                     for retained in [0.0, 1e-20, 0.01, 0.5, 1.0, 2.0] {
                         let mut fast_kept = slow_candidates.clone();
                         let mut slow_kept = slow_candidates.clone();

@@ -250,3 +250,14 @@ pub(super) fn histogram_body(exponentials: &[f32], histogram: &mut [u64]) {
 /// No prefetch hint on the portable build.
 #[inline(always)]
 pub(super) fn prefetch_body(_values: &[f32]) {}
+
+/// Replaces `out` with the values in `[lower, upper)`, in order.
+#[inline(always)]
+pub(super) fn band_body(values: &[f32], lower: f32, upper: f32, out: &mut Vec<f32>) {
+    out.clear();
+    out.extend(
+        values
+            .iter()
+            .filter(|&&value| value >= lower && value < upper),
+    );
+}
