@@ -8,7 +8,7 @@ use crate::error::KernelError;
 use crate::history::{check_histories, row_history, TokenCounts};
 use crate::params::{SampledToken, SamplingParams};
 use crate::philox::RandomKey;
-use crate::row::{sample_row_in, RowWorkspace};
+use crate::row::{sample_row_before, sample_row_in, RowWorkspace};
 use crate::Sampler;
 
 /// Below this many logits per batch the rows run on the calling thread.
@@ -122,9 +122,16 @@ fn sample_range(
         .map(|row| {
             let counts = TokenCounts::from_history(row_history(histories, row), vocab_size, row)?;
             let start = row * vocab_size;
-            sample_row_in(
+            // The row this worker samples next is prefetched during this one's passes.
+            let next_row = if row + 1 < first + count {
+                &logits[start + vocab_size..start + 2 * vocab_size]
+            } else {
+                &[]
+            };
+            sample_row_before(
                 &mut workspace,
                 &logits[start..start + vocab_size],
+                next_row,
                 &params[row],
                 &counts,
                 keys[row],

@@ -11,17 +11,17 @@ pub const FIXED_POINT_BITS: u32 = 40;
 /// Largest supported vocabulary: `2^23` weights of at most `2^40` sum below `2^63`.
 pub const MAX_VOCAB_SIZE: usize = 1 << 23;
 /// `log2(e)` rounded to f32.
-const LOG2_E: f32 = std::f32::consts::LOG2_E;
+pub(crate) const LOG2_E: f32 = std::f32::consts::LOG2_E;
 /// High part of `ln 2` (exact in few bits, so `n × LN2_HIGH` is exact for |n| ≤ 127).
-const LN2_HIGH: f32 = f32::from_bits(0x3F31_7200);
+pub(crate) const LN2_HIGH: f32 = f32::from_bits(0x3F31_7200);
 /// Low part of `ln 2`: `ln 2 − LN2_HIGH` rounded to f32.
-const LN2_LOW: f32 = f32::from_bits(0x35BF_BE8E);
+pub(crate) const LN2_LOW: f32 = f32::from_bits(0x35BF_BE8E);
 /// Inputs below this are clamped so that `2^n` stays a normal f32.
-const EXP_INPUT_FLOOR: f32 = -87.0;
+pub(crate) const EXP_INPUT_FLOOR: f32 = -87.0;
 /// `1.5 × 2^23`: adding it to |y| < 2^22 rounds y to an integer, ties to even (as `rintf`).
-const ROUND_TO_INTEGER: f32 = 12_582_912.0;
+pub(crate) const ROUND_TO_INTEGER: f32 = 12_582_912.0;
 /// Taylor coefficients `1/k!`, k = 0..=7, highest degree first.
-const EXP_COEFFICIENTS: [f32; 8] = [
+pub(crate) const EXP_COEFFICIENTS: [f32; 8] = [
     1.0 / 5040.0,
     1.0 / 720.0,
     1.0 / 120.0,
@@ -51,9 +51,9 @@ const LN2_F64: f64 = std::f64::consts::LN_2;
 /// `√2` rounded to f64: mantissas above it are halved so the series argument stays small.
 const SQRT2_F64: f64 = std::f64::consts::SQRT_2;
 /// `2^52`: adding it to a value in `[0, 2^52)` rounds that value to an integer, ties to even.
-const ROUNDING_MAGIC: f64 = 4_503_599_627_370_496.0;
+pub(crate) const ROUNDING_MAGIC: f64 = 4_503_599_627_370_496.0;
 /// `2^40` as f64.
-const FIXED_POINT_SCALE: f64 = (1u64 << FIXED_POINT_BITS) as f64;
+pub(crate) const FIXED_POINT_SCALE: f64 = (1u64 << FIXED_POINT_BITS) as f64;
 
 /// `exp(x)` for `x <= 0` (−inf allowed): Cody–Waite reduction and a degree-7 polynomial in FMAs.
 ///

@@ -33,7 +33,7 @@
 //!    `q = round(top_p · 2^32)`, the target is `M = max(1, ⌊W1 · q / 2^32⌋)`; the cut `t` is the largest
 //!    `e` value such that the mass of kept tokens with `e_i >= t` reaches `M`; keep `e_i >= t` (the
 //!    smallest most-probable set reaching top_p, plus everything tied with its smallest member).
-//!    Thresholds are found by radix selection on the bits of `e`, never by sorting.
+//!    Thresholds are found by selection on the bits of `e`, never by sorting the row.
 //! 9. **Draw**: `W` = mass of the final kept set, `r` = Philox output words 0 (high) and 1 (low) as a
 //!    u64, `R = ⌊r · W / 2^64⌋`; the token is the first kept index (increasing token order) whose
 //!    inclusive prefix mass exceeds `R`.

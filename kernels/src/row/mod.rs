@@ -1,24 +1,30 @@
 //! One row on the CPU: checks, penalties, temperature, filters, the integer draw and log-probs.
 
-use crate::detmath::{
-    det_ln_fixed, fixed_weight, multiply_high, top_p_fixed, top_p_target, MAX_VOCAB_SIZE,
-};
+mod full;
+mod streamed;
+
+use crate::detmath::{det_ln_fixed, fixed_weight, multiply_high, MAX_VOCAB_SIZE};
 use crate::error::KernelError;
 use crate::history::TokenCounts;
 use crate::params::{SampledToken, SamplingParams};
 use crate::philox::RandomKey;
-use crate::select::{threshold, Measure, SelectScratch};
+use crate::select::SelectScratch;
 use crate::simd::RowLoops;
+use streamed::StreamScratch;
 
 /// Rows are walked in chunks of this many tokens when locating the drawn token.
 const DRAW_CHUNK: usize = 1024;
+/// Whole-row sums go in chunks of this many tokens, each prefetching the same part of the next row.
+const PREFETCH_CHUNK: usize = 4096;
 
 /// Buffers one worker reuses across rows.
 pub(crate) struct RowWorkspace {
-    /// Processed logits, then their exponentials.
+    /// Processed logits (and their exponentials on the full-buffer path).
     values: Vec<f32>,
     /// Buffers of the threshold selection.
     select: SelectScratch,
+    /// Buffers of the streamed path.
+    stream: StreamScratch,
     /// Loops bound to the processor's instruction set.
     loops: RowLoops,
 }
@@ -29,6 +35,7 @@ impl RowWorkspace {
         Self {
             values: Vec::new(),
             select: SelectScratch::default(),
+            stream: StreamScratch::default(),
             loops: RowLoops::detect(),
         }
     }
@@ -41,20 +48,6 @@ impl RowWorkspace {
             ..Self::new()
         }
     }
-}
-
-/// A row after every filter: what both the draw and [`filtered_distribution`] need.
-struct PreparedRow {
-    /// Largest raw logit.
-    raw_max: f32,
-    /// Fixed-point sum of the raw exponentials.
-    raw_total: u64,
-    /// Largest processed logit.
-    processed_max: f32,
-    /// Exponentials at or above this value are kept.
-    floor: f32,
-    /// Fixed-point mass of the kept tokens.
-    kept_total: u64,
 }
 
 /// The random 64-bit word of a draw: Philox output words 0 (high half) and 1 (low half).
@@ -158,17 +151,29 @@ fn fill_processed(
     Ok(())
 }
 
+/// `Σ fixed_weight(det_exp(x − max))` over a row, prefetching `next_row` alongside.
+fn exp_sum_prefetching(loops: &RowLoops, row_logits: &[f32], max: f32, next_row: &[f32]) -> u64 {
+    let mut total = 0;
+    for (index, chunk) in row_logits.chunks(PREFETCH_CHUNK).enumerate() {
+        let start = index * PREFETCH_CHUNK;
+        (loops.prefetch)(next_row.get(start..start + chunk.len()).unwrap_or(&[]));
+        total += (loops.exp_sum)(chunk, max);
+    }
+    total
+}
+
 /// Greedy choice: the first index holding the largest processed logit, and its raw log-prob.
 fn sample_greedy(
     workspace: &mut RowWorkspace,
     row_logits: &[f32],
+    next_row: &[f32],
     params: &SamplingParams,
     counts: &TokenCounts,
     raw_max: f32,
     row: usize,
 ) -> Result<SampledToken, KernelError> {
     let loops = workspace.loops;
-    let raw_total = (loops.exp_sum)(row_logits, raw_max);
+    let raw_total = exp_sum_prefetching(&loops, row_logits, raw_max, next_row);
     let penalised = params.has_penalties() && !counts.is_empty();
     let (values, target): (&[f32], f32) = if penalised {
         workspace.values.resize(row_logits.len(), 0.0);
@@ -178,10 +183,7 @@ fn sample_greedy(
     } else {
         (row_logits, raw_max)
     };
-    let index = values
-        .iter()
-        .position(|&value| value == target)
-        .ok_or(KernelError::NoFiniteLogit { row })?;
+    let index = (loops.find_first)(values, target).ok_or(KernelError::NoFiniteLogit { row })?;
     Ok(SampledToken {
         token: index as u32,
         logprob: raw_logprob(row_logits[index], raw_max, raw_total),
@@ -194,101 +196,97 @@ fn raw_logprob(logit: f32, max: f32, total: u64) -> f32 {
     (f64::from(logit - max) - det_ln_fixed(total)) as f32
 }
 
-/// Computes exponentials, filters and the kept mass of a non-greedy row into `workspace.values`.
-fn prepare(
+/// The drawn token of a non-greedy row and the sums its log-probs need.
+struct Drawn {
+    /// Token index.
+    index: usize,
+    /// Largest raw logit.
+    raw_max: f32,
+    /// Fixed-point mass of the raw exponentials.
+    raw_total: u64,
+    /// Largest processed logit.
+    processed_max: f32,
+    /// Fixed-point mass of the kept tokens.
+    kept_total: u64,
+}
+
+/// The streamed path: one weights pass, thresholds among candidates; `None` when it declines.
+#[allow(clippy::too_many_arguments)]
+fn draw_streamed(
     workspace: &mut RowWorkspace,
     row_logits: &[f32],
+    next_row: &[f32],
     params: &SamplingParams,
     counts: &TokenCounts,
     raw_max: f32,
+    key: RandomKey,
     row: usize,
-) -> Result<PreparedRow, KernelError> {
+) -> Result<Option<Drawn>, KernelError> {
     let loops = workspace.loops;
-    let vocab = row_logits.len();
-    workspace.values.resize(vocab, 0.0);
     let penalised = params.has_penalties() && !counts.is_empty();
     let identity = params.temperature == 1.0 && !penalised;
-    let (raw_total, processed_max, all_total) = if identity {
-        let total = (loops.exp_store_sum)(row_logits, raw_max, &mut workspace.values);
-        (total, raw_max, total)
+    let (raw_total, processed_max) = if identity {
+        (None, raw_max)
     } else {
-        let raw_total = (loops.exp_sum)(row_logits, raw_max);
+        let raw_total = exp_sum_prefetching(&loops, row_logits, raw_max, next_row);
+        workspace.values.resize(row_logits.len(), 0.0);
         fill_processed(workspace, row_logits, params, counts, row)?;
         let processed_max = (loops.max)(&workspace.values);
         if processed_max == f32::NEG_INFINITY {
             return Err(KernelError::NoFiniteLogit { row });
         }
-        let all_total = (loops.exp_in_place_sum)(&mut workspace.values, processed_max);
-        (raw_total, processed_max, all_total)
+        (Some(raw_total), processed_max)
     };
-    let values = &workspace.values;
-    let mut floor = if params.min_p > 0.0 {
-        params.min_p
+    let source: &[f32] = if identity {
+        row_logits
     } else {
-        0.0
+        &workspace.values
     };
-    if params.top_k > 0 && params.top_k < vocab {
-        if let Some(kth) = threshold(
-            &loops,
-            values,
-            0.0,
-            params.top_k as u64,
-            Measure::Count,
-            &mut workspace.select,
-        ) {
-            floor = floor.max(kth);
-        }
-    }
-    if params.top_p < 1.0 {
-        let filtered_total = if floor == 0.0 {
-            all_total
-        } else {
-            (loops.masked_sum)(values, floor)
-        };
-        let target = top_p_target(filtered_total, top_p_fixed(params.top_p));
-        if let Some(cut) = threshold(
-            &loops,
-            values,
-            floor,
-            target,
-            Measure::Mass,
-            &mut workspace.select,
-        ) {
-            floor = floor.max(cut);
-        }
-    }
-    let kept_total = if floor == 0.0 {
-        all_total
-    } else {
-        (loops.masked_sum)(values, floor)
-    };
-    Ok(PreparedRow {
-        raw_max,
-        raw_total,
+    let stream = &mut workspace.stream;
+    let Some(settled) = streamed::weigh_row(
+        &loops,
+        stream,
+        &mut workspace.select,
+        source,
+        next_row,
         processed_max,
-        floor,
-        kept_total,
-    })
+        params,
+    ) else {
+        return Ok(None);
+    };
+    let target = multiply_high(draw_word(key), settled.kept_total);
+    let index = streamed::locate(&loops, stream, source, processed_max, &settled, target)
+        .ok_or(KernelError::DrawFailed { row })?;
+    Ok(Some(Drawn {
+        index,
+        raw_max,
+        raw_total: raw_total.unwrap_or(settled.all_total),
+        processed_max,
+        kept_total: settled.kept_total,
+    }))
 }
 
-/// Index of the first kept token whose inclusive prefix mass exceeds `target`.
-fn locate(loops: &RowLoops, exponentials: &[f32], floor: f32, target: u64) -> Option<usize> {
-    let mut before = 0u64;
-    for (chunk_index, chunk) in exponentials.chunks(DRAW_CHUNK).enumerate() {
-        let chunk_mass = (loops.masked_sum)(chunk, floor);
-        if before + chunk_mass > target {
-            for (offset, &value) in chunk.iter().enumerate() {
-                if value >= floor {
-                    before += fixed_weight(value);
-                    if before > target {
-                        return Some(chunk_index * DRAW_CHUNK + offset);
-                    }
-                }
-            }
-        }
-        before += chunk_mass;
-    }
-    None
+/// The full-buffer path: every exponential stored, thresholds over the whole row.
+fn draw_full(
+    workspace: &mut RowWorkspace,
+    row_logits: &[f32],
+    params: &SamplingParams,
+    counts: &TokenCounts,
+    raw_max: f32,
+    key: RandomKey,
+    row: usize,
+) -> Result<Drawn, KernelError> {
+    let prepared = full::prepare(workspace, row_logits, params, counts, raw_max, row)?;
+    let target = multiply_high(draw_word(key), prepared.kept_total);
+    let index = full::locate(&workspace.loops, &workspace.values, prepared.floor, target)
+        .ok_or(KernelError::DrawFailed { row })?;
+    Ok(Drawn {
+        index,
+        raw_max: prepared.raw_max,
+        raw_total: prepared.raw_total,
+        processed_max: prepared.processed_max,
+        kept_total: prepared.kept_total,
+    })
 }
 
 /// Samples one row on the CPU with a reusable workspace (`row` labels errors).
@@ -300,14 +298,34 @@ pub(crate) fn sample_row_in(
     key: RandomKey,
     row: usize,
 ) -> Result<SampledToken, KernelError> {
+    sample_row_before(workspace, row_logits, &[], params, counts, key, row)
+}
+
+/// [`sample_row_in`] that also prefetches `next_row` (the logits this worker samples next) while
+/// the row's compute-bound passes run, so that the next row's first pass finds them in cache.
+pub(crate) fn sample_row_before(
+    workspace: &mut RowWorkspace,
+    row_logits: &[f32],
+    next_row: &[f32],
+    params: &SamplingParams,
+    counts: &TokenCounts,
+    key: RandomKey,
+    row: usize,
+) -> Result<SampledToken, KernelError> {
     let raw_max = check_row(&workspace.loops, row_logits, row)?;
     if params.is_greedy() {
-        return sample_greedy(workspace, row_logits, params, counts, raw_max, row);
+        return sample_greedy(
+            workspace, row_logits, next_row, params, counts, raw_max, row,
+        );
     }
-    let prepared = prepare(workspace, row_logits, params, counts, raw_max, row)?;
-    let target = multiply_high(draw_word(key), prepared.kept_total);
-    let index = locate(&workspace.loops, &workspace.values, prepared.floor, target)
-        .ok_or(KernelError::DrawFailed { row })?;
+    let streamed = draw_streamed(
+        workspace, row_logits, next_row, params, counts, raw_max, key, row,
+    )?;
+    let drawn = match streamed {
+        Some(drawn) => drawn,
+        None => draw_full(workspace, row_logits, params, counts, raw_max, key, row)?,
+    };
+    let index = drawn.index;
     let processed = processed_logit(
         row_logits[index],
         counts.count(index as u32),
@@ -317,8 +335,8 @@ pub(crate) fn sample_row_in(
     )?;
     Ok(SampledToken {
         token: index as u32,
-        logprob: raw_logprob(row_logits[index], prepared.raw_max, prepared.raw_total),
-        processed_logprob: raw_logprob(processed, prepared.processed_max, prepared.kept_total),
+        logprob: raw_logprob(row_logits[index], drawn.raw_max, drawn.raw_total),
+        processed_logprob: raw_logprob(processed, drawn.processed_max, drawn.kept_total),
     })
 }
 
@@ -384,7 +402,7 @@ pub fn filtered_distribution(
     let counts = TokenCounts::from_history(history, row_logits.len(), row)?;
     let mut workspace = RowWorkspace::new();
     let raw_max = check_row(&workspace.loops, row_logits, row)?;
-    let prepared = prepare(&mut workspace, row_logits, params, &counts, raw_max, row)?;
+    let prepared = full::prepare(&mut workspace, row_logits, params, &counts, raw_max, row)?;
     let mut distribution = FilteredDistribution {
         tokens: Vec::new(),
         weights: Vec::new(),
@@ -399,6 +417,9 @@ pub fn filtered_distribution(
     }
     Ok(distribution)
 }
+
+#[cfg(test)]
+mod streamed_tests;
 
 #[cfg(test)]
 mod tests {
@@ -432,11 +453,11 @@ mod tests {
         let loops = RowLoops::detect();
         let values = [1.0f32, 0.0, 0.5, 1.0];
         let unit = 1u64 << 40;
-        assert_eq!(locate(&loops, &values, 0.0, 0), Some(0));
-        assert_eq!(locate(&loops, &values, 0.0, unit - 1), Some(0));
-        assert_eq!(locate(&loops, &values, 0.0, unit), Some(2));
-        assert_eq!(locate(&loops, &values, 0.0, unit + unit / 2), Some(3));
-        assert_eq!(locate(&loops, &values, 0.6, unit), Some(3));
-        assert_eq!(locate(&loops, &values, 0.0, 3 * unit), None);
+        assert_eq!(full::locate(&loops, &values, 0.0, 0), Some(0));
+        assert_eq!(full::locate(&loops, &values, 0.0, unit - 1), Some(0));
+        assert_eq!(full::locate(&loops, &values, 0.0, unit), Some(2));
+        assert_eq!(full::locate(&loops, &values, 0.0, unit + unit / 2), Some(3));
+        assert_eq!(full::locate(&loops, &values, 0.6, unit), Some(3));
+        assert_eq!(full::locate(&loops, &values, 0.0, 3 * unit), None);
     }
 }

@@ -1,0 +1,403 @@
+//! Row loops of the CPU backend, built twice: portable, and for AVX2 + FMA when the processor has
+//! them (chosen once at run time). Both produce identical bits: every operation is correctly
+//! rounded, and `mul_add` is a true fused multiply-add on either path.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+mod portable;
+
+use portable::*;
+
+/// Number of band edges measured in one pass by [`RowLoops::band_counts`] / [`RowLoops::band_masses`].
+pub(crate) const BAND_EDGES: usize = 5;
+
+/// What one chunk of the weights pass computes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WeighSpec {
+    /// Subtracted from every value before `det_exp`.
+    pub max: f32,
+    /// `kept` sums the weights of exponentials at or above this.
+    pub floor: f32,
+    /// Exponentials at or above this are gathered as candidates (`+inf`: none).
+    pub gather: f32,
+}
+
+/// Weight sums of one chunk of the weights pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ChunkSums {
+    /// Sum of every fixed-point weight.
+    pub all: u64,
+    /// Sum of the weights of exponentials at or above the floor.
+    pub kept: u64,
+}
+
+/// Gathered (index, exponential) pairs in increasing index order.
+///
+/// The buffers always hold at least [`Candidates::SLACK`] slots past the logical length, so a
+/// vector loop can store a full vector of packed lanes there and then count only the valid ones.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Candidates {
+    /// Token indices (valid up to `len`).
+    indices: Vec<u32>,
+    /// Their exponentials (valid up to `len`).
+    values: Vec<f32>,
+    /// Number of valid pairs.
+    len: usize,
+}
+
+impl PartialEq for Candidates {
+    fn eq(&self, other: &Self) -> bool {
+        self.indices() == other.indices()
+            && self
+                .values()
+                .iter()
+                .map(|v| v.to_bits())
+                .eq(other.values().iter().map(|v| v.to_bits()))
+    }
+}
+
+impl Candidates {
+    /// Free slots kept past the logical length.
+    pub const SLACK: usize = 8;
+
+    /// Makes room for [`Self::SLACK`] more slots past the logical length.
+    #[inline]
+    pub fn reserve_slack(&mut self) {
+        self.reserve(0);
+    }
+
+    /// Makes room for `additional` pairs plus [`Self::SLACK`] slots past the logical length.
+    #[inline]
+    pub fn reserve(&mut self, additional: usize) {
+        let needed = self.len + additional + Self::SLACK;
+        if self.values.len() < needed {
+            let grown = needed.max(2 * self.values.len()).max(64);
+            self.values.resize(grown, 0.0);
+            self.indices.resize(grown, 0);
+        }
+    }
+
+    /// The free slots past the logical length (at least [`Self::SLACK`] after `reserve`).
+    #[inline]
+    pub fn spare(&mut self) -> (&mut [u32], &mut [f32]) {
+        (&mut self.indices[self.len..], &mut self.values[self.len..])
+    }
+
+    /// Counts `added` pairs written into the spare slots as valid.
+    #[inline]
+    pub fn commit(&mut self, added: usize) {
+        self.len = (self.len + added).min(self.values.len());
+    }
+
+    /// Appends one pair.
+    #[inline]
+    pub fn push(&mut self, index: u32, value: f32) {
+        self.reserve_slack();
+        self.indices[self.len] = index;
+        self.values[self.len] = value;
+        self.len += 1;
+    }
+
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Token indices of the pairs.
+    pub fn indices(&self) -> &[u32] {
+        &self.indices[..self.len]
+    }
+
+    /// Exponentials of the pairs.
+    pub fn values(&self) -> &[f32] {
+        &self.values[..self.len]
+    }
+
+    /// Removes every pair.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Keeps the pairs whose exponential is at or above `floor`, in order.
+    pub fn retain_at_least(&mut self, floor: f32) {
+        let mut kept = 0;
+        for position in 0..self.len {
+            let value = self.values[position];
+            if value >= floor {
+                self.values[kept] = value;
+                self.indices[kept] = self.indices[position];
+                kept += 1;
+            }
+        }
+        self.len = kept;
+    }
+}
+
+/// Bit patterns of exponentials are bucketed by their bits from this one up: exponent and the top
+/// five mantissa bits, so a bucket spans a factor of at most `2^(1/32)`.
+pub(crate) const HISTOGRAM_SHIFT: u32 = 18;
+/// Buckets of [`RowLoops::histogram`]: every non-negative f32 bit pattern has one.
+pub(crate) const HISTOGRAM_BUCKETS: usize = 1 << (31 - HISTOGRAM_SHIFT);
+
+/// The row loops as plain function pointers, bound to the best instruction set available.
+#[derive(Clone, Copy)]
+pub(crate) struct RowLoops {
+    /// Largest value and whether any value is NaN or +inf.
+    pub scan: fn(&[f32]) -> (f32, bool),
+    /// Largest value of a NaN-free row.
+    pub max: fn(&[f32]) -> f32,
+    /// Sum of fixed-point weights of `det_exp(x − max)`.
+    pub exp_sum: fn(&[f32], f32) -> u64,
+    /// Stores exponentials and returns their weight sum.
+    pub exp_store_sum: fn(&[f32], f32, &mut [f32]) -> u64,
+    /// Exponentials in place, returning their weight sum.
+    pub exp_in_place_sum: fn(&mut [f32], f32) -> u64,
+    /// Divides by the temperature into a buffer.
+    pub divide_store: fn(&[f32], f32, &mut [f32]),
+    /// Detects finite values that overflowed.
+    pub any_overflow: fn(&[f32], &[f32]) -> bool,
+    /// Weight sum of exponentials at or above a floor.
+    pub masked_sum: fn(&[f32], f32) -> u64,
+    /// Counts at or above each band edge.
+    pub band_counts: fn(&[f32], &[f32; BAND_EDGES]) -> [u64; BAND_EDGES],
+    /// Masses at or above each band edge.
+    pub band_masses: fn(&[f32], &[f32; BAND_EDGES]) -> [u64; BAND_EDGES],
+    /// First index holding a value equal to the target.
+    pub find_first: fn(&[f32], f32) -> Option<usize>,
+    /// One chunk of the weights pass (sums and gathered candidates).
+    pub weigh: fn(&[f32], &WeighSpec, u32, &mut Candidates) -> ChunkSums,
+    /// Adds the weight of each exponential to its bucket (`bits >> HISTOGRAM_SHIFT`) of a
+    /// histogram of [`HISTOGRAM_BUCKETS`] masses.
+    pub histogram: fn(&[f32], &mut [u64]),
+    /// Keeps the candidates at or above a floor, in order.
+    pub retain: fn(&mut Candidates, f32),
+    /// Replaces the output with the values in `[lower, upper)`, in order.
+    pub band: fn(&[f32], f32, f32, &mut Vec<f32>),
+    /// Asks for values to be brought into the caches without waiting for them (a hint only).
+    pub prefetch: fn(&[f32]),
+}
+
+/// Portable build of the loops.
+const PORTABLE: RowLoops = RowLoops {
+    scan: scan_body,
+    max: max_body,
+    exp_sum: exp_sum_body,
+    exp_store_sum: exp_store_sum_body,
+    exp_in_place_sum: exp_in_place_sum_body,
+    divide_store: divide_store_body,
+    any_overflow: any_overflow_body,
+    masked_sum: masked_sum_body,
+    band_counts: band_counts_body,
+    band_masses: band_masses_body,
+    find_first: find_first_body,
+    weigh: weigh_body,
+    histogram: histogram_body,
+    retain: Candidates::retain_at_least,
+    band: band_body,
+    prefetch: prefetch_body,
+};
+
+impl RowLoops {
+    /// The fastest build this processor supports.
+    pub fn detect() -> Self {
+        accelerated().unwrap_or(PORTABLE)
+    }
+
+    /// The portable build (used to check that both builds agree).
+    #[cfg(test)]
+    pub fn portable() -> Self {
+        PORTABLE
+    }
+}
+
+/// The AVX2 + FMA loops when the processor supports both.
+#[cfg(target_arch = "x86_64")]
+fn accelerated() -> Option<RowLoops> {
+    avx2::loops()
+}
+
+/// No specialised build on this architecture.
+#[cfg(not(target_arch = "x86_64"))]
+fn accelerated() -> Option<RowLoops> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detmath::det_exp;
+
+    #[test]
+    fn accelerated_and_portable_loops_agree_bitwise() {
+        let fast = RowLoops::detect();
+        let slow = RowLoops::portable();
+        let values: Vec<f32> = (0..5000)
+            .map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 0.037)
+            .chain([f32::NEG_INFINITY, -200.0])
+            .collect();
+        let (max, bad) = (fast.scan)(&values);
+        assert_eq!((max, bad), (slow.scan)(&values));
+        assert!(!bad);
+        assert_eq!((fast.exp_sum)(&values, max), (slow.exp_sum)(&values, max));
+        let mut out_fast = vec![0.0; values.len()];
+        let mut out_slow = vec![0.0; values.len()];
+        assert_eq!(
+            (fast.exp_store_sum)(&values, max, &mut out_fast),
+            (slow.exp_store_sum)(&values, max, &mut out_slow)
+        );
+        assert_eq!(out_fast, out_slow);
+        assert_eq!(
+            (fast.masked_sum)(&out_fast, 0.25),
+            (slow.masked_sum)(&out_slow, 0.25)
+        );
+        for (index, &value) in values.iter().enumerate() {
+            assert_eq!(out_fast[index].to_bits(), det_exp(value - max).to_bits());
+        }
+        (fast.divide_store)(&values, 0.7, &mut out_fast);
+        (slow.divide_store)(&values, 0.7, &mut out_slow);
+        assert_eq!(out_fast, out_slow);
+        assert!(!(fast.any_overflow)(&values, &out_fast));
+        let edges = [0.5, 0.1, 0.01, 1e-4, 0.0];
+        let counts = (fast.band_counts)(&out_slow, &edges);
+        let masses = (fast.band_masses)(&out_slow, &edges);
+        assert_eq!(counts, (slow.band_counts)(&out_slow, &edges));
+        assert_eq!(masses, (slow.band_masses)(&out_slow, &edges));
+        for (band, &edge) in edges.iter().enumerate() {
+            let expected = out_slow.iter().filter(|&&v| v >= edge).count() as u64;
+            assert_eq!(counts[band], expected);
+            assert_eq!(masses[band], (slow.masked_sum)(&out_slow, edge));
+        }
+        assert!((fast.scan)(&[1.0, f32::NAN]).1);
+        assert!((fast.scan)(&[1.0, f32::INFINITY]).1);
+    }
+}
+
+#[cfg(test)]
+mod edge_tests {
+    use super::*;
+    use crate::detmath::{det_exp, fixed_weight};
+
+    /// Deterministic test rows: spread values, ties, −inf, −0.0 and values far below the max.
+    fn edge_row(len: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005) | 1;
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let word = (state >> 33) as u32;
+                match word % 11 {
+                    0 => f32::NEG_INFINITY,
+                    1 => -200.0 - (word % 1000) as f32,
+                    2 => 3.0,
+                    3 => -0.0,
+                    4 => 0.0,
+                    5 => -86.99 - (word % 7) as f32 * 0.01,
+                    _ => ((word % 100_000) as f32 - 50_000.0) * 0.000_7,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn exponential_loops_agree_on_edge_inputs() {
+        let fast = RowLoops::detect();
+        let slow = RowLoops::portable();
+        let lengths = (0..40).chain([1023, 1024, 1025, 5003]);
+        for (seed, len) in lengths.enumerate() {
+            let values = edge_row(len, seed as u64);
+            let (max, _) = (slow.scan)(&values);
+            assert_eq!((fast.scan)(&values).0.to_bits(), max.to_bits());
+            for shift in [max, max + 0.5, 3.0] {
+                let sum = (slow.exp_sum)(&values, shift);
+                assert_eq!((fast.exp_sum)(&values, shift), sum, "len {len}");
+                let mut out_fast = vec![0.0; len];
+                let mut out_slow = vec![0.0; len];
+                assert_eq!((fast.exp_store_sum)(&values, shift, &mut out_fast), sum);
+                assert_eq!((slow.exp_store_sum)(&values, shift, &mut out_slow), sum);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&out_fast), bits(&out_slow));
+                for (&value, &out) in values.iter().zip(&out_slow) {
+                    assert_eq!(out.to_bits(), det_exp(value - shift).to_bits());
+                }
+                let mut in_place = values.clone();
+                assert_eq!((fast.exp_in_place_sum)(&mut in_place, shift), sum);
+                assert_eq!(bits(&in_place), bits(&out_slow));
+                for floor in [0.0, 1e-30, 0.01, 0.5, 1.0] {
+                    let expected: u64 = out_slow
+                        .iter()
+                        .filter(|&&e| e >= floor)
+                        .map(|&e| fixed_weight(e))
+                        .sum();
+                    assert_eq!((fast.masked_sum)(&out_slow, floor), expected);
+                    assert_eq!((slow.masked_sum)(&out_slow, floor), expected);
+                }
+            }
+            for target in [max, 3.0, 0.0, -0.0, f32::NEG_INFINITY, 17.5] {
+                assert_eq!(
+                    (fast.find_first)(&values, target),
+                    values.iter().position(|&v| v == target)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn weighing_loops_agree_on_edge_inputs() {
+        let fast = RowLoops::detect();
+        let slow = RowLoops::portable();
+        for (seed, len) in (0..40).chain([1000, 1024, 1031]).enumerate() {
+            let values = edge_row(len, 100 + seed as u64);
+            let (max, _) = (slow.scan)(&values);
+            let exponentials: Vec<f32> = values.iter().map(|&v| det_exp(v - max)).collect();
+            for floor in [0.0, 1e-9, 0.05, 1.0] {
+                for gather in [f32::INFINITY, 0.0, 1e-12, 0.3, 1.0] {
+                    let spec = WeighSpec { max, floor, gather };
+                    let context = format!("len {len} floor {floor} gather {gather}");
+                    let mut fast_candidates = Candidates::default();
+                    let mut slow_candidates = Candidates::default();
+                    let a = (fast.weigh)(&values, &spec, 77, &mut fast_candidates);
+                    let b = (slow.weigh)(&values, &spec, 77, &mut slow_candidates);
+                    assert_eq!(a, b, "{context}");
+                    assert_eq!(fast_candidates, slow_candidates, "{context}");
+                    assert_eq!(b.all, (slow.masked_sum)(&exponentials, 0.0));
+                    assert_eq!(b.kept, (slow.masked_sum)(&exponentials, floor));
+                    let expected: Vec<u32> = (0..len as u32)
+                        .filter(|&i| exponentials[i as usize] >= gather)
+                        .map(|i| i + 77)
+                        .collect();
+                    assert_eq!(slow_candidates.indices(), &expected[..]);
+                    for (lower, upper) in [(0.0, 1e-20), (1e-9, 0.3), (0.01, 2.0), (0.5, 0.5)] {
+                        let mut fast_band = vec![7.0];
+                        let mut slow_band = Vec::new();
+                        (fast.band)(slow_candidates.values(), lower, upper, &mut fast_band);
+                        (slow.band)(slow_candidates.values(), lower, upper, &mut slow_band);
+                        assert_eq!(fast_band, slow_band, "{context} band {lower} {upper}");
+                    }
+                    for retained in [0.0, 1e-20, 0.01, 0.5, 1.0, 2.0] {
+                        let mut fast_kept = slow_candidates.clone();
+                        let mut slow_kept = slow_candidates.clone();
+                        (fast.retain)(&mut fast_kept, retained);
+                        (slow.retain)(&mut slow_kept, retained);
+                        assert_eq!(fast_kept, slow_kept, "{context} retain {retained}");
+                        assert!(slow_kept.values().iter().all(|&v| v >= retained));
+                    }
+                }
+            }
+            let mut fast_histogram = vec![0u64; HISTOGRAM_BUCKETS];
+            let mut slow_histogram = vec![0u64; HISTOGRAM_BUCKETS];
+            (fast.histogram)(&exponentials, &mut fast_histogram);
+            (slow.histogram)(&exponentials, &mut slow_histogram);
+            assert_eq!(fast_histogram, slow_histogram);
+            let total: u64 = slow_histogram.iter().sum();
+            assert_eq!(total, (slow.masked_sum)(&exponentials, 0.0));
+            for (&value, bucket) in exponentials.iter().zip(0..) {
+                let _ = bucket;
+                assert!(
+                    slow_histogram[(value.to_bits() >> HISTOGRAM_SHIFT) as usize]
+                        >= fixed_weight(value)
+                );
+            }
+        }
+    }
+}
