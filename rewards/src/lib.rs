@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+mod ascii;
 mod error;
 mod extract;
 pub mod medevalkit;

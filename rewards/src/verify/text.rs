@@ -24,9 +24,10 @@ pub struct TokenOverlap {
 const INLINE_TOKENS: usize = 32;
 
 /// Distinct tokens of `text` in a fixed array, or `None` when there are too many.
+#[inline]
 fn inline_distinct(
     text: &str,
-    same: fn(&str, &str) -> bool,
+    same: impl Fn(&str, &str) -> bool,
 ) -> Option<([&str; INLINE_TOKENS], usize)> {
     let mut set = [""; INLINE_TOKENS];
     let mut len = 0;
@@ -66,23 +67,32 @@ fn overlap_from(common: usize, predicted: usize, expected: usize) -> TokenOverla
     }
 }
 
+/// The overlap of two texts with few tokens, without allocating; `None` when either has too many.
+#[inline]
+fn inline_overlap(
+    prediction: &str,
+    reference: &str,
+    same: impl Fn(&str, &str) -> bool + Copy,
+) -> Option<TokenOverlap> {
+    let (predicted, p_len) = inline_distinct(prediction, same)?;
+    let (expected, e_len) = inline_distinct(reference, same)?;
+    let common = expected[..e_len]
+        .iter()
+        .filter(|token| predicted[..p_len].iter().any(|p| same(p, token)))
+        .count();
+    Some(overlap_from(common, p_len, e_len))
+}
+
 /// Token-set precision, recall and F1 of `prediction` against `reference`. Linear in the
 /// longer text (short texts take an allocation-free path).
 pub fn token_overlap(prediction: &str, reference: &str) -> TokenOverlap {
-    let same: fn(&str, &str) -> bool = if prediction.is_ascii() && reference.is_ascii() {
-        |a, b| a.eq_ignore_ascii_case(b)
+    let inline = if prediction.is_ascii() && reference.is_ascii() {
+        inline_overlap(prediction, reference, |a, b| a.eq_ignore_ascii_case(b))
     } else {
-        same_word
+        inline_overlap(prediction, reference, same_word)
     };
-    if let (Some((predicted, p_len)), Some((expected, e_len))) = (
-        inline_distinct(prediction, same),
-        inline_distinct(reference, same),
-    ) {
-        let common = expected[..e_len]
-            .iter()
-            .filter(|token| predicted[..p_len].iter().any(|p| same(p, token)))
-            .count();
-        return overlap_from(common, p_len, e_len);
+    if let Some(overlap) = inline {
+        return overlap;
     }
     let predicted = hashed_distinct(prediction);
     let expected = hashed_distinct(reference);
