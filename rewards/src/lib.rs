@@ -17,6 +17,8 @@ mod extract;
 pub mod medevalkit;
 mod modes;
 mod normalize;
+#[cfg(test)]
+mod oracle;
 mod outcome;
 mod parse;
 mod reference;
