@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ascii::{is_blank, trim};
+use crate::ascii::{is_blank, is_space, trim};
 
 /// What [`parse_response`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -338,6 +338,55 @@ struct BlockStats {
 /// and between the blocks is tolerated. An opening tag or a mismatched closing tag inside an open
 /// block ends that block as unclosed; a closing tag with no open block counts as text outside.
 pub fn parse_view(text: &str) -> ParsedView<'_> {
+    parse_well_formed(text).unwrap_or_else(|| parse_any(text))
+}
+
+/// Skips ASCII whitespace as `char::is_whitespace` sees it.
+fn skip_blank(bytes: &[u8], mut at: usize) -> usize {
+    while bytes.get(at).is_some_and(|&byte| is_space(byte)) {
+        at += 1;
+    }
+    at
+}
+
+/// The plain tag of `kind` and direction at `at`, if that is what is there.
+fn plain_tag_at(bytes: &[u8], at: usize, kind: BlockKind, closing: bool) -> Option<Tag> {
+    read_plain_tag(bytes, at).filter(|tag| tag.kind == kind && tag.closing == closing)
+}
+
+/// The usual response, `<think>…</think> <answer>…</answer>` with plain tags, ASCII whitespace
+/// around them, no other `<` after the think block opens and a non-empty answer: read in a few
+/// jumps. `None` for anything else, which [`parse_any`] then reads in full.
+fn parse_well_formed(text: &str) -> Option<ParsedView<'_>> {
+    let bytes = text.as_bytes();
+    let think_open = plain_tag_at(bytes, skip_blank(bytes, 0), BlockKind::Think, false)?;
+    let think_close_at = think_open.end + memchr::memchr(b'<', bytes.get(think_open.end..)?)?;
+    let think_close = plain_tag_at(bytes, think_close_at, BlockKind::Think, true)?;
+    let answer_open = plain_tag_at(
+        bytes,
+        skip_blank(bytes, think_close.end),
+        BlockKind::Answer,
+        false,
+    )?;
+    let answer_close_at = answer_open.end + memchr::memchr(b'<', bytes.get(answer_open.end..)?)?;
+    let answer_close = plain_tag_at(bytes, answer_close_at, BlockKind::Answer, true)?;
+    if skip_blank(bytes, answer_close.end) != bytes.len() {
+        return None;
+    }
+    let answer = trim(text.get(answer_open.end..answer_close.start)?);
+    if answer.is_empty() {
+        return None;
+    }
+    Some(ParsedView {
+        think: Some(trim(text.get(think_open.end..think_close.start)?)),
+        answer: Some(answer),
+        after_think: Some(text.get(think_close.end..)?),
+        problems: ProblemSet::default(),
+    })
+}
+
+/// Parses any response (see [`parse_view`]).
+fn parse_any(text: &str) -> ParsedView<'_> {
     let bytes = text.as_bytes();
     let mut problems = ProblemSet::default();
     let mut stats = [BlockStats::default(); 2];

@@ -149,6 +149,19 @@ fn soup(max_pieces: usize) -> impl Strategy<Value = String> {
     prop::collection::vec(piece(), 0..max_pieces).prop_map(|parts| parts.concat())
 }
 
+/// Responses in the usual shape, with pieces of soup inside and blank text of any kind around
+/// the blocks, so that the well-formed fast path and its near misses are both exercised.
+fn wrapped() -> impl Strategy<Value = String> {
+    let blank = prop::sample::select(vec![
+        "", " ", "\n", "\t\r\n", "\u{b}", "\u{a0}", "\u{3000}", "x",
+    ]);
+    (blank.clone(), soup(6), blank.clone(), soup(4), blank).prop_map(
+        |(before, think, between, answer, after)| {
+            format!("{before}<think>{think}</think>{between}<answer>{answer}</answer>{after}")
+        },
+    )
+}
+
 /// Adversarial text or an arbitrary string.
 fn text(max_pieces: usize) -> impl Strategy<Value = String> {
     prop_oneof![4 => soup(max_pieces), 1 => any::<String>()]
@@ -219,7 +232,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(4096))]
 
     #[test]
-    fn parse_view_matches_the_first_parser(text in text(24)) {
+    fn parse_view_matches_the_first_parser(text in prop_oneof![text(24), wrapped()]) {
         prop_assert_eq!(crate::parse::parse_view(&text), parse::parse_view(&text));
     }
 
