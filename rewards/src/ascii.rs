@@ -4,32 +4,46 @@
 //! library: ASCII bytes are classified with a table, and the first non-ASCII byte met hands the
 //! work to the `char` path, so Unicode text keeps its full behaviour.
 
+/// What the byte table of a [`CharClass`] says about one byte.
+const OUTSIDE: u8 = 0;
+/// An ASCII byte in the class.
+const INSIDE: u8 = 1;
+/// A byte of a non-ASCII character: ask the `char` rule.
+const NOT_ASCII: u8 = 2;
+
 /// A set of ASCII bytes together with the `char` rule it stands for.
 #[derive(Clone, Copy)]
 pub(crate) struct CharClass {
-    /// Membership of each ASCII byte; must agree with `rule` on ASCII characters.
-    ascii: [bool; 128],
+    /// For every byte: [`OUTSIDE`] or [`INSIDE`] for ASCII bytes (agreeing with `rule`),
+    /// [`NOT_ASCII`] for the others.
+    bytes: [u8; 256],
     /// The rule for every character (used for non-ASCII characters).
     rule: fn(char) -> bool,
 }
 
 impl CharClass {
-    /// Builds the class of `rule`, tabulating its answer for ASCII characters.
+    /// Builds the class of `rule` from its answers for the ASCII characters.
     pub(crate) const fn new(rule: fn(char) -> bool, ascii: [bool; 128]) -> Self {
-        Self { ascii, rule }
+        let mut bytes = [NOT_ASCII; 256];
+        let mut index = 0;
+        while index < 128 {
+            bytes[index] = if ascii[index] { INSIDE } else { OUTSIDE };
+            index += 1;
+        }
+        Self { bytes, rule }
     }
 
-    /// Whether the ASCII byte `byte` (< 128) is in the class.
+    /// [`INSIDE`], [`OUTSIDE`] or [`NOT_ASCII`] for one byte.
     #[inline]
-    fn has_ascii(&self, byte: u8) -> bool {
-        self.ascii[usize::from(byte & 0x7f)]
+    fn kind(&self, byte: u8) -> u8 {
+        self.bytes[usize::from(byte)]
     }
 
     /// Whether the character is in the class.
     #[inline]
     pub(crate) fn has(&self, c: char) -> bool {
         if c.is_ascii() {
-            self.has_ascii(c as u8)
+            self.kind(c as u8) == INSIDE
         } else {
             (self.rule)(c)
         }
@@ -68,24 +82,19 @@ pub(crate) fn trim_class<'a>(text: &'a str, class: &CharClass) -> &'a str {
     let bytes = text.as_bytes();
     let mut start = 0;
     while let Some(&byte) = bytes.get(start) {
-        if !byte.is_ascii() {
-            return trim_class_general(text, class);
+        match class.kind(byte) {
+            INSIDE => start += 1,
+            OUTSIDE => break,
+            _ => return trim_class_general(text, class),
         }
-        if !class.has_ascii(byte) {
-            break;
-        }
-        start += 1;
     }
     let mut end = bytes.len();
     while end > start {
-        let byte = bytes[end - 1];
-        if !byte.is_ascii() {
-            return trim_class_general(text, class);
+        match class.kind(bytes[end - 1]) {
+            INSIDE => end -= 1,
+            OUTSIDE => break,
+            _ => return trim_class_general(text, class),
         }
-        if !class.has_ascii(byte) {
-            break;
-        }
-        end -= 1;
     }
     // Both ends sit next to ASCII bytes (or at the ends), so they are char boundaries.
     text.get(start..end)
@@ -131,13 +140,19 @@ impl Tokens<'_> {
     #[inline]
     fn run_end(&self, mut at: usize, separators: bool) -> usize {
         let bytes = self.text.as_bytes();
+        let (same, other) = if separators {
+            (INSIDE, OUTSIDE)
+        } else {
+            (OUTSIDE, INSIDE)
+        };
         while let Some(&byte) = bytes.get(at) {
-            if byte.is_ascii() {
-                if self.separators.has_ascii(byte) != separators {
-                    break;
-                }
+            let kind = self.separators.kind(byte);
+            if kind == same {
                 at += 1;
                 continue;
+            }
+            if kind == other {
+                break;
             }
             match self.text.get(at..).and_then(|rest| rest.chars().next()) {
                 Some(c) if (self.separators.rule)(c) == separators => at += c.len_utf8(),

@@ -23,25 +23,23 @@ pub struct TokenOverlap {
 /// Texts with at most this many tokens are compared without allocating.
 const INLINE_TOKENS: usize = 32;
 
-/// Distinct tokens of `text` in a fixed array, or `None` when there are too many.
+/// Collects the distinct tokens of `text` into `set`; their number, or `None` when there are
+/// too many.
 #[inline]
-fn inline_distinct(
-    text: &str,
+fn inline_distinct<'a>(
+    text: &'a str,
     same: impl Fn(&str, &str) -> bool,
-) -> Option<([&str; INLINE_TOKENS], usize)> {
-    let mut set = [""; INLINE_TOKENS];
+    set: &mut [&'a str; INLINE_TOKENS],
+) -> Option<usize> {
     let mut len = 0;
     for token in tokens(text) {
         if set[..len].iter().any(|seen| same(seen, token)) {
             continue;
         }
-        if len == INLINE_TOKENS {
-            return None;
-        }
-        set[len] = token;
+        *set.get_mut(len)? = token;
         len += 1;
     }
-    Some((set, len))
+    Some(len)
 }
 
 /// Distinct lower-cased tokens of `text`.
@@ -67,6 +65,12 @@ fn overlap_from(common: usize, predicted: usize, expected: usize) -> TokenOverla
     }
 }
 
+/// Case-insensitive equality of ASCII words.
+#[inline(always)]
+fn same_ascii_word(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.eq_ignore_ascii_case(b)
+}
+
 /// The overlap of two texts with few tokens, without allocating; `None` when either has too many.
 #[inline]
 fn inline_overlap(
@@ -74,8 +78,10 @@ fn inline_overlap(
     reference: &str,
     same: impl Fn(&str, &str) -> bool + Copy,
 ) -> Option<TokenOverlap> {
-    let (predicted, p_len) = inline_distinct(prediction, same)?;
-    let (expected, e_len) = inline_distinct(reference, same)?;
+    let mut predicted = [""; INLINE_TOKENS];
+    let mut expected = [""; INLINE_TOKENS];
+    let p_len = inline_distinct(prediction, same, &mut predicted)?;
+    let e_len = inline_distinct(reference, same, &mut expected)?;
     let common = expected[..e_len]
         .iter()
         .filter(|token| predicted[..p_len].iter().any(|p| same(p, token)))
@@ -87,7 +93,7 @@ fn inline_overlap(
 /// longer text (short texts take an allocation-free path).
 pub fn token_overlap(prediction: &str, reference: &str) -> TokenOverlap {
     let inline = if prediction.is_ascii() && reference.is_ascii() {
-        inline_overlap(prediction, reference, |a, b| a.eq_ignore_ascii_case(b))
+        inline_overlap(prediction, reference, same_ascii_word)
     } else {
         inline_overlap(prediction, reference, same_word)
     };
