@@ -11,11 +11,14 @@
 
 #![warn(missing_docs)]
 
+mod ascii;
 mod error;
 mod extract;
 pub mod medevalkit;
 mod modes;
 mod normalize;
+#[cfg(test)]
+mod oracle;
 mod outcome;
 mod parse;
 mod reference;

@@ -1,5 +1,7 @@
 //! Text normalisation shared by the verifiers.
 
+use crate::ascii::{ascii_table, is_space, tokens as class_tokens, trim_class, CharClass, Tokens};
+
 /// Articles removed from the start of a normalised answer.
 const LEADING_ARTICLES: [&str; 3] = ["a", "an", "the"];
 
@@ -42,9 +44,18 @@ pub(crate) fn is_edge_punctuation(c: char) -> bool {
     )
 }
 
+/// Whitespace or edge punctuation.
+fn is_edge_or_space(c: char) -> bool {
+    c.is_whitespace() || is_edge_punctuation(c)
+}
+
+/// Whitespace and edge punctuation, as a class with an ASCII table.
+const EDGE: CharClass = CharClass::new(is_edge_or_space, ASCII_EDGE);
+
 /// Removes edge punctuation and whitespace from both ends.
+#[inline]
 pub(crate) fn trim_edge_punctuation(text: &str) -> &str {
-    text.trim_matches(|c: char| c.is_whitespace() || is_edge_punctuation(c))
+    trim_class(text, &EDGE)
 }
 
 /// Lower-case, trim, collapse whitespace, strip surrounding punctuation and a leading article
@@ -97,48 +108,94 @@ pub(crate) fn normalized_words(text: &str) -> impl Iterator<Item = &str> {
         })
 }
 
-/// Capacity of the stack buffer used by [`ascii_normalized`].
-pub(crate) const ASCII_NORMALIZED_CAPACITY: usize = 128;
+/// For each ASCII byte: is it whitespace or edge punctuation?
+const ASCII_EDGE: [bool; 128] = ascii_table!(|byte| is_space(byte)
+    || matches!(
+        byte,
+        b'.' | b','
+            | b';'
+            | b':'
+            | b'!'
+            | b'?'
+            | b'\''
+            | b'"'
+            | b'`'
+            | b'('
+            | b')'
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'*'
+            | b'_'
+    ));
 
-/// ASCII whitespace as `char::is_whitespace` sees it (including vertical tab).
-fn is_ascii_space(byte: u8) -> bool {
-    matches!(byte, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+/// Whether an ASCII byte is whitespace or edge punctuation.
+#[inline]
+fn is_ascii_edge(byte: u8) -> bool {
+    ASCII_EDGE[usize::from(byte & 0x7f)]
 }
 
-/// For each ASCII byte: is it whitespace or edge punctuation?
-const ASCII_EDGE: [bool; 128] = {
-    let mut table = [false; 128];
-    let mut byte = 0;
-    while byte < 128 {
-        table[byte] = matches!(
-            byte as u8,
-            b' ' | b'\t'
-                | b'\n'
-                | 0x0b
-                | 0x0c
-                | b'\r'
-                | b'.'
-                | b','
-                | b';'
-                | b':'
-                | b'!'
-                | b'?'
-                | b'\''
-                | b'"'
-                | b'`'
-                | b'('
-                | b')'
-                | b'['
-                | b']'
-                | b'{'
-                | b'}'
-                | b'*'
-                | b'_'
-        );
-        byte += 1;
+/// For ASCII text, the span whose lower-cased, whitespace-collapsed form is its normalisation:
+/// edges trimmed, then a leading article (when more words follow) and the whitespace and edge
+/// punctuation after it dropped. Starts and ends with a byte that is neither, or is empty.
+#[inline]
+fn ascii_core(bytes: &[u8]) -> &[u8] {
+    let mut start = 0;
+    while start < bytes.len() && is_ascii_edge(bytes[start]) {
+        start += 1;
     }
-    table
-};
+    let mut end = bytes.len();
+    while end > start && is_ascii_edge(bytes[end - 1]) {
+        end -= 1;
+    }
+    let core = &bytes[start..end];
+    if !matches!(core.first(), Some(b'a' | b'A' | b't' | b'T')) {
+        return core;
+    }
+    let article_len = LEADING_ARTICLES.iter().map(|a| a.len()).find(|&len| {
+        core.get(len).is_some_and(|&b| is_space(b))
+            && LEADING_ARTICLES
+                .iter()
+                .any(|article| article.as_bytes().eq_ignore_ascii_case(&core[..len]))
+    });
+    let Some(article_len) = article_len else {
+        return core;
+    };
+    // A space follows the article and the core ends with a byte that is not edge punctuation,
+    // so another word follows and this always stops inside the core.
+    let mut lead = article_len;
+    while lead < core.len() && is_ascii_edge(core[lead]) {
+        lead += 1;
+    }
+    &core[lead..]
+}
+
+/// Calls `emit` with each normalised byte of an ASCII core (lower-cased, each whitespace run as
+/// one space) until it returns false; true when every byte was taken.
+#[inline]
+fn for_each_collapsed_lower(core: &[u8], mut emit: impl FnMut(u8) -> bool) -> bool {
+    let mut after_space = false;
+    for &byte in core {
+        let out = if is_space(byte) {
+            if after_space {
+                continue;
+            }
+            after_space = true;
+            b' '
+        } else {
+            after_space = false;
+            byte.to_ascii_lowercase()
+        };
+        if !emit(out) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Capacity of the stack buffer used by [`ascii_normalized`].
+pub(crate) const ASCII_NORMALIZED_CAPACITY: usize = 128;
 
 /// [`normalize_text`] for ASCII text of moderate length, written into a stack buffer: `None`
 /// when the text is not ASCII or does not fit (callers then fall back to the general path).
@@ -150,57 +207,75 @@ pub(crate) fn ascii_normalized<'b>(
     if bytes.len() > 4 * ASCII_NORMALIZED_CAPACITY || !bytes.is_ascii() {
         return None;
     }
-    let is_edge = |byte: u8| ASCII_EDGE[usize::from(byte & 0x7f)];
-    let start = bytes
-        .iter()
-        .position(|&b| !is_edge(b))
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|&b| !is_edge(b))
-        .map_or(start, |i| i + 1);
-    let mut words = bytes[start..end]
-        .split(|&b| is_ascii_space(b))
-        .filter(|word| !word.is_empty())
-        .peekable();
-    let first = words.next();
-    let skip_article = first.is_some_and(|word| {
-        words.peek().is_some()
-            && LEADING_ARTICLES
-                .iter()
-                .any(|article| article.as_bytes().eq_ignore_ascii_case(word))
-    });
     let mut len = 0;
-    for word in first.filter(|_| !skip_article).into_iter().chain(words) {
-        let needed = word.len() + usize::from(len > 0);
-        if len + needed > ASCII_NORMALIZED_CAPACITY {
-            return None;
-        }
-        if len > 0 {
-            buffer[len] = b' ';
+    let fits = for_each_collapsed_lower(ascii_core(bytes), |byte| match buffer.get_mut(len) {
+        Some(slot) => {
+            *slot = byte;
             len += 1;
+            true
         }
-        for (slot, byte) in buffer[len..len + word.len()].iter_mut().zip(word) {
-            *slot = byte.to_ascii_lowercase();
+        None => false,
+    });
+    fits.then_some(&buffer[..len])
+}
+
+/// For ASCII text, the span of `text` that [`normalize_text`] keeps, before lower-casing and
+/// collapsing whitespace; `None` when `text` is not ASCII. Empty iff the normalisation is.
+pub(crate) fn ascii_normalized_span(text: &str) -> Option<&[u8]> {
+    let bytes = text.as_bytes();
+    bytes.is_ascii().then(|| ascii_core(bytes))
+}
+
+/// Whether two spans from [`ascii_normalized_span`] normalise to the same text: equal up to
+/// ASCII case, with every whitespace run matching every other whitespace run.
+#[inline]
+fn spans_match(left: &[u8], right: &[u8]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while let (Some(&x), Some(&y)) = (left.get(i), right.get(j)) {
+        match (is_space(x), is_space(y)) {
+            (true, true) => {
+                while left.get(i).is_some_and(|&b| is_space(b)) {
+                    i += 1;
+                }
+                while right.get(j).is_some_and(|&b| is_space(b)) {
+                    j += 1;
+                }
+            }
+            (false, false) if x.eq_ignore_ascii_case(&y) => {
+                i += 1;
+                j += 1;
+            }
+            _ => return false,
         }
-        len += word.len();
     }
-    let lead = buffer[..len]
+    i == left.len() && j == right.len()
+}
+
+/// Whether `text` normalises like the text whose [`ascii_normalized_span`] is `span`; `None`
+/// when `text` is not ASCII (and no cheap check could decide).
+pub(crate) fn normalizes_like_span(text: &str, span: &[u8]) -> Option<bool> {
+    let bytes = text.as_bytes();
+    // Cheap rejection: whatever follows, a text that opens with ASCII edge punctuation and then
+    // an ASCII byte normalises to something starting with that byte (lower-cased), unless the
+    // text opens with an article (a, an, the).
+    let first = bytes
         .iter()
-        .position(|&b| !is_edge(b))
-        .unwrap_or(len);
-    Some(&buffer[lead..len])
+        .copied()
+        .find(|&b| !b.is_ascii() || !is_ascii_edge(b));
+    if let (Some(first), Some(&wanted)) = (first, span.first()) {
+        let first = first.to_ascii_lowercase();
+        let wanted = wanted.to_ascii_lowercase();
+        if first.is_ascii() && first != wanted && !matches!(first, b'a' | b't') {
+            return Some(false);
+        }
+    }
+    ascii_normalized_span(text).map(|own| spans_match(own, span))
 }
 
 /// `normalize_text(a) == normalize_text(b)` without allocating.
 pub(crate) fn normalized_eq(a: &str, b: &str) -> bool {
-    let mut left_buffer = [0u8; ASCII_NORMALIZED_CAPACITY];
-    let mut right_buffer = [0u8; ASCII_NORMALIZED_CAPACITY];
-    if let (Some(left), Some(right)) = (
-        ascii_normalized(a, &mut left_buffer),
-        ascii_normalized(b, &mut right_buffer),
-    ) {
-        return left == right;
+    if let (Some(left), Some(right)) = (ascii_normalized_span(a), ascii_normalized_span(b)) {
+        return spans_match(left, right);
     }
     let mut left = normalized_words(a);
     let mut right = normalized_words(b);
@@ -213,10 +288,15 @@ pub(crate) fn normalized_eq(a: &str, b: &str) -> bool {
     }
 }
 
+/// Anything but a letter or digit.
+const NOT_ALPHANUMERIC: CharClass = CharClass::new(
+    |c| !c.is_alphanumeric(),
+    ascii_table!(|byte| !byte.is_ascii_alphanumeric()),
+);
+
 /// Content tokens for token overlap: maximal runs of letters and digits.
-pub(crate) fn tokens(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|token| !token.is_empty())
+pub(crate) fn tokens(text: &str) -> Tokens<'_> {
+    class_tokens(text, &NOT_ALPHANUMERIC)
 }
 
 #[cfg(test)]

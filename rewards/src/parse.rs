@@ -7,6 +7,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ascii::{is_blank, is_space, trim};
+
 /// What [`parse_response`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ParsedResponse {
@@ -156,7 +158,7 @@ impl Default for ProblemSet {
 
 impl ProblemSet {
     /// Records a problem unless it is already recorded.
-    fn push(&mut self, code: ProblemCode) {
+    pub(crate) fn push(&mut self, code: ProblemCode) {
         if !self.contains(code) && self.len < PROBLEM_KINDS {
             self.codes[self.len] = code;
             self.len += 1;
@@ -231,9 +233,59 @@ fn skip_spaces(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
+/// The first eight bytes of `pattern` as a little-endian word.
+const fn word_of(pattern: &[u8]) -> u64 {
+    let mut word = 0;
+    let mut index = 0;
+    while index < 8 && index < pattern.len() {
+        word |= (pattern[index] as u64) << (8 * index);
+        index += 1;
+    }
+    word
+}
+
+/// `<think>` (seven bytes, so compared under [`SEVEN_BYTES`]).
+const THINK_OPEN: u64 = word_of(b"<think>");
+/// `</think>`.
+const THINK_CLOSE: u64 = word_of(b"</think>");
+/// `<answer>`.
+const ANSWER_OPEN: u64 = word_of(b"<answer>");
+/// `</answer`, followed by `>` in the ninth byte.
+const ANSWER_CLOSE_HEAD: u64 = word_of(b"</answer");
+/// Mask of the low seven bytes of a word.
+const SEVEN_BYTES: u64 = (1 << 56) - 1;
+
+/// Reads the usual lower-case, space-free spellings of the tags with a few word compares;
+/// `None` for anything else (which [`read_tag`] then reads byte by byte).
+#[inline]
+fn read_plain_tag(bytes: &[u8], start: usize) -> Option<Tag> {
+    let window: [u8; 8] = bytes.get(start..start + 8)?.try_into().ok()?;
+    let word = u64::from_le_bytes(window);
+    let (kind, closing, len) = if word == THINK_CLOSE {
+        (BlockKind::Think, true, 8)
+    } else if word == ANSWER_OPEN {
+        (BlockKind::Answer, false, 8)
+    } else if word == ANSWER_CLOSE_HEAD && bytes.get(start + 8) == Some(&b'>') {
+        (BlockKind::Answer, true, 9)
+    } else if word & SEVEN_BYTES == THINK_OPEN {
+        (BlockKind::Think, false, 7)
+    } else {
+        return None;
+    };
+    Some(Tag {
+        kind,
+        closing,
+        start,
+        end: start + len,
+    })
+}
+
 /// Reads a tag starting at the `<` at `start`: `<`, optional `/`, `think` or `answer` (any case),
 /// `>`, with ASCII whitespace allowed around the slash and the name.
 fn read_tag(bytes: &[u8], start: usize) -> Option<Tag> {
+    if let Some(tag) = read_plain_tag(bytes, start) {
+        return Some(tag);
+    }
     let mut at = skip_spaces(bytes, start + 1);
     let closing = bytes.get(at) == Some(&b'/');
     if closing {
@@ -256,6 +308,21 @@ fn read_tag(bytes: &[u8], start: usize) -> Option<Tag> {
     })
 }
 
+/// Bytes looked at one by one before handing the search for `<` to `memchr`.
+const NEAR_WINDOW: usize = 2;
+
+/// Position of the first `<` at or after `from`. Tags mostly follow each other closely, so the
+/// next few bytes are checked directly before `memchr` searches the rest.
+#[inline]
+fn next_open_angle(bytes: &[u8], from: usize) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    let (near, far) = rest.split_at(rest.len().min(NEAR_WINDOW));
+    match near.iter().position(|&byte| byte == b'<') {
+        Some(offset) => Some(from + offset),
+        None => memchr::memchr(b'<', far).map(|offset| from + near.len() + offset),
+    }
+}
+
 /// Per-kind block bookkeeping.
 #[derive(Debug, Clone, Copy, Default)]
 struct BlockStats {
@@ -271,6 +338,55 @@ struct BlockStats {
 /// and between the blocks is tolerated. An opening tag or a mismatched closing tag inside an open
 /// block ends that block as unclosed; a closing tag with no open block counts as text outside.
 pub fn parse_view(text: &str) -> ParsedView<'_> {
+    parse_well_formed(text).unwrap_or_else(|| parse_any(text))
+}
+
+/// Skips ASCII whitespace as `char::is_whitespace` sees it.
+fn skip_blank(bytes: &[u8], mut at: usize) -> usize {
+    while bytes.get(at).is_some_and(|&byte| is_space(byte)) {
+        at += 1;
+    }
+    at
+}
+
+/// The plain tag of `kind` and direction at `at`, if that is what is there.
+fn plain_tag_at(bytes: &[u8], at: usize, kind: BlockKind, closing: bool) -> Option<Tag> {
+    read_plain_tag(bytes, at).filter(|tag| tag.kind == kind && tag.closing == closing)
+}
+
+/// The usual response, `<think>…</think> <answer>…</answer>` with plain tags, ASCII whitespace
+/// around them, no other `<` after the think block opens and a non-empty answer: read in a few
+/// jumps. `None` for anything else, which [`parse_any`] then reads in full.
+fn parse_well_formed(text: &str) -> Option<ParsedView<'_>> {
+    let bytes = text.as_bytes();
+    let think_open = plain_tag_at(bytes, skip_blank(bytes, 0), BlockKind::Think, false)?;
+    let think_close_at = think_open.end + memchr::memchr(b'<', bytes.get(think_open.end..)?)?;
+    let think_close = plain_tag_at(bytes, think_close_at, BlockKind::Think, true)?;
+    let answer_open = plain_tag_at(
+        bytes,
+        skip_blank(bytes, think_close.end),
+        BlockKind::Answer,
+        false,
+    )?;
+    let answer_close_at = answer_open.end + memchr::memchr(b'<', bytes.get(answer_open.end..)?)?;
+    let answer_close = plain_tag_at(bytes, answer_close_at, BlockKind::Answer, true)?;
+    if skip_blank(bytes, answer_close.end) != bytes.len() {
+        return None;
+    }
+    let answer = trim(text.get(answer_open.end..answer_close.start)?);
+    if answer.is_empty() {
+        return None;
+    }
+    Some(ParsedView {
+        think: Some(trim(text.get(think_open.end..think_close.start)?)),
+        answer: Some(answer),
+        after_think: Some(text.get(think_close.end..)?),
+        problems: ProblemSet::default(),
+    })
+}
+
+/// Parses any response (see [`parse_view`]).
+fn parse_any(text: &str) -> ParsedView<'_> {
     let bytes = text.as_bytes();
     let mut problems = ProblemSet::default();
     let mut stats = [BlockStats::default(); 2];
@@ -278,13 +394,12 @@ pub fn parse_view(text: &str) -> ParsedView<'_> {
     let mut outside_from = 0;
     let mut last_think_end = None;
     let note_outside = |from: usize, to: usize, problems: &mut ProblemSet| {
-        if !text[from..to].trim().is_empty() {
+        if !text.get(from..to).is_none_or(is_blank) {
             problems.push(ProblemCode::TextOutsideTags);
         }
     };
     let mut cursor = 0;
-    while let Some(offset) = memchr::memchr(b'<', &bytes[cursor..]) {
-        let at = cursor + offset;
+    while let Some(at) = next_open_angle(bytes, cursor) {
         let Some(tag) = read_tag(bytes, at) else {
             cursor = at + 1;
             continue;
@@ -343,7 +458,8 @@ pub fn parse_view(text: &str) -> ParsedView<'_> {
             problems.push(ProblemCode::WrongOrder);
         }
     }
-    let content = |range: Option<(usize, usize)>| range.map(|(from, to)| text[from..to].trim());
+    let content =
+        |range: Option<(usize, usize)>| range.and_then(|(from, to)| text.get(from..to)).map(trim);
     let answer = content(answer_range);
     if answer.is_some_and(str::is_empty) {
         problems.push(ProblemCode::EmptyAnswer);
@@ -351,7 +467,7 @@ pub fn parse_view(text: &str) -> ParsedView<'_> {
     ParsedView {
         think: content(think_range),
         answer,
-        after_think: last_think_end.map(|end| &text[end..]),
+        after_think: last_think_end.and_then(|end| text.get(end..)),
         problems,
     }
 }

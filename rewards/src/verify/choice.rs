@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 
 use super::{Extracted, Judgement};
+use crate::ascii::{ascii_table, is_space, tokens, trim, CharClass, Tokens};
 use crate::extract::{answer_phrase, last_boxed};
 use crate::normalize::{
-    ascii_normalized, normalized_eq, normalized_words, trim_edge_punctuation,
-    ASCII_NORMALIZED_CAPACITY,
+    ascii_normalized_span, normalized_eq, normalized_words, normalizes_like_span,
+    trim_edge_punctuation,
 };
 use crate::reference::Reference;
 
@@ -24,10 +25,20 @@ pub(crate) enum ChoiceReading {
 /// Words allowed between letters in a bare list such as "A or B" or "options A and C".
 const LIST_WORDS: [&str; 4] = ["or", "and", "option", "options"];
 
+/// Whitespace or a list separator.
+fn is_list_separator(c: char) -> bool {
+    c.is_whitespace() || matches!(c, ',' | ';' | '/' | '&' | '+' | '|')
+}
+
+/// Whitespace and list separators, as a class with an ASCII table.
+const LIST_SEPARATORS: CharClass = CharClass::new(
+    is_list_separator,
+    ascii_table!(|byte| is_space(byte) || matches!(byte, b',' | b';' | b'/' | b'&' | b'+' | b'|')),
+);
+
 /// Splits into raw tokens at whitespace and list separators.
-fn raw_tokens(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '/' | '&' | '+' | '|'))
-        .filter(|token| !token.is_empty())
+fn raw_tokens(text: &str) -> Tokens<'_> {
+    tokens(text, &LIST_SEPARATORS)
 }
 
 /// The upper-cased letter if `token` is exactly one ASCII letter.
@@ -113,7 +124,7 @@ fn mentions_other_letter(rest: &str, chosen: char, options: &BTreeMap<String, St
             return false;
         };
         let other_option = letter != chosen && is_option(letter, options);
-        let delimited = raw.contains(['(', ')', ':']);
+        let delimited = raw.bytes().any(|byte| matches!(byte, b'(' | b')' | b':'));
         let upper_case_word = token.starts_with(|c: char| c.is_ascii_uppercase())
             && !(raw == token && matches!(letter, 'A' | 'I'));
         other_option && (delimited || upper_case_word)
@@ -122,9 +133,7 @@ fn mentions_other_letter(rest: &str, chosen: char, options: &BTreeMap<String, St
 
 /// Letters whose option text equals `text` after normalisation, as a bit set over A..Z.
 fn options_with_text(text: &str, options: &BTreeMap<String, String>) -> u32 {
-    let mut wanted_buffer = [0u8; ASCII_NORMALIZED_CAPACITY];
-    let mut option_buffer = [0u8; ASCII_NORMALIZED_CAPACITY];
-    let wanted = ascii_normalized(text, &mut wanted_buffer);
+    let wanted = ascii_normalized_span(text);
     let nothing_to_match = match wanted {
         Some(wanted) => wanted.is_empty(),
         None => normalized_words(text).next().is_none(),
@@ -135,10 +144,8 @@ fn options_with_text(text: &str, options: &BTreeMap<String, String>) -> u32 {
     options
         .iter()
         .filter(|(_, option_text)| match wanted {
-            Some(wanted) => match ascii_normalized(option_text, &mut option_buffer) {
-                Some(option) => option == wanted,
-                None => normalized_eq(option_text, text),
-            },
+            Some(wanted) => normalizes_like_span(option_text, wanted)
+                .unwrap_or_else(|| normalized_eq(option_text, text)),
             None => normalized_eq(option_text, text),
         })
         .filter_map(|(key, _)| single_letter(key))
@@ -163,7 +170,7 @@ fn bare_letter(text: &str) -> Option<char> {
 
 /// Reads which option a short answer names.
 fn read_direct(text: &str, options: &BTreeMap<String, String>) -> ChoiceReading {
-    let text = text.trim();
+    let text = trim(text);
     if let Some(letter) = bare_letter(text) {
         return ChoiceReading::Letter(letter);
     }
@@ -204,8 +211,8 @@ pub(crate) fn verify_choice<'a>(reference: &Reference, answer: &'a str) -> Judge
             if !is_option(letter, &reference.options) {
                 return Judgement::unparseable();
             }
-            let mut buffer = [0u8; 4];
-            let correct = reference.answer == *letter.encode_utf8(&mut buffer);
+            let correct =
+                matches!(reference.answer.as_bytes(), [only] if char::from(*only) == letter);
             Judgement::judged(Extracted::Letter(letter), correct)
         }
         ChoiceReading::Several => Judgement::ambiguous(),

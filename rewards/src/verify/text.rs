@@ -23,24 +23,23 @@ pub struct TokenOverlap {
 /// Texts with at most this many tokens are compared without allocating.
 const INLINE_TOKENS: usize = 32;
 
-/// Distinct tokens of `text` in a fixed array, or `None` when there are too many.
-fn inline_distinct(
-    text: &str,
-    same: fn(&str, &str) -> bool,
-) -> Option<([&str; INLINE_TOKENS], usize)> {
-    let mut set = [""; INLINE_TOKENS];
+/// Collects the distinct tokens of `text` into `set`; their number, or `None` when there are
+/// too many.
+#[inline]
+fn inline_distinct<'a>(
+    text: &'a str,
+    same: impl Fn(&str, &str) -> bool,
+    set: &mut [&'a str; INLINE_TOKENS],
+) -> Option<usize> {
     let mut len = 0;
     for token in tokens(text) {
         if set[..len].iter().any(|seen| same(seen, token)) {
             continue;
         }
-        if len == INLINE_TOKENS {
-            return None;
-        }
-        set[len] = token;
+        *set.get_mut(len)? = token;
         len += 1;
     }
-    Some((set, len))
+    Some(len)
 }
 
 /// Distinct lower-cased tokens of `text`.
@@ -66,23 +65,40 @@ fn overlap_from(common: usize, predicted: usize, expected: usize) -> TokenOverla
     }
 }
 
+/// Case-insensitive equality of ASCII words.
+#[inline(always)]
+fn same_ascii_word(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.eq_ignore_ascii_case(b)
+}
+
+/// The overlap of two texts with few tokens, without allocating; `None` when either has too many.
+#[inline]
+fn inline_overlap(
+    prediction: &str,
+    reference: &str,
+    same: impl Fn(&str, &str) -> bool + Copy,
+) -> Option<TokenOverlap> {
+    let mut predicted = [""; INLINE_TOKENS];
+    let mut expected = [""; INLINE_TOKENS];
+    let p_len = inline_distinct(prediction, same, &mut predicted)?;
+    let e_len = inline_distinct(reference, same, &mut expected)?;
+    let common = expected[..e_len]
+        .iter()
+        .filter(|token| predicted[..p_len].iter().any(|p| same(p, token)))
+        .count();
+    Some(overlap_from(common, p_len, e_len))
+}
+
 /// Token-set precision, recall and F1 of `prediction` against `reference`. Linear in the
 /// longer text (short texts take an allocation-free path).
 pub fn token_overlap(prediction: &str, reference: &str) -> TokenOverlap {
-    let same: fn(&str, &str) -> bool = if prediction.is_ascii() && reference.is_ascii() {
-        |a, b| a.eq_ignore_ascii_case(b)
+    let inline = if prediction.is_ascii() && reference.is_ascii() {
+        inline_overlap(prediction, reference, same_ascii_word)
     } else {
-        same_word
+        inline_overlap(prediction, reference, same_word)
     };
-    if let (Some((predicted, p_len)), Some((expected, e_len))) = (
-        inline_distinct(prediction, same),
-        inline_distinct(reference, same),
-    ) {
-        let common = expected[..e_len]
-            .iter()
-            .filter(|token| predicted[..p_len].iter().any(|p| same(p, token)))
-            .count();
-        return overlap_from(common, p_len, e_len);
+    if let Some(overlap) = inline {
+        return overlap;
     }
     let predicted = hashed_distinct(prediction);
     let expected = hashed_distinct(reference);

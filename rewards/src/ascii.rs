@@ -1,0 +1,258 @@
+//! Byte-level fast paths for the string helpers on the scoring hot path.
+//!
+//! Each function gives exactly the result of its `char`-based counterpart in the standard
+//! library: ASCII bytes are classified with a table, and the first non-ASCII byte met hands the
+//! work to the `char` path, so Unicode text keeps its full behaviour.
+
+/// What the byte table of a [`CharClass`] says about one byte.
+const OUTSIDE: u8 = 0;
+/// An ASCII byte in the class.
+const INSIDE: u8 = 1;
+/// A byte of a non-ASCII character: ask the `char` rule.
+const NOT_ASCII: u8 = 2;
+
+/// A set of ASCII bytes together with the `char` rule it stands for.
+#[derive(Clone, Copy)]
+pub(crate) struct CharClass {
+    /// For every byte: [`OUTSIDE`] or [`INSIDE`] for ASCII bytes (agreeing with `rule`),
+    /// [`NOT_ASCII`] for the others.
+    bytes: [u8; 256],
+    /// The rule for every character (used for non-ASCII characters).
+    rule: fn(char) -> bool,
+}
+
+impl CharClass {
+    /// Builds the class of `rule` from its answers for the ASCII characters.
+    pub(crate) const fn new(rule: fn(char) -> bool, ascii: [bool; 128]) -> Self {
+        let mut bytes = [NOT_ASCII; 256];
+        let mut index = 0;
+        while index < 128 {
+            bytes[index] = if ascii[index] { INSIDE } else { OUTSIDE };
+            index += 1;
+        }
+        Self { bytes, rule }
+    }
+
+    /// [`INSIDE`], [`OUTSIDE`] or [`NOT_ASCII`] for one byte.
+    #[inline]
+    fn kind(&self, byte: u8) -> u8 {
+        self.bytes[usize::from(byte)]
+    }
+
+    /// Whether the character is in the class.
+    #[inline]
+    pub(crate) fn has(&self, c: char) -> bool {
+        if c.is_ascii() {
+            self.kind(c as u8) == INSIDE
+        } else {
+            (self.rule)(c)
+        }
+    }
+}
+
+/// Builds an ASCII table from a byte predicate (usable in constants).
+macro_rules! ascii_table {
+    (|$byte:ident| $test:expr) => {{
+        let mut table = [false; 128];
+        let mut index = 0;
+        while index < 128 {
+            let $byte = index as u8;
+            table[index] = $test;
+            index += 1;
+        }
+        table
+    }};
+}
+pub(crate) use ascii_table;
+
+/// ASCII whitespace as `char::is_whitespace` sees it (tab, line feed, vertical tab, form feed,
+/// carriage return, space).
+#[inline]
+pub(crate) const fn is_space(byte: u8) -> bool {
+    matches!(byte, b'\t'..=b'\r' | b' ')
+}
+
+/// Whitespace as `char::is_whitespace` sees it.
+pub(crate) const WHITESPACE: CharClass =
+    CharClass::new(char::is_whitespace, ascii_table!(|byte| is_space(byte)));
+
+/// `text.trim_matches(|c| class.has(c))`.
+#[inline]
+pub(crate) fn trim_class<'a>(text: &'a str, class: &CharClass) -> &'a str {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    while let Some(&byte) = bytes.get(start) {
+        match class.kind(byte) {
+            INSIDE => start += 1,
+            OUTSIDE => break,
+            _ => return trim_class_general(text, class),
+        }
+    }
+    let mut end = bytes.len();
+    while end > start {
+        match class.kind(bytes[end - 1]) {
+            INSIDE => end -= 1,
+            OUTSIDE => break,
+            _ => return trim_class_general(text, class),
+        }
+    }
+    // Both ends sit next to ASCII bytes (or at the ends), so they are char boundaries.
+    text.get(start..end)
+        .unwrap_or_else(|| trim_class_general(text, class))
+}
+
+/// The `char` path of [`trim_class`], for text with a non-ASCII character at an edge.
+#[cold]
+fn trim_class_general<'a>(text: &'a str, class: &CharClass) -> &'a str {
+    text.trim_matches(|c: char| class.has(c))
+}
+
+/// `text.trim()`.
+#[inline]
+pub(crate) fn trim(text: &str) -> &str {
+    trim_class(text, &WHITESPACE)
+}
+
+/// `text.trim().is_empty()`.
+#[inline]
+pub(crate) fn is_blank(text: &str) -> bool {
+    for &byte in text.as_bytes() {
+        if !byte.is_ascii() {
+            return trim_class_general(text, &WHITESPACE).is_empty();
+        }
+        if !is_space(byte) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Non-empty runs of characters outside `separators`, like
+/// `text.split(|c| separators.has(c)).filter(|t| !t.is_empty())`.
+pub(crate) struct Tokens<'a> {
+    text: &'a str,
+    at: usize,
+    separators: &'a CharClass,
+}
+
+impl Tokens<'_> {
+    /// From `at`, the end of the run of characters that are (`inside`) or are not separators.
+    #[inline]
+    fn run_end(&self, mut at: usize, separators: bool) -> usize {
+        let bytes = self.text.as_bytes();
+        let (same, other) = if separators {
+            (INSIDE, OUTSIDE)
+        } else {
+            (OUTSIDE, INSIDE)
+        };
+        while let Some(&byte) = bytes.get(at) {
+            let kind = self.separators.kind(byte);
+            if kind == same {
+                at += 1;
+                continue;
+            }
+            if kind == other {
+                break;
+            }
+            match self.text.get(at..).and_then(|rest| rest.chars().next()) {
+                Some(c) if (self.separators.rule)(c) == separators => at += c.len_utf8(),
+                Some(_) => break,
+                // Unreachable: `at` always sits on a char boundary here.
+                None => return bytes.len(),
+            }
+        }
+        at
+    }
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let start = self.run_end(self.at, true);
+        if start >= self.text.len() {
+            self.at = start;
+            return None;
+        }
+        self.at = self.run_end(start, false);
+        self.text.get(start..self.at)
+    }
+}
+
+/// The non-empty tokens of `text` between characters of `separators`.
+#[inline]
+pub(crate) fn tokens<'a>(text: &'a str, separators: &'a CharClass) -> Tokens<'a> {
+    Tokens {
+        text,
+        at: 0,
+        separators,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PUNCTUATION: CharClass = CharClass::new(
+        |c| c.is_whitespace() || matches!(c, '.' | '(' | '\u{3002}'),
+        ascii_table!(|byte| is_space(byte) || matches!(byte, b'.' | b'(')),
+    );
+
+    const NOT_ALPHANUMERIC: CharClass = CharClass::new(
+        |c| !c.is_alphanumeric(),
+        ascii_table!(|byte| !byte.is_ascii_alphanumeric()),
+    );
+
+    fn tricky() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just(" ".to_owned()),
+            Just("\u{b}".to_owned()),
+            Just("\u{a0}".to_owned()),
+            Just("\u{3000}".to_owned()),
+            Just("\u{3002}".to_owned()),
+            Just("é".to_owned()),
+            Just("中".to_owned()),
+            Just("(".to_owned()),
+            Just(".".to_owned()),
+            Just("a".to_owned()),
+            Just("B".to_owned()),
+            Just("\n".to_owned()),
+            any::<char>().prop_map(String::from),
+        ];
+        prop::collection::vec(piece, 0..12).prop_map(|parts| parts.concat())
+    }
+
+    #[test]
+    fn whitespace_table_matches_char_rule() {
+        for byte in 0u8..128 {
+            assert_eq!(is_space(byte), char::from(byte).is_whitespace(), "{byte}");
+            assert_eq!(WHITESPACE.has(char::from(byte)), is_space(byte));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn trims_like_the_standard_library(text in prop_oneof![tricky(), any::<String>()]) {
+            prop_assert_eq!(trim(&text), text.trim());
+            prop_assert_eq!(is_blank(&text), text.trim().is_empty());
+            let expected = text.trim_matches(|c: char| PUNCTUATION.has(c));
+            prop_assert_eq!(trim_class(&text, &PUNCTUATION), expected);
+        }
+
+        #[test]
+        fn splits_like_the_standard_library(text in prop_oneof![tricky(), any::<String>()]) {
+            for class in [&WHITESPACE, &PUNCTUATION, &NOT_ALPHANUMERIC] {
+                let fast: Vec<&str> = tokens(&text, class).collect();
+                let general: Vec<&str> = text
+                    .split(|c: char| class.has(c))
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                prop_assert_eq!(fast, general);
+            }
+        }
+    }
+}
