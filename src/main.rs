@@ -48,6 +48,15 @@ enum Command {
         /// Override the optimizer steps taken on each GRPO rollout batch.
         #[arg(long)]
         grpo_updates_per_batch: Option<usize>,
+        /// Override the prompts sampled per GRPO step.
+        #[arg(long)]
+        grpo_prompts_per_step: Option<usize>,
+        /// Override the responses sampled per prompt (the GRPO group size).
+        #[arg(long)]
+        grpo_group_size: Option<usize>,
+        /// Train the vision tower during GRPO too (the preset freezes it).
+        #[arg(long)]
+        grpo_train_vision: bool,
     },
     /// Environment registry.
     Envs(commands::envs::EnvsArgs),
@@ -98,6 +107,9 @@ fn run(cli: Cli) -> Result<(), MedgymError> {
             grpo_lr,
             kl_coef,
             grpo_updates_per_batch,
+            grpo_prompts_per_step,
+            grpo_group_size,
+            grpo_train_vision,
         } => {
             let mut config = PipelineConfig::preset(&preset, seed)?
                 .with_overrides(sft_steps, grpo_steps, eval_items);
@@ -111,6 +123,15 @@ fn run(cli: Cli) -> Result<(), MedgymError> {
             if let Some(updates) = grpo_updates_per_batch {
                 config.grpo.updates_per_batch = updates;
                 config.grpo.optimizer.total_steps = config.grpo.steps * updates.max(1);
+            }
+            if let Some(prompts) = grpo_prompts_per_step {
+                config.grpo.prompts_per_step = prompts;
+            }
+            if let Some(group) = grpo_group_size {
+                config.grpo.group_size = group;
+            }
+            if grpo_train_vision {
+                config.grpo.freeze_vision = false;
             }
             let out = out.unwrap_or_else(timestamp_dir);
             eprintln!(
