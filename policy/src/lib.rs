@@ -11,6 +11,7 @@ pub mod layers;
 pub mod model;
 pub mod ops;
 pub mod params;
+pub mod skinny;
 pub mod tokenizer;
 pub mod vision;
 

@@ -413,7 +413,7 @@ impl HfModel {
         let dims = hidden.dims().to_vec();
         let d = self.config.text.hidden_size;
         let rows: usize = dims[..dims.len() - 1].iter().product();
-        let logits = hidden.reshape((rows, d))?.matmul(&self.lm_head.t()?)?;
+        let logits = crate::skinny::matmul_transposed(&hidden.reshape((rows, d))?, &self.lm_head)?;
         let mut out = dims;
         let last = out.len() - 1;
         out[last] = self.config.text.vocab_size;
