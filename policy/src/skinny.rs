@@ -164,7 +164,7 @@ fn block<const NW: usize, const RX: usize>(
 fn run_body(x: &[f32], rows: usize, w: &[f32], inner: usize, dst: &mut [f32]) {
     let input = |r: usize| &x[r * inner..(r + 1) * inner];
     let weight = |n: usize| &w[n * inner..(n + 1) * inner];
-    let weight_rows = if inner == 0 { 0 } else { w.len() / inner };
+    let weight_rows = w.len().checked_div(inner).unwrap_or(0);
     let mut n = 0;
     while n + 4 <= weight_rows {
         let ws = [weight(n), weight(n + 1), weight(n + 2), weight(n + 3)];
@@ -281,7 +281,7 @@ mod accelerated {
     fn run_avx2(x: &[f32], rows: usize, w: &[f32], inner: usize, dst: &mut [f32]) {
         let input = |r: usize| &x[r * inner..(r + 1) * inner];
         let weight = |n: usize| &w[n * inner..(n + 1) * inner];
-        let weight_rows = if inner == 0 { 0 } else { w.len() / inner };
+        let weight_rows = w.len().checked_div(inner).unwrap_or(0);
         let mut n = 0;
         while n + 4 <= weight_rows {
             let ws = [weight(n), weight(n + 1), weight(n + 2), weight(n + 3)];
