@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use candle_core::{DType, Device};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use medgym::kernels::{CpuSampler, RandomKey, Sampler, SamplingParams};
+use medgym::kernels::{sample_tensor, CpuSampler, RandomKey, SamplingParams};
 use medgym::policy::hf::{HfConfig, HfInput, HfModel};
 use medgym::train::optim::{Optimizer, OptimizerConfig};
 
@@ -39,17 +39,12 @@ fn generate(
     let sampler = CpuSampler;
     let mut produced = 0;
     for step in 0..new_tokens {
-        let flat: Vec<f32> = logits
-            .flatten_all()
-            .expect("flat")
-            .to_vec1()
-            .expect("logits");
         let keys: Vec<RandomKey> = (0..rows as u64)
             .map(|r| RandomKey::new(3, r, step as u64))
             .collect();
-        let picked = sampler
-            .sample(&flat, VOCAB, &vec![params; rows], &keys)
-            .expect("sample");
+        // The sampler reads the logits tensor in place.
+        let picked =
+            sample_tensor(&sampler, &logits, &vec![params; rows], &keys, &[]).expect("sample");
         produced += picked.len();
         if step + 1 < new_tokens {
             let tokens: Vec<u32> = picked.iter().map(|p| p.token).collect();
