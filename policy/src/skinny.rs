@@ -118,6 +118,18 @@ fn product(x: &[f32], rows: usize, w: &[f32], out: usize, inner: usize) -> Vec<f
     result
 }
 
+/// The fixed-order horizontal sum of eight lanes, shared by the portable and AVX2 builds.
+#[inline(always)]
+fn reduce(lanes: [f32; LANES]) -> f32 {
+    let pairs = [
+        lanes[0] + lanes[4],
+        lanes[1] + lanes[5],
+        lanes[2] + lanes[6],
+        lanes[3] + lanes[7],
+    ];
+    (pairs[0] + pairs[2]) + (pairs[1] + pairs[3])
+}
+
 /// Dot products of `NW` weight rows with `RX` input rows, lane-wise then reduced in a fixed order.
 #[inline(always)]
 fn block<const NW: usize, const RX: usize>(
@@ -142,14 +154,8 @@ fn block<const NW: usize, const RX: usize>(
     }
     let mut sums = [[0f32; RX]; NW];
     for (n, acc_w) in acc.iter().enumerate() {
-        for (r, lanes) in acc_w.iter().enumerate() {
-            let pairs = [
-                lanes[0] + lanes[4],
-                lanes[1] + lanes[5],
-                lanes[2] + lanes[6],
-                lanes[3] + lanes[7],
-            ];
-            let mut total = (pairs[0] + pairs[2]) + (pairs[1] + pairs[3]);
+        for (r, &lanes) in acc_w.iter().enumerate() {
+            let mut total = reduce(lanes);
             for kk in full..inner {
                 total += weights[n][kk] * inputs[r][kk];
             }
@@ -215,19 +221,7 @@ mod accelerated {
         __m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_setzero_ps, _mm256_storeu_ps,
     };
 
-    use super::{RowKernel, LANES};
-
-    /// The fixed-order horizontal sum shared with the portable build.
-    #[inline(always)]
-    fn reduce(lanes: [f32; LANES]) -> f32 {
-        let pairs = [
-            lanes[0] + lanes[4],
-            lanes[1] + lanes[5],
-            lanes[2] + lanes[6],
-            lanes[3] + lanes[7],
-        ];
-        (pairs[0] + pairs[2]) + (pairs[1] + pairs[3])
-    }
+    use super::{reduce, RowKernel, LANES};
 
     /// Stores a vector to lanes.
     #[target_feature(enable = "avx2")]

@@ -49,12 +49,7 @@ impl AdamWRule for ComposedAdamW {
     ) -> Result<(), TrainError> {
         self.inner.set_learning_rate(params.lr);
         if grad_scale != 1.0 {
-            for (_, var) in vars {
-                if let Some(grad) = grads.get(var.as_tensor()) {
-                    let scaled = (grad * grad_scale)?.detach();
-                    grads.insert(var.as_tensor(), scaled);
-                }
-            }
+            crate::optim::scale_grads(grads, vars, grad_scale)?;
         }
         self.inner.step(grads)?;
         Ok(())

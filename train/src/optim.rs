@@ -68,16 +68,25 @@ pub fn clip_grad_norm(
         ));
     }
     if norm > max_norm {
-        let scale = max_norm / norm;
-        for (_, var) in vars {
-            let tensor = var.as_tensor();
-            if let Some(grad) = grads.get(tensor) {
-                let scaled = (grad * scale)?.detach();
-                grads.insert(tensor, scaled);
-            }
-        }
+        scale_grads(grads, vars, max_norm / norm)?;
     }
     Ok(norm)
+}
+
+/// Multiplies the gradient of every variable in `vars` by `scale`, in place in `grads`.
+pub fn scale_grads(
+    grads: &mut GradStore,
+    vars: &[(String, Var)],
+    scale: f64,
+) -> Result<(), TrainError> {
+    for (_, var) in vars {
+        let tensor = var.as_tensor();
+        if let Some(grad) = grads.get(tensor) {
+            let scaled = (grad * scale)?.detach();
+            grads.insert(tensor, scaled);
+        }
+    }
+    Ok(())
 }
 
 /// Settings of [`Optimizer`]: AdamW hyper-parameters, clipping and learning-rate schedule.
