@@ -109,7 +109,9 @@ fn random_row(vocab: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
         .collect()
 }
 
-fn assert_backends_agree(gpu: &CudaSampler, rows: usize, vocab: usize, seed: u64) {
+/// Samples the same random batch on both backends; prints the first differing rows and returns
+/// how many rows differ in token, log-probability or processed log-probability.
+fn count_backend_differences(gpu: &CudaSampler, rows: usize, vocab: usize, seed: u64) -> usize {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let logits: Vec<f32> = (0..rows)
         .flat_map(|_| random_row(vocab, &mut rng))
@@ -132,23 +134,30 @@ fn assert_backends_agree(gpu: &CudaSampler, rows: usize, vocab: usize, seed: u64
     let device = gpu
         .sample_with_history(&logits, vocab, &params, &keys, &history_refs)
         .expect("gpu sampling");
-    for row in 0..rows {
-        assert_eq!(
-            cpu[row].token, device[row].token,
-            "row {row} {:?}",
-            params[row]
-        );
-        assert_eq!(
-            cpu[row].logprob.to_bits(),
-            device[row].logprob.to_bits(),
-            "row {row}"
-        );
-        assert_eq!(
-            cpu[row].processed_logprob.to_bits(),
-            device[row].processed_logprob.to_bits(),
-            "row {row}"
-        );
+    let mismatches: Vec<String> = (0..rows)
+        .filter(|&row| {
+            cpu[row].token != device[row].token
+                || cpu[row].logprob.to_bits() != device[row].logprob.to_bits()
+                || cpu[row].processed_logprob.to_bits() != device[row].processed_logprob.to_bits()
+        })
+        .map(|row| {
+            format!(
+                "row {row} (mode {}) {:?}: cpu {:?} gpu {:?}",
+                row % 7,
+                params[row],
+                cpu[row],
+                device[row]
+            )
+        })
+        .collect();
+    for line in mismatches.iter().take(12) {
+        eprintln!("{line}");
     }
+    eprintln!(
+        "vocab {vocab}, seed {seed}: {} of {rows} rows differ",
+        mismatches.len()
+    );
+    mismatches.len()
 }
 
 #[test]
@@ -158,10 +167,12 @@ fn gpu_matches_cpu_bitwise_on_ten_thousand_rows() {
         return;
     }
     let gpu = CudaSampler::new(0).expect("CUDA sampler");
+    let mut differing = 0;
     for (chunk, seed) in (0..5).zip(100u64..) {
-        assert_backends_agree(&gpu, 2048, 257 + chunk * 1000, seed);
+        differing += count_backend_differences(&gpu, 2048, 257 + chunk * 1000, seed);
     }
-    assert_backends_agree(&gpu, 64, 151_936, 7);
+    differing += count_backend_differences(&gpu, 64, 151_936, 7);
+    assert_eq!(differing, 0, "rows differ between CPU and GPU");
 }
 
 #[test]

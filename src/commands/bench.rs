@@ -209,11 +209,12 @@ fn sampling(args: &SamplingBenchArgs) -> Result<()> {
             let sampler = CudaSampler::new(0)?;
             let stream = sampler.stream().clone();
             let device_logits = stream.clone_htod(&logits).map_err(cuda_error)?;
+            let mut copy = stream.clone_dtod(&device_logits).map_err(cuda_error)?;
             let pass = time_median(args.iterations, || {
-                let copy = stream.clone_dtod(&device_logits).map_err(cuda_error)?;
-                stream.synchronize().map_err(cuda_error)?;
-                drop(copy);
-                Ok(())
+                stream
+                    .memcpy_dtod(&device_logits, &mut copy)
+                    .map_err(cuda_error)?;
+                stream.synchronize().map_err(cuda_error)
             })? / 2.0;
             println!(
                 "backend cuda, batch {}, vocab {}, logits {:.1} MB",
