@@ -20,11 +20,14 @@ pub use sampler::CudaSampler;
 /// Name of the kernel entry point.
 pub const KERNEL_NAME: &str = "sample_rows";
 /// Threads per block (one block per row), as in the source.
-pub const BLOCK_THREADS: u32 = 256;
+pub const BLOCK_THREADS: u32 = 1024;
 /// u32 words of packed parameters per row.
 pub const PARAM_WORDS: usize = 16;
 /// u32 status words per row: code, token index, logit bits, processed-value bits.
 pub const STATUS_WORDS: usize = 4;
+/// u32 output words per row: the status words, then token, log-prob bits, processed log-prob bits
+/// and one unused word.
+pub const OUT_WORDS: usize = 8;
 /// The kernel body (without the constants prelude).
 const KERNEL_BODY: &str = include_str!("sample_rows.cu");
 

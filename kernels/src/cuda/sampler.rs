@@ -1,6 +1,6 @@
 //! [`CudaSampler`]: launches `sample_rows` on host slices or on device buffers.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaSlice, CudaStream, CudaView, DriverError, LaunchConfig,
@@ -9,7 +9,7 @@ use cudarc::driver::{
 
 use super::{
     compile_kernel, decode_status, pack_row_params, unavailable_reason, BLOCK_THREADS, KERNEL_NAME,
-    PARAM_WORDS, STATUS_WORDS,
+    OUT_WORDS, PARAM_WORDS, STATUS_WORDS,
 };
 use crate::cpu::check_batch_len;
 use crate::error::KernelError;
@@ -32,6 +32,9 @@ pub struct CudaSampler {
     stream: Arc<CudaStream>,
     /// The loaded kernel.
     function: CudaFunction,
+    /// Scratch kept between calls (3 × rows × vocab words: processed logits, exponentials and
+    /// radix-select candidates).
+    scratch: Mutex<Option<CudaSlice<f32>>>,
 }
 
 impl std::fmt::Debug for CudaSampler {
@@ -48,6 +51,24 @@ struct PackedBatch {
     history_tokens: Vec<u32>,
     /// Their occurrence counts.
     history_counts: Vec<u32>,
+}
+
+impl PackedBatch {
+    /// One upload buffer: parameters, history tokens, history counts; with the two offsets.
+    fn into_words(self) -> Result<(Vec<u32>, u32, u32), KernelError> {
+        let tokens_at = self.params.len();
+        let counts_at = tokens_at + self.history_tokens.len();
+        let too_large = || KernelError::Cuda {
+            operation: "packing the batch",
+            message: format!("{counts_at} parameter and history words exceed the u32 index range"),
+        };
+        let tokens_at = u32::try_from(tokens_at).map_err(|_| too_large())?;
+        let counts_at_u32 = u32::try_from(counts_at).map_err(|_| too_large())?;
+        let mut words = self.params;
+        words.extend(self.history_tokens);
+        words.extend(self.history_counts);
+        Ok((words, tokens_at, counts_at_u32))
+    }
 }
 
 /// Packs parameters and histories (only rows with active penalties carry a history).
@@ -111,7 +132,11 @@ impl CudaSampler {
         let function = module
             .load_function(KERNEL_NAME)
             .map_err(driver_error("kernel lookup"))?;
-        Ok(Self { stream, function })
+        Ok(Self {
+            stream,
+            function,
+            scratch: Mutex::new(None),
+        })
     }
 
     /// The stream the sampler runs on (device buffers must belong to its context).
@@ -132,21 +157,32 @@ impl CudaSampler {
         if rows == 0 {
             return Ok(Vec::new());
         }
-        let packed = pack_batch(vocab_size, params, keys, histories)?;
+        let (words, tokens_at, counts_at) =
+            pack_batch(vocab_size, params, keys, histories)?.into_words()?;
         let stream = &self.stream;
-        let upload = driver_error("host-to-device copy");
-        let params_device = stream.clone_htod(&packed.params).map_err(&upload)?;
-        let tokens_device = stream.clone_htod(&packed.history_tokens).map_err(&upload)?;
-        let counts_device = stream.clone_htod(&packed.history_counts).map_err(&upload)?;
+        let words_device = stream
+            .clone_htod(&words)
+            .map_err(driver_error("host-to-device copy"))?;
         let allocate = driver_error("allocation");
-        let mut scratch: CudaSlice<f32> = stream
-            .alloc_zeros(rows * vocab_size.max(1))
-            .map_err(&allocate)?;
-        let mut tokens: CudaSlice<u32> = stream.alloc_zeros(rows).map_err(&allocate)?;
-        let mut logprobs: CudaSlice<f32> = stream.alloc_zeros(rows).map_err(&allocate)?;
-        let mut processed: CudaSlice<f32> = stream.alloc_zeros(rows).map_err(&allocate)?;
-        let mut status: CudaSlice<u32> =
-            stream.alloc_zeros(rows * STATUS_WORDS).map_err(&allocate)?;
+        let mut out: CudaSlice<u32> = stream.alloc_zeros(rows * OUT_WORDS).map_err(&allocate)?;
+        let scratch_len = rows * vocab_size.max(1) * 3;
+        let mut scratch_slot = self.scratch.lock().map_err(|_| KernelError::Cuda {
+            operation: "scratch lock",
+            message: "a previous call panicked while holding the scratch buffer".into(),
+        })?;
+        if scratch_slot
+            .as_ref()
+            .is_none_or(|buffer| buffer.len() < scratch_len)
+        {
+            *scratch_slot = None;
+            // SAFETY: the kernel writes every scratch element of a row before reading it.
+            let fresh = unsafe { stream.alloc::<f32>(scratch_len) }.map_err(&allocate)?;
+            *scratch_slot = Some(fresh);
+        }
+        let scratch = scratch_slot.as_mut().ok_or(KernelError::Cuda {
+            operation: "allocation",
+            message: "scratch buffer missing after allocation".into(),
+        })?;
         let vocab = vocab_size as u32;
         let config = LaunchConfig {
             grid_dim: (rows as u32, 1, 1),
@@ -157,33 +193,28 @@ impl CudaSampler {
         launch
             .arg(logits)
             .arg(&vocab)
-            .arg(&params_device)
-            .arg(&tokens_device)
-            .arg(&counts_device)
-            .arg(&mut scratch)
-            .arg(&mut tokens)
-            .arg(&mut logprobs)
-            .arg(&mut processed)
-            .arg(&mut status);
-        // SAFETY: the argument list matches `sample_rows` in order and type; every buffer holds the
-        // element count the kernel indexes (rows × vocab, rows, rows × STATUS_WORDS, packed params).
+            .arg(&words_device)
+            .arg(&tokens_at)
+            .arg(&counts_at)
+            .arg(scratch)
+            .arg(&mut out);
+        // SAFETY: the argument list matches `sample_rows` in order and type; the scratch holds
+        // 3 × rows × vocab words, `out` rows × OUT_WORDS words, and `words_device` the packed
+        // parameters followed by the history tokens and counts at the given offsets.
         unsafe { launch.launch(config) }.map_err(driver_error("kernel launch"))?;
-        let download = driver_error("device-to-host copy");
-        let status = stream.clone_dtoh(&status).map_err(&download)?;
-        let tokens = stream.clone_dtoh(&tokens).map_err(&download)?;
-        let logprobs = stream.clone_dtoh(&logprobs).map_err(&download)?;
-        let processed = stream.clone_dtoh(&processed).map_err(&download)?;
-        (0..rows)
-            .map(|row| {
-                decode_status(
-                    &status[row * STATUS_WORDS..(row + 1) * STATUS_WORDS],
-                    &params[row],
-                    row,
-                )?;
+        let out = stream
+            .clone_dtoh(&out)
+            .map_err(driver_error("device-to-host copy"))?;
+        drop(scratch_slot);
+        out.chunks_exact(OUT_WORDS)
+            .zip(params)
+            .enumerate()
+            .map(|(row, (words, row_params))| {
+                decode_status(&words[..STATUS_WORDS], row_params, row)?;
                 Ok(SampledToken {
-                    token: tokens[row],
-                    logprob: logprobs[row],
-                    processed_logprob: processed[row],
+                    token: words[STATUS_WORDS],
+                    logprob: f32::from_bits(words[STATUS_WORDS + 1]),
+                    processed_logprob: f32::from_bits(words[STATUS_WORDS + 2]),
                 })
             })
             .collect()
