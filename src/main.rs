@@ -57,6 +57,10 @@ enum Command {
         /// Train the vision tower during GRPO too (the preset freezes it).
         #[arg(long)]
         grpo_train_vision: bool,
+        /// SFT items per cycle for one task, as TASK_ID=WEIGHT (repeatable; unnamed tasks get the
+        /// preset's weight).
+        #[arg(long = "sft-task-weight", value_name = "TASK_ID=WEIGHT")]
+        sft_task_weights: Vec<String>,
     },
     /// Environment registry.
     Envs(commands::envs::EnvsArgs),
@@ -110,9 +114,11 @@ fn run(cli: Cli) -> Result<(), MedgymError> {
             grpo_prompts_per_step,
             grpo_group_size,
             grpo_train_vision,
+            sft_task_weights,
         } => {
             let mut config = PipelineConfig::preset(&preset, seed)?
-                .with_overrides(sft_steps, grpo_steps, eval_items);
+                .with_overrides(sft_steps, grpo_steps, eval_items)
+                .with_sft_weight_args(&sft_task_weights)?;
             config.init_checkpoint = init;
             if let Some(lr) = grpo_lr {
                 config.grpo.optimizer.lr = lr;

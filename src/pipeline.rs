@@ -124,7 +124,12 @@ pub fn run_pipeline(
     let mut log = MetricsLog::create(out_dir.join("metrics.jsonl"))?;
 
     // SFT on reference chain-of-thought.
-    let sft_stream = TaskStream::new(tasks.clone(), Split::Train, config.seed)?;
+    let sft_stream = TaskStream::weighted(
+        tasks.clone(),
+        &config.sft_weights()?,
+        Split::Train,
+        config.seed,
+    )?;
     let bar = progress(config.sft.steps, "sft", show_progress);
     let sft_start = Instant::now();
     let mut log_error = None;

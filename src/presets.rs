@@ -89,6 +89,8 @@ pub struct PipelineConfig {
     pub workers: usize,
     /// Start from this checkpoint instead of a freshly initialised policy.
     pub init_checkpoint: Option<std::path::PathBuf>,
+    /// SFT items per cycle for the named tasks (tasks not named get 1; 0 leaves a task out of SFT).
+    pub sft_task_weights: std::collections::BTreeMap<String, u32>,
 }
 
 fn optimizer(lr: f64, steps: usize, warmup: usize, min_lr_ratio: f64) -> OptimizerConfig {
@@ -106,6 +108,45 @@ fn optimizer(lr: f64, steps: usize, warmup: usize, min_lr_ratio: f64) -> Optimiz
 }
 
 impl PipelineConfig {
+    /// The SFT weight of each task in `tasks` order; an error names a weighted task not in the run.
+    pub fn sft_weights(&self) -> Result<Vec<u32>> {
+        if let Some(unknown) = self
+            .sft_task_weights
+            .keys()
+            .find(|id| !self.tasks.contains(id))
+        {
+            return Err(MedgymError::InvalidSetting {
+                field: "sft task weight".into(),
+                reason: format!(
+                    "`{unknown}` is not a task of this run; its tasks are {}",
+                    self.tasks.join(", ")
+                ),
+            });
+        }
+        Ok(self
+            .tasks
+            .iter()
+            .map(|id| self.sft_task_weights.get(id).copied().unwrap_or(1))
+            .collect())
+    }
+
+    /// Sets SFT weights from `ID=WEIGHT` strings; an error names the malformed one.
+    pub fn with_sft_weight_args(mut self, args: &[String]) -> Result<Self> {
+        for arg in args {
+            let parsed = arg
+                .split_once('=')
+                .filter(|(id, _)| !id.trim().is_empty())
+                .and_then(|(id, weight)| Some((id.trim(), weight.trim().parse::<u32>().ok()?)));
+            let (id, weight) = parsed.ok_or_else(|| MedgymError::InvalidSetting {
+                field: "--sft-task-weight".into(),
+                reason: format!("`{arg}` is not TASK_ID=WEIGHT with a whole-number weight"),
+            })?;
+            self.sft_task_weights.insert(id.to_string(), weight);
+        }
+        self.sft_weights()?;
+        Ok(self)
+    }
+
     /// Replace the step counts (schedules follow) and eval size where given.
     pub fn with_overrides(
         mut self,
@@ -175,6 +216,7 @@ impl PipelineConfig {
                 eval_max_new_tokens: 40,
                 workers,
                 init_checkpoint: None,
+                sft_task_weights: Default::default(),
             }),
             "smoke" => Ok(Self {
                 preset: name.into(),
@@ -217,11 +259,64 @@ impl PipelineConfig {
                 eval_max_new_tokens: 32,
                 workers,
                 init_checkpoint: None,
+                sft_task_weights: Default::default(),
             }),
             other => Err(MedgymError::InvalidSetting {
                 field: "preset".into(),
                 reason: format!("unknown preset `{other}`; known: default, smoke"),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sft_weights_follow_task_order_and_default_to_one() {
+        let config = PipelineConfig::preset("smoke", 0)
+            .unwrap()
+            .with_sft_weight_args(&[
+                "medsynth/lesion-side-v1=3".into(),
+                " medsynth/modality-v1 = 0".into(),
+            ])
+            .unwrap();
+        let expected: Vec<u32> = config
+            .tasks
+            .iter()
+            .map(|id| match id.as_str() {
+                "medsynth/lesion-side-v1" => 3,
+                "medsynth/modality-v1" => 0,
+                _ => 1,
+            })
+            .collect();
+        assert_eq!(config.sft_weights().unwrap(), expected);
+    }
+
+    #[test]
+    fn bad_sft_weights_name_the_argument_or_task() {
+        let smoke = || PipelineConfig::preset("smoke", 0).unwrap();
+        for bad in [
+            "medsynth/lesion-side-v1",
+            "medsynth/lesion-side-v1=-1",
+            "=2",
+        ] {
+            let error = smoke()
+                .with_sft_weight_args(&[bad.into()])
+                .err()
+                .expect("malformed weight fails")
+                .to_string();
+            assert!(error.contains("TASK_ID=WEIGHT"), "{bad}: {error}");
+        }
+        let error = smoke()
+            .with_sft_weight_args(&["medsynth/nope=2".into()])
+            .err()
+            .expect("unknown task fails")
+            .to_string();
+        assert!(
+            error.contains("`medsynth/nope` is not a task of this run"),
+            "{error}"
+        );
     }
 }

@@ -26,18 +26,57 @@ pub fn job(
     })
 }
 
-/// Round-robin stream of items over tasks: position k → task `k % n`, index `k / n`.
+/// Deterministic stream of items over tasks with integer weights: each cycle of `Σ weights`
+/// positions gives task t `weights[t]` items, interleaved by smooth weighted round-robin. With
+/// equal weights, position k → task `k % n`, index `k / n`.
 #[derive(Clone)]
 pub struct TaskStream {
     tasks: Vec<Arc<dyn TaskFamily>>,
     split: Split,
     seed: u64,
+    weights: Vec<u64>,
+    /// One cycle: (task, how many items of that task came earlier in the cycle).
+    schedule: Vec<(usize, u64)>,
+}
+
+/// One cycle of smooth weighted round-robin (ties to the lower task index).
+fn interleave(weights: &[u64]) -> Vec<(usize, u64)> {
+    let total: u64 = weights.iter().sum();
+    let mut current = vec![0i128; weights.len()];
+    let mut taken = vec![0u64; weights.len()];
+    let mut schedule = Vec::with_capacity(total as usize);
+    for _ in 0..total {
+        for (credit, &weight) in current.iter_mut().zip(weights) {
+            *credit += i128::from(weight);
+        }
+        let mut best = 0;
+        for task in 1..weights.len() {
+            if current[task] > current[best] {
+                best = task;
+            }
+        }
+        current[best] -= i128::from(total);
+        schedule.push((best, taken[best]));
+        taken[best] += 1;
+    }
+    schedule
 }
 
 impl TaskStream {
-    /// A stream over `tasks` (at least one) in `split` with `seed`.
+    /// A stream over `tasks` (at least one) in `split` with `seed`, every task weighted equally.
     pub fn new(
         tasks: Vec<Arc<dyn TaskFamily>>,
+        split: Split,
+        seed: u64,
+    ) -> Result<Self, TrainError> {
+        let weights = vec![1; tasks.len()];
+        Self::weighted(tasks, &weights, split, seed)
+    }
+
+    /// A stream giving task t `weights[t]` items per cycle (a weight of 0 leaves the task out).
+    pub fn weighted(
+        tasks: Vec<Arc<dyn TaskFamily>>,
+        weights: &[u32],
         split: Split,
         seed: u64,
     ) -> Result<Self, TrainError> {
@@ -47,14 +86,38 @@ impl TaskStream {
                 reason: "no tasks given".into(),
             });
         }
-        Ok(Self { tasks, split, seed })
+        if weights.len() != tasks.len() {
+            return Err(TrainError::InvalidArgument {
+                what: "task weights".into(),
+                reason: format!("{} weights for {} tasks", weights.len(), tasks.len()),
+            });
+        }
+        let weights: Vec<u64> = weights.iter().map(|&w| u64::from(w)).collect();
+        if weights.iter().all(|&w| w == 0) {
+            return Err(TrainError::InvalidArgument {
+                what: "task weights".into(),
+                reason: "every weight is 0".into(),
+            });
+        }
+        let schedule = interleave(&weights);
+        Ok(Self {
+            tasks,
+            split,
+            seed,
+            weights,
+            schedule,
+        })
     }
 
     /// Jobs at stream positions `start..start + count`.
     pub fn jobs(&self, start: u64, count: usize) -> Result<Vec<PromptJob>, TrainError> {
-        let n = self.tasks.len() as u64;
+        let cycle_len = self.schedule.len() as u64;
         (start..start + count as u64)
-            .map(|k| job(&self.tasks[(k % n) as usize], self.split, self.seed, k / n))
+            .map(|k| {
+                let (task, rank) = self.schedule[(k % cycle_len) as usize];
+                let index = (k / cycle_len) * self.weights[task] + rank;
+                job(&self.tasks[task], self.split, self.seed, index)
+            })
             .collect()
     }
 
