@@ -12,6 +12,8 @@ use medgym::train::optim::{Optimizer, OptimizerConfig};
 const VOCAB: usize = 151_936;
 
 fn small_model() -> HfModel {
+    // Reuse freed buffers as the medgym binary does (see medgym_policy::memory).
+    medgym::policy::memory::retain_freed_memory();
     let cfg = HfConfig::qwen2_text(VOCAB, 256, 688, 4, 4, 2, 4096, true).expect("config");
     HfModel::new_random(&cfg, 1, DType::F32, &Device::Cpu).expect("model")
 }

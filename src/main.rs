@@ -183,6 +183,8 @@ fn run(cli: Cli) -> Result<(), MedgymError> {
 }
 
 fn main() -> ExitCode {
+    // Training and generation allocate and free GB-sized tensors every step: keep freed memory.
+    medgym::policy::memory::retain_freed_memory();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -8,6 +8,7 @@ pub mod decoder;
 pub mod error;
 pub mod hf;
 pub mod layers;
+pub mod memory;
 pub mod model;
 pub mod ops;
 pub mod params;
