@@ -304,15 +304,13 @@ mod tests {
         ] {
             let error = smoke()
                 .with_sft_weight_args(&[bad.into()])
-                .err()
-                .expect("malformed weight fails")
+                .expect_err("malformed weight fails")
                 .to_string();
             assert!(error.contains("TASK_ID=WEIGHT"), "{bad}: {error}");
         }
         let error = smoke()
             .with_sft_weight_args(&["medsynth/nope=2".into()])
-            .err()
-            .expect("unknown task fails")
+            .expect_err("unknown task fails")
             .to_string();
         assert!(
             error.contains("`medsynth/nope` is not a task of this run"),
