@@ -57,6 +57,9 @@ enum Command {
         /// Train the vision tower during GRPO too (the preset freezes it).
         #[arg(long)]
         grpo_train_vision: bool,
+        /// Override the GRPO rollout sampling temperature (positive).
+        #[arg(long)]
+        grpo_temperature: Option<f32>,
         /// SFT items per cycle for one task, as TASK_ID=WEIGHT (repeatable; unnamed tasks get the
         /// preset's weight).
         #[arg(long = "sft-task-weight", value_name = "TASK_ID=WEIGHT")]
@@ -114,6 +117,7 @@ fn run(cli: Cli) -> Result<(), MedgymError> {
             grpo_prompts_per_step,
             grpo_group_size,
             grpo_train_vision,
+            grpo_temperature,
             sft_task_weights,
         } => {
             let mut config = PipelineConfig::preset(&preset, seed)?
@@ -138,6 +142,23 @@ fn run(cli: Cli) -> Result<(), MedgymError> {
             }
             if grpo_train_vision {
                 config.grpo.freeze_vision = false;
+            }
+            if let Some(temperature) = grpo_temperature {
+                if temperature <= 0.0 {
+                    return Err(MedgymError::InvalidSetting {
+                        field: "--grpo-temperature".into(),
+                        reason: format!(
+                            "{temperature} gives every sample of a group the same response; \
+                             use a positive temperature"
+                        ),
+                    });
+                }
+                let sampling = medgym::kernels::SamplingParams {
+                    temperature,
+                    ..config.grpo.sampling
+                };
+                sampling.validate()?;
+                config.grpo.sampling = sampling;
             }
             let out = out.unwrap_or_else(timestamp_dir);
             eprintln!(

@@ -124,3 +124,34 @@ fn grpo_updates_per_batch_take_extra_steps_and_repeat_exactly() {
     );
     assert_eq!(twice, smoke_rl_weights(2), "same seed, same weights");
 }
+
+#[test]
+fn bad_pipeline_flags_fail_before_training_and_name_the_flag() {
+    let out = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (&["--grpo-temperature", "0"], "--grpo-temperature"),
+        (
+            &["--sft-task-weight", "medsynth/nope=2"],
+            "`medsynth/nope` is not a task of this run",
+        ),
+        (
+            &["--sft-task-weight", "medsynth/modality-v1"],
+            "TASK_ID=WEIGHT",
+        ),
+    ];
+    for (flags, expected) in cases {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_medgym"))
+            .args(["pipeline", "--preset", "smoke", "--out"])
+            .arg(out.path())
+            .args(flags)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{flags:?} succeeded");
+        assert!(stderr.contains(expected), "{flags:?}: {stderr}");
+        assert!(
+            !out.path().join("metrics.jsonl").exists(),
+            "{flags:?} started training"
+        );
+    }
+}
