@@ -200,7 +200,7 @@ impl PipelineConfig {
                     prompts_per_step: 16,
                     group_size: 8,
                     max_new_tokens: 40,
-                    sampling: SamplingParams::new(1.0, 0, 1.0),
+                    sampling: SamplingParams::new(0.7, 0, 1.0),
                     clip_low: 0.2,
                     clip_high: 0.28,
                     kl_coef: 0.05,
