@@ -115,26 +115,23 @@ __device__ __forceinline__ bool is_finite(float value) {
     return value == value && fabsf(value) != __int_as_float(0x7f800000);
 }
 
-__device__ __forceinline__ float warp_max(float value) {
-#pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        value = fmaxf(value, __shfl_xor_sync(FULL_MASK, value, offset));
-    }
-    return value;
-}
+// Order-free combining operations for the warp and block reductions.
+struct MaxOp {
+    __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+struct MinOp {
+    __device__ __forceinline__ u32 operator()(u32 a, u32 b) const { return min(a, b); }
+};
+struct SumOp {
+    __device__ __forceinline__ u64 operator()(u64 a, u64 b) const { return a + b; }
+};
 
-__device__ __forceinline__ u32 warp_min(u32 value) {
+// `op` over the lanes of a full warp; every lane gets the result.
+template <typename T, typename Op>
+__device__ __forceinline__ T warp_reduce(T value, Op op) {
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1) {
-        value = min(value, __shfl_xor_sync(FULL_MASK, value, offset));
-    }
-    return value;
-}
-
-__device__ __forceinline__ u64 warp_sum(u64 value) {
-#pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        value += __shfl_xor_sync(FULL_MASK, value, offset);
+        value = op(value, __shfl_xor_sync(FULL_MASK, value, offset));
     }
     return value;
 }
@@ -193,51 +190,35 @@ __device__ __forceinline__ void append_index(u32* list, u32* count, u32 index) {
     list[base + rank] = index;
 }
 
-// Block reductions: warp shuffles, then warp 0 over the per-warp values in `shared` (WARPS + 1
-// slots). Every thread gets the result; the trailing barrier frees `shared` for the next call.
-__device__ float block_max(float value, float* shared) {
-    value = warp_max(value);
+// Block reduction: warp shuffles, then warp 0 over the per-warp values in `shared` (WARPS + 1
+// slots), `identity` filling the lanes past the last warp. Every thread gets the result; the
+// trailing barrier frees `shared` for the next call.
+template <typename T, typename Op>
+__device__ T block_reduce(T value, T identity, T* shared, Op op) {
+    value = warp_reduce(value, op);
     if ((threadIdx.x & 31u) == 0u) shared[threadIdx.x >> 5] = value;
     __syncthreads();
     if (threadIdx.x < 32u) {
-        float warp_value = threadIdx.x < WARPS ? shared[threadIdx.x] : NEG_INF;
-        warp_value = warp_max(warp_value);
+        T warp_value = threadIdx.x < WARPS ? shared[threadIdx.x] : identity;
+        warp_value = warp_reduce(warp_value, op);
         if (threadIdx.x == 0u) shared[WARPS] = warp_value;
     }
     __syncthreads();
-    float result = shared[WARPS];
+    T result = shared[WARPS];
     __syncthreads();
     return result;
+}
+
+__device__ float block_max(float value, float* shared) {
+    return block_reduce(value, NEG_INF, shared, MaxOp());
 }
 
 __device__ u64 block_sum(u64 value, u64* shared) {
-    value = warp_sum(value);
-    if ((threadIdx.x & 31u) == 0u) shared[threadIdx.x >> 5] = value;
-    __syncthreads();
-    if (threadIdx.x < 32u) {
-        u64 warp_value = threadIdx.x < WARPS ? shared[threadIdx.x] : 0ull;
-        warp_value = warp_sum(warp_value);
-        if (threadIdx.x == 0u) shared[WARPS] = warp_value;
-    }
-    __syncthreads();
-    u64 result = shared[WARPS];
-    __syncthreads();
-    return result;
+    return block_reduce(value, 0ull, shared, SumOp());
 }
 
 __device__ u32 block_min(u32 value, u32* shared) {
-    value = warp_min(value);
-    if ((threadIdx.x & 31u) == 0u) shared[threadIdx.x >> 5] = value;
-    __syncthreads();
-    if (threadIdx.x < 32u) {
-        u32 warp_value = threadIdx.x < WARPS ? shared[threadIdx.x] : NO_INDEX;
-        warp_value = warp_min(warp_value);
-        if (threadIdx.x == 0u) shared[WARPS] = warp_value;
-    }
-    __syncthreads();
-    u32 result = shared[WARPS];
-    __syncthreads();
-    return result;
+    return block_reduce(value, NO_INDEX, shared, MinOp());
 }
 
 // Sum of fixed-point weights of the exponentials e >= floor.

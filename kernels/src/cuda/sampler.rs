@@ -170,19 +170,16 @@ impl CudaSampler {
             operation: "scratch lock",
             message: "a previous call panicked while holding the scratch buffer".into(),
         })?;
-        if scratch_slot
-            .as_ref()
-            .is_none_or(|buffer| buffer.len() < scratch_len)
-        {
-            *scratch_slot = None;
-            // SAFETY: the kernel writes every scratch element of a row before reading it.
-            let fresh = unsafe { stream.alloc::<f32>(scratch_len) }.map_err(&allocate)?;
-            *scratch_slot = Some(fresh);
-        }
-        let scratch = scratch_slot.as_mut().ok_or(KernelError::Cuda {
-            operation: "allocation",
-            message: "scratch buffer missing after allocation".into(),
-        })?;
+        let scratch = match scratch_slot.take() {
+            Some(buffer) if buffer.len() >= scratch_len => scratch_slot.insert(buffer),
+            too_small => {
+                // Free the old buffer before allocating the larger one.
+                drop(too_small);
+                // SAFETY: the kernel writes every scratch element of a row before reading it.
+                let fresh = unsafe { stream.alloc::<f32>(scratch_len) }.map_err(&allocate)?;
+                scratch_slot.insert(fresh)
+            }
+        };
         let vocab = vocab_size as u32;
         let config = LaunchConfig {
             grid_dim: (rows as u32, 1, 1),
