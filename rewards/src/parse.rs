@@ -338,7 +338,10 @@ struct BlockStats {
 /// and between the blocks is tolerated. An opening tag or a mismatched closing tag inside an open
 /// block ends that block as unclosed; a closing tag with no open block counts as text outside.
 pub fn parse_view(text: &str) -> ParsedView<'_> {
-    parse_well_formed(text).unwrap_or_else(|| parse_any(text))
+    match parse_well_formed(text) {
+        Ok(view) => view,
+        Err(scan) => scan.finish(text),
+    }
 }
 
 /// Skips ASCII whitespace as `char::is_whitespace` sees it.
@@ -354,121 +357,182 @@ fn plain_tag_at(bytes: &[u8], at: usize, kind: BlockKind, closing: bool) -> Opti
     read_plain_tag(bytes, at).filter(|tag| tag.kind == kind && tag.closing == closing)
 }
 
+/// Position of the first `<` at or after `from`, or the end of `bytes`.
+fn open_angle_or_end(bytes: &[u8], from: usize) -> usize {
+    bytes
+        .get(from..)
+        .and_then(|rest| memchr::memchr(b'<', rest))
+        .map_or(bytes.len(), |offset| from + offset)
+}
+
 /// The usual response, `<think>…</think> <answer>…</answer>` with plain tags, ASCII whitespace
 /// around them, no other `<` after the think block opens and a non-empty answer: read in a few
-/// jumps. `None` for anything else, which [`parse_any`] then reads in full.
-fn parse_well_formed(text: &str) -> Option<ParsedView<'_>> {
+/// jumps. Anything else gives the state of the full scan at the point where the response
+/// stopped looking usual, so that [`Scan::finish`] reads only the rest.
+fn parse_well_formed(text: &str) -> Result<ParsedView<'_>, Scan> {
     let bytes = text.as_bytes();
-    let think_open = plain_tag_at(bytes, skip_blank(bytes, 0), BlockKind::Think, false)?;
-    let think_close_at = think_open.end + memchr::memchr(b'<', bytes.get(think_open.end..)?)?;
-    let think_close = plain_tag_at(bytes, think_close_at, BlockKind::Think, true)?;
-    let answer_open = plain_tag_at(
+    let mut scan = Scan::default();
+    let Some(think_open) = plain_tag_at(bytes, skip_blank(bytes, 0), BlockKind::Think, false)
+    else {
+        return Err(scan);
+    };
+    // Only whitespace came before, and no `<` lies between the tag and `think_close_at`.
+    scan.open = Some((BlockKind::Think, think_open.end));
+    scan.cursor = open_angle_or_end(bytes, think_open.end);
+    let Some(think_close) = plain_tag_at(bytes, scan.cursor, BlockKind::Think, true) else {
+        return Err(scan);
+    };
+    scan.close_block(BlockKind::Think, think_open.end, think_close);
+    let Some(answer_open) = plain_tag_at(
         bytes,
         skip_blank(bytes, think_close.end),
         BlockKind::Answer,
         false,
-    )?;
-    let answer_close_at = answer_open.end + memchr::memchr(b'<', bytes.get(answer_open.end..)?)?;
-    let answer_close = plain_tag_at(bytes, answer_close_at, BlockKind::Answer, true)?;
+    ) else {
+        return Err(scan);
+    };
+    scan.open = Some((BlockKind::Answer, answer_open.end));
+    scan.cursor = open_angle_or_end(bytes, answer_open.end);
+    let Some(answer_close) = plain_tag_at(bytes, scan.cursor, BlockKind::Answer, true) else {
+        return Err(scan);
+    };
+    scan.close_block(BlockKind::Answer, answer_open.end, answer_close);
     if skip_blank(bytes, answer_close.end) != bytes.len() {
-        return None;
+        return Err(scan);
     }
-    let answer = trim(text.get(answer_open.end..answer_close.start)?);
-    if answer.is_empty() {
-        return None;
+    let Some(answer) = text
+        .get(answer_open.end..answer_close.start)
+        .map(trim)
+        .filter(|answer| !answer.is_empty())
+    else {
+        return Err(scan);
+    };
+    match (
+        text.get(think_open.end..think_close.start),
+        text.get(think_close.end..),
+    ) {
+        (Some(think), Some(after_think)) => Ok(ParsedView {
+            think: Some(trim(think)),
+            answer: Some(answer),
+            after_think: Some(after_think),
+            problems: ProblemSet::default(),
+        }),
+        _ => Err(scan),
     }
-    Some(ParsedView {
-        think: Some(trim(text.get(think_open.end..think_close.start)?)),
-        answer: Some(answer),
-        after_think: Some(text.get(think_close.end..)?),
-        problems: ProblemSet::default(),
-    })
 }
 
-/// Parses any response (see [`parse_view`]).
-fn parse_any(text: &str) -> ParsedView<'_> {
-    let bytes = text.as_bytes();
-    let mut problems = ProblemSet::default();
-    let mut stats = [BlockStats::default(); 2];
-    let mut open: Option<(BlockKind, usize)> = None;
-    let mut outside_from = 0;
-    let mut last_think_end = None;
-    let note_outside = |from: usize, to: usize, problems: &mut ProblemSet| {
+/// The state of the full scan over a response's tags.
+#[derive(Debug, Clone, Copy, Default)]
+struct Scan {
+    /// Problems found so far.
+    problems: ProblemSet,
+    /// Complete blocks per kind.
+    stats: [BlockStats; 2],
+    /// The open block's kind and content start.
+    open: Option<(BlockKind, usize)>,
+    /// Where the text outside the blocks that is not yet checked begins.
+    outside_from: usize,
+    /// End of the last complete think block.
+    last_think_end: Option<usize>,
+    /// Where the search for the next tag resumes.
+    cursor: usize,
+}
+
+impl Scan {
+    /// Records the complete block of `kind` whose content starts at `content_start` and which
+    /// `close` ends.
+    fn close_block(&mut self, kind: BlockKind, content_start: usize, close: Tag) {
+        let entry = &mut self.stats[kind.index()];
+        entry.count += 1;
+        entry.first.get_or_insert((content_start, close.start));
+        if kind == BlockKind::Think {
+            self.last_think_end = Some(close.end);
+        }
+        self.open = None;
+        self.outside_from = close.end;
+        self.cursor = close.end;
+    }
+
+    /// Flags non-blank text between `from` and `to` as outside the blocks.
+    fn note_outside(&mut self, text: &str, from: usize, to: usize) {
         if !text.get(from..to).is_none_or(is_blank) {
-            problems.push(ProblemCode::TextOutsideTags);
+            self.problems.push(ProblemCode::TextOutsideTags);
         }
-    };
-    let mut cursor = 0;
-    while let Some(at) = next_open_angle(bytes, cursor) {
-        let Some(tag) = read_tag(bytes, at) else {
-            cursor = at + 1;
-            continue;
-        };
-        cursor = tag.end;
-        match open {
-            None if tag.closing => {
-                problems.push(ProblemCode::TextOutsideTags);
-                outside_from = tag.end;
+    }
+
+    /// Reads the tags from the cursor to the end and sums up (see [`parse_view`]).
+    fn finish(mut self, text: &str) -> ParsedView<'_> {
+        let bytes = text.as_bytes();
+        while let Some(at) = next_open_angle(bytes, self.cursor) {
+            let Some(tag) = read_tag(bytes, at) else {
+                self.cursor = at + 1;
+                continue;
+            };
+            self.cursor = tag.end;
+            match self.open {
+                None if tag.closing => {
+                    self.problems.push(ProblemCode::TextOutsideTags);
+                    self.outside_from = tag.end;
+                }
+                None => {
+                    self.note_outside(text, self.outside_from, tag.start);
+                    self.open = Some((tag.kind, tag.end));
+                }
+                Some((kind, content_start)) if tag.closing && tag.kind == kind => {
+                    self.close_block(kind, content_start, tag);
+                }
+                Some((kind, _)) => {
+                    self.problems.push(ProblemCode::unclosed(kind));
+                    if tag.closing {
+                        self.open = None;
+                        self.outside_from = tag.end;
+                    } else {
+                        self.open = Some((tag.kind, tag.end));
+                    }
+                }
             }
+        }
+        let mut problems = self.problems;
+        match self.open {
+            Some((kind, _)) => problems.push(ProblemCode::unclosed(kind)),
             None => {
-                note_outside(outside_from, tag.start, &mut problems);
-                open = Some((tag.kind, tag.end));
-            }
-            Some((kind, content_start)) if tag.closing && tag.kind == kind => {
-                let entry = &mut stats[kind.index()];
-                entry.count += 1;
-                entry.first.get_or_insert((content_start, tag.start));
-                if kind == BlockKind::Think {
-                    last_think_end = Some(tag.end);
-                }
-                open = None;
-                outside_from = tag.end;
-            }
-            Some((kind, _)) => {
-                problems.push(ProblemCode::unclosed(kind));
-                if tag.closing {
-                    open = None;
-                    outside_from = tag.end;
-                } else {
-                    open = Some((tag.kind, tag.end));
+                if !text.get(self.outside_from..).is_none_or(is_blank) {
+                    problems.push(ProblemCode::TextOutsideTags);
                 }
             }
         }
-    }
-    match open {
-        Some((kind, _)) => problems.push(ProblemCode::unclosed(kind)),
-        None => note_outside(outside_from, text.len(), &mut problems),
-    }
-    for (kind, missing) in [
-        (BlockKind::Think, ProblemCode::MissingThink),
-        (BlockKind::Answer, ProblemCode::MissingAnswer),
-    ] {
-        let entry = stats[kind.index()];
-        if entry.first.is_none() && !problems.contains(ProblemCode::unclosed(kind)) {
-            problems.push(missing);
+        for (kind, missing) in [
+            (BlockKind::Think, ProblemCode::MissingThink),
+            (BlockKind::Answer, ProblemCode::MissingAnswer),
+        ] {
+            let entry = self.stats[kind.index()];
+            if entry.first.is_none() && !problems.contains(ProblemCode::unclosed(kind)) {
+                problems.push(missing);
+            }
+            if entry.count > 1 {
+                problems.push(ProblemCode::duplicate(kind));
+            }
         }
-        if entry.count > 1 {
-            problems.push(ProblemCode::duplicate(kind));
+        let think_range = self.stats[BlockKind::Think.index()].first;
+        let answer_range = self.stats[BlockKind::Answer.index()].first;
+        if let (Some(think), Some(answer)) = (think_range, answer_range) {
+            if answer.0 < think.0 {
+                problems.push(ProblemCode::WrongOrder);
+            }
         }
-    }
-    let think_range = stats[BlockKind::Think.index()].first;
-    let answer_range = stats[BlockKind::Answer.index()].first;
-    if let (Some(think), Some(answer)) = (think_range, answer_range) {
-        if answer.0 < think.0 {
-            problems.push(ProblemCode::WrongOrder);
+        let content = |range: Option<(usize, usize)>| {
+            range.and_then(|(from, to)| text.get(from..to)).map(trim)
+        };
+        let answer = content(answer_range);
+        if answer.is_some_and(str::is_empty) {
+            problems.push(ProblemCode::EmptyAnswer);
         }
-    }
-    let content =
-        |range: Option<(usize, usize)>| range.and_then(|(from, to)| text.get(from..to)).map(trim);
-    let answer = content(answer_range);
-    if answer.is_some_and(str::is_empty) {
-        problems.push(ProblemCode::EmptyAnswer);
-    }
-    ParsedView {
-        think: content(think_range),
-        answer,
-        after_think: last_think_end.and_then(|end| text.get(end..)),
-        problems,
+        ParsedView {
+            think: content(think_range),
+            answer,
+            after_think: self.last_think_end.and_then(|end| text.get(end..)),
+            problems,
+        }
     }
 }
 

@@ -131,25 +131,80 @@ fn mentions_other_letter(rest: &str, chosen: char, options: &BTreeMap<String, St
     })
 }
 
+/// A text prepared for comparison with option texts after normalisation.
+struct OptionProbe<'a> {
+    /// The text as given.
+    text: &'a str,
+    /// Its normalised span when it is ASCII.
+    wanted: Option<&'a [u8]>,
+}
+
+impl<'a> OptionProbe<'a> {
+    /// `None` when `text` normalises to nothing, so that it names no option.
+    fn new(text: &'a str) -> Option<Self> {
+        let wanted = ascii_normalized_span(text);
+        let nothing_to_match = match wanted {
+            Some(wanted) => wanted.is_empty(),
+            None => normalized_words(text).next().is_none(),
+        };
+        (!nothing_to_match).then_some(Self { text, wanted })
+    }
+
+    /// Whether `option_text` normalises like the probe's text.
+    fn names(&self, option_text: &str) -> bool {
+        match self.wanted {
+            Some(wanted) => normalizes_like_span(option_text, wanted)
+                .unwrap_or_else(|| normalized_eq(option_text, self.text)),
+            None => normalized_eq(option_text, self.text),
+        }
+    }
+}
+
 /// Letters whose option text equals `text` after normalisation, as a bit set over A..Z.
 fn options_with_text(text: &str, options: &BTreeMap<String, String>) -> u32 {
-    let wanted = ascii_normalized_span(text);
-    let nothing_to_match = match wanted {
-        Some(wanted) => wanted.is_empty(),
-        None => normalized_words(text).next().is_none(),
-    };
-    if nothing_to_match {
+    let Some(probe) = OptionProbe::new(text) else {
         return 0;
-    }
+    };
     options
         .iter()
-        .filter(|(_, option_text)| match wanted {
-            Some(wanted) => normalizes_like_span(option_text, wanted)
-                .unwrap_or_else(|| normalized_eq(option_text, text)),
-            None => normalized_eq(option_text, text),
-        })
+        .filter(|(_, option_text)| probe.names(option_text))
         .filter_map(|(key, _)| single_letter(key))
         .fold(0, |set, letter| set | 1 << (letter as u32 - 'A' as u32))
+}
+
+/// Reads "B. text" given its letter and the text after it: the letter, unless the text names
+/// another option (or another letter) and not the chosen option's text.
+fn read_lettered_text(
+    letter: char,
+    rest: &str,
+    options: &BTreeMap<String, String>,
+) -> ChoiceReading {
+    if mentions_other_letter(rest, letter, options) {
+        return ChoiceReading::Several;
+    }
+    let Some(probe) = OptionProbe::new(rest) else {
+        return ChoiceReading::Letter(letter);
+    };
+    let mut names_another = false;
+    for (key, option_text) in options {
+        let Some(key_letter) = single_letter(key) else {
+            continue;
+        };
+        if key_letter != letter && names_another {
+            continue;
+        }
+        if probe.names(option_text) {
+            if key_letter == letter {
+                return ChoiceReading::Letter(letter);
+            }
+            names_another = true;
+        }
+    }
+    if names_another {
+        ChoiceReading::Several
+    } else {
+        ChoiceReading::Letter(letter)
+    }
 }
 
 /// The only letter of a one-element bit set.
@@ -178,15 +233,7 @@ fn read_direct(text: &str, options: &BTreeMap<String, String>) -> ChoiceReading 
         return reading;
     }
     if let Some((letter, rest)) = split_leading_letter(strip_option_word(text)) {
-        if mentions_other_letter(rest, letter, options) {
-            return ChoiceReading::Several;
-        }
-        let named = options_with_text(rest, options);
-        let letter_bit = 1u32 << (letter as u32 - 'A' as u32);
-        if named != 0 && named & letter_bit == 0 {
-            return ChoiceReading::Several;
-        }
-        return ChoiceReading::Letter(letter);
+        return read_lettered_text(letter, rest, options);
     }
     only_letter(options_with_text(text, options))
         .map_or(ChoiceReading::Nothing, ChoiceReading::Letter)

@@ -23,23 +23,30 @@ pub struct TokenOverlap {
 /// Texts with at most this many tokens are compared without allocating.
 const INLINE_TOKENS: usize = 32;
 
-/// Collects the distinct tokens of `text` into `set`; their number, or `None` when there are
-/// too many.
+/// Collects the distinct tokens into `set`; their number, or `None` when there are too many.
 #[inline]
-fn inline_distinct<'a>(
-    text: &'a str,
-    same: impl Fn(&str, &str) -> bool,
-    set: &mut [&'a str; INLINE_TOKENS],
+fn inline_distinct<T: Copy>(
+    tokens: impl Iterator<Item = T>,
+    same: impl Fn(T, T) -> bool,
+    set: &mut [T; INLINE_TOKENS],
 ) -> Option<usize> {
     let mut len = 0;
-    for token in tokens(text) {
-        if set[..len].iter().any(|seen| same(seen, token)) {
+    for token in tokens {
+        if set[..len].iter().any(|&seen| same(seen, token)) {
             continue;
         }
         *set.get_mut(len)? = token;
         len += 1;
     }
     Some(len)
+}
+
+/// The tokens of ASCII text: maximal runs of ASCII letters and digits, as bytes.
+#[inline]
+fn ascii_tokens(text: &str) -> impl Iterator<Item = &[u8]> {
+    text.as_bytes()
+        .split(|byte| !byte.is_ascii_alphanumeric())
+        .filter(|token| !token.is_empty())
 }
 
 /// Distinct lower-cased tokens of `text`.
@@ -67,24 +74,25 @@ fn overlap_from(common: usize, predicted: usize, expected: usize) -> TokenOverla
 
 /// Case-insensitive equality of ASCII words.
 #[inline(always)]
-fn same_ascii_word(a: &str, b: &str) -> bool {
+fn same_ascii_word(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.eq_ignore_ascii_case(b)
 }
 
-/// The overlap of two texts with few tokens, without allocating; `None` when either has too many.
+/// The overlap of two token streams with few tokens, without allocating; `None` when either
+/// has too many.
 #[inline]
-fn inline_overlap(
-    prediction: &str,
-    reference: &str,
-    same: impl Fn(&str, &str) -> bool + Copy,
+fn inline_overlap<T: Copy + Default>(
+    prediction: impl Iterator<Item = T>,
+    reference: impl Iterator<Item = T>,
+    same: impl Fn(T, T) -> bool + Copy,
 ) -> Option<TokenOverlap> {
-    let mut predicted = [""; INLINE_TOKENS];
-    let mut expected = [""; INLINE_TOKENS];
+    let mut predicted = [T::default(); INLINE_TOKENS];
+    let mut expected = [T::default(); INLINE_TOKENS];
     let p_len = inline_distinct(prediction, same, &mut predicted)?;
     let e_len = inline_distinct(reference, same, &mut expected)?;
     let common = expected[..e_len]
         .iter()
-        .filter(|token| predicted[..p_len].iter().any(|p| same(p, token)))
+        .filter(|&&token| predicted[..p_len].iter().any(|&p| same(p, token)))
         .count();
     Some(overlap_from(common, p_len, e_len))
 }
@@ -93,9 +101,13 @@ fn inline_overlap(
 /// longer text (short texts take an allocation-free path).
 pub fn token_overlap(prediction: &str, reference: &str) -> TokenOverlap {
     let inline = if prediction.is_ascii() && reference.is_ascii() {
-        inline_overlap(prediction, reference, same_ascii_word)
+        inline_overlap(
+            ascii_tokens(prediction),
+            ascii_tokens(reference),
+            same_ascii_word,
+        )
     } else {
-        inline_overlap(prediction, reference, same_word)
+        inline_overlap(tokens(prediction), tokens(reference), same_word)
     };
     if let Some(overlap) = inline {
         return overlap;
