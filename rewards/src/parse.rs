@@ -338,9 +338,10 @@ struct BlockStats {
 /// and between the blocks is tolerated. An opening tag or a mismatched closing tag inside an open
 /// block ends that block as unclosed; a closing tag with no open block counts as text outside.
 pub fn parse_view(text: &str) -> ParsedView<'_> {
-    match parse_well_formed(text) {
-        Ok(view) => view,
-        Err(scan) => scan.finish(text),
+    let mut scan = Scan::default();
+    match parse_well_formed(text, &mut scan) {
+        Some(view) => view,
+        None => scan.finish(text),
     }
 }
 
@@ -367,57 +368,44 @@ fn open_angle_or_end(bytes: &[u8], from: usize) -> usize {
 
 /// The usual response, `<think>…</think> <answer>…</answer>` with plain tags, ASCII whitespace
 /// around them, no other `<` after the think block opens and a non-empty answer: read in a few
-/// jumps. Anything else gives the state of the full scan at the point where the response
-/// stopped looking usual, so that [`Scan::finish`] reads only the rest.
-fn parse_well_formed(text: &str) -> Result<ParsedView<'_>, Scan> {
+/// jumps. `None` for anything else, with `scan` left at the point where the response stopped
+/// looking usual, so that [`Scan::finish`] reads only the rest.
+fn parse_well_formed<'t>(text: &'t str, scan: &mut Scan) -> Option<ParsedView<'t>> {
     let bytes = text.as_bytes();
-    let mut scan = Scan::default();
-    let Some(think_open) = plain_tag_at(bytes, skip_blank(bytes, 0), BlockKind::Think, false)
-    else {
-        return Err(scan);
-    };
-    // Only whitespace came before, and no `<` lies between the tag and `think_close_at`.
+    let think_open = plain_tag_at(bytes, skip_blank(bytes, 0), BlockKind::Think, false)?;
+    // Only whitespace came before the tag; the cursor moves to the next `<` (or the end).
     scan.open = Some((BlockKind::Think, think_open.end));
     scan.cursor = open_angle_or_end(bytes, think_open.end);
-    let Some(think_close) = plain_tag_at(bytes, scan.cursor, BlockKind::Think, true) else {
-        return Err(scan);
-    };
+    let think_close = plain_tag_at(bytes, scan.cursor, BlockKind::Think, true)?;
     scan.close_block(BlockKind::Think, think_open.end, think_close);
-    let Some(answer_open) = plain_tag_at(
+    let answer_open = plain_tag_at(
         bytes,
         skip_blank(bytes, think_close.end),
         BlockKind::Answer,
         false,
-    ) else {
-        return Err(scan);
-    };
+    )?;
     scan.open = Some((BlockKind::Answer, answer_open.end));
     scan.cursor = open_angle_or_end(bytes, answer_open.end);
-    let Some(answer_close) = plain_tag_at(bytes, scan.cursor, BlockKind::Answer, true) else {
-        return Err(scan);
-    };
+    let answer_close = plain_tag_at(bytes, scan.cursor, BlockKind::Answer, true)?;
     scan.close_block(BlockKind::Answer, answer_open.end, answer_close);
     if skip_blank(bytes, answer_close.end) != bytes.len() {
-        return Err(scan);
+        return None;
     }
-    let Some(answer) = text
+    let answer = text
         .get(answer_open.end..answer_close.start)
         .map(trim)
-        .filter(|answer| !answer.is_empty())
-    else {
-        return Err(scan);
-    };
+        .filter(|answer| !answer.is_empty())?;
     match (
         text.get(think_open.end..think_close.start),
         text.get(think_close.end..),
     ) {
-        (Some(think), Some(after_think)) => Ok(ParsedView {
+        (Some(think), Some(after_think)) => Some(ParsedView {
             think: Some(trim(think)),
             answer: Some(answer),
             after_think: Some(after_think),
             problems: ProblemSet::default(),
         }),
-        _ => Err(scan),
+        _ => None,
     }
 }
 
