@@ -42,11 +42,40 @@ fn inline_distinct<T: Copy>(
 }
 
 /// The tokens of ASCII text: maximal runs of ASCII letters and digits, as bytes.
+struct AsciiTokens<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Iterator for AsciiTokens<'a> {
+    type Item = &'a [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let bytes = self.bytes;
+        let mut start = self.at;
+        while bytes
+            .get(start)
+            .is_some_and(|byte| !byte.is_ascii_alphanumeric())
+        {
+            start += 1;
+        }
+        let mut end = start;
+        while bytes.get(end).is_some_and(u8::is_ascii_alphanumeric) {
+            end += 1;
+        }
+        self.at = end;
+        (end > start).then(|| &bytes[start..end])
+    }
+}
+
+/// The [`AsciiTokens`] of `text`.
 #[inline]
-fn ascii_tokens(text: &str) -> impl Iterator<Item = &[u8]> {
-    text.as_bytes()
-        .split(|byte| !byte.is_ascii_alphanumeric())
-        .filter(|token| !token.is_empty())
+fn ascii_tokens(text: &str) -> AsciiTokens<'_> {
+    AsciiTokens {
+        bytes: text.as_bytes(),
+        at: 0,
+    }
 }
 
 /// Distinct lower-cased tokens of `text`.
