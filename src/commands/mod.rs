@@ -5,4 +5,5 @@ pub mod data;
 pub mod envs;
 pub mod generate;
 pub mod inspect;
+pub mod pipeline;
 pub mod score;
