@@ -213,6 +213,25 @@ mod tests {
     }
 
     #[test]
+    fn task_weights_apply_and_malformed_ones_name_their_flag() -> Result<()> {
+        let task = &medgym_envs::medsynth_v1_task_ids()[0];
+        let weighted = config(&["--sft-task-weight", &format!("{task}=3")])?;
+        assert_eq!(weighted.sft_weights()?[0], 3);
+        for bad in [
+            format!("{task}"),
+            format!("{task}=x"),
+            "unknown/task=2".to_string(),
+        ] {
+            let error = config(&["--sft-task-weight", &bad]).map(|_| ());
+            assert!(
+                matches!(&error, Err(MedgymError::InvalidSetting { .. })),
+                "{bad}: {error:?}"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
     fn a_non_positive_temperature_names_its_flag() {
         for flag in ["--grpo-temperature=0", "--grpo-temperature=-1"] {
             let error = config(&[flag]).map(|_| ());

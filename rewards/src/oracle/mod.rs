@@ -176,14 +176,21 @@ fn text(max_pieces: usize) -> impl Strategy<Value = String> {
 
 /// Option texts for letters A.., made non-empty and trimmed like the constructor does.
 fn options() -> impl Strategy<Value = BTreeMap<String, String>> {
-    prop::collection::vec(soup(4), 1..6).prop_map(|texts| {
-        texts
+    // Keys are usually A, B, C…; `Reference::options` is a public map, so lower-case,
+    // multi-letter and gapped keys are tried too.
+    let key = prop_oneof![
+        6 => Just(None),
+        1 => prop::sample::select(vec!["b", "c", "AB", "Z", "", "10", "É"]).prop_map(Some),
+    ];
+    prop::collection::vec((soup(4), key), 1..6).prop_map(|entries| {
+        entries
             .into_iter()
             .zip('A'..='J')
-            .map(|(text, letter)| {
+            .map(|((text, key), letter)| {
                 let text = text.trim();
                 let text = if text.is_empty() { "Bone" } else { text };
-                (letter.to_string(), text.to_owned())
+                let key = key.map_or_else(|| letter.to_string(), str::to_owned);
+                (key, text.to_owned())
             })
             .collect()
     })
@@ -307,6 +314,24 @@ fn long_inputs_match_the_first_versions() {
     let overlap = token_overlap(&words, "pleural effusion bone");
     let first = text::token_overlap(&words, "pleural effusion bone");
     assert_eq!(overlap, first);
+    // ASCII only, past both stack buffers (8 and 32 tokens): the hashed path of the ASCII side.
+    let ascii: String = (0..40)
+        .map(|i| format!("Word{} PNEUMOTHORAX{i} ", i % 9))
+        .collect();
+    for reference in [
+        "word3 pneumothorax7 WORD8",
+        "pleural effusion",
+        &ascii[..60],
+    ] {
+        assert_eq!(
+            token_overlap(&ascii, reference),
+            text::token_overlap(&ascii, reference)
+        );
+        assert_eq!(
+            token_overlap(reference, &ascii),
+            text::token_overlap(reference, &ascii)
+        );
+    }
     let options = four_options();
     assert_eq!(
         read_choice(&words, &options),

@@ -178,8 +178,9 @@ fn options_with_text(text: &str, options: &BTreeMap<String, String>) -> u32 {
         .fold(0, |set, letter| set | 1 << (letter as u32 - 'A' as u32))
 }
 
-/// Reads "B. text" given its letter and the text after it: the letter, unless the text names
-/// another option (or another letter) and not the chosen option's text.
+/// Reads "B. text" given its letter and the text after it: several options if the text mentions
+/// another option letter, or names another option's text but not the chosen one's; otherwise
+/// the letter.
 fn read_lettered_text(
     letter: char,
     rest: &str,
@@ -290,6 +291,22 @@ mod tests {
         assert_eq!(split_leading_letter("(c)"), Some(('C', "")));
         assert_eq!(split_leading_letter("e.g. bone"), None);
         assert_eq!(split_leading_letter("Bone"), None);
+    }
+
+    #[test]
+    fn option_membership_is_exact_key_equality() {
+        let map = |keys: &[&str]| -> BTreeMap<String, String> {
+            keys.iter()
+                .map(|k| (k.to_string(), "x".to_string()))
+                .collect()
+        };
+        let odd = map(&["A", "AB", "C"]);
+        assert!(is_option('A', &odd) && is_option('C', &odd));
+        assert!(!is_option('B', &odd));
+        let lower = map(&["a", "B"]);
+        assert!(!is_option('A', &lower) && is_option('B', &lower));
+        assert!(is_option('É', &map(&["É"])));
+        assert!(!is_option('E', &map(&["É", ""])));
     }
 
     #[test]

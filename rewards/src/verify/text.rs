@@ -48,8 +48,8 @@ fn inline_distinct<T: Copy, const N: usize>(
 /// comparisons are one integer compare.
 #[derive(Debug, Clone, Copy, Default)]
 struct AsciiToken<'a> {
-    /// The first eight bytes, lower-cased (letters and digits only: `| 0x20` lower-cases both),
-    /// little-endian, zero-padded.
+    /// The first eight bytes, lower-cased (tokens are letters and digits only: `| 0x20`
+    /// lower-cases letters and leaves digits unchanged), little-endian, zero-padded.
     head: u64,
     /// The whole token.
     bytes: &'a [u8],
@@ -92,7 +92,9 @@ impl<'a> AsciiToken<'a> {
 
 /// The tokens of ASCII text: maximal runs of ASCII letters and digits.
 struct AsciiTokens<'a> {
+    /// The whole text.
     bytes: &'a [u8],
+    /// Where the search for the next token starts.
     at: usize,
 }
 
