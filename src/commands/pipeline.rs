@@ -218,7 +218,7 @@ mod tests {
         let weighted = config(&["--sft-task-weight", &format!("{task}=3")])?;
         assert_eq!(weighted.sft_weights()?[0], 3);
         for bad in [
-            format!("{task}"),
+            task.to_string(),
             format!("{task}=x"),
             "unknown/task=2".to_string(),
         ] {
