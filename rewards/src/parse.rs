@@ -480,15 +480,11 @@ impl Scan {
                 }
             }
         }
-        let mut problems = self.problems;
         match self.open {
-            Some((kind, _)) => problems.push(ProblemCode::unclosed(kind)),
-            None => {
-                if !text.get(self.outside_from..).is_none_or(is_blank) {
-                    problems.push(ProblemCode::TextOutsideTags);
-                }
-            }
+            Some((kind, _)) => self.problems.push(ProblemCode::unclosed(kind)),
+            None => self.note_outside(text, self.outside_from, text.len()),
         }
+        let mut problems = self.problems;
         for (kind, missing) in [
             (BlockKind::Think, ProblemCode::MissingThink),
             (BlockKind::Answer, ProblemCode::MissingAnswer),
