@@ -2,9 +2,10 @@
 //!
 //! A general matrix product repacks the whole weight on every call, which for a batch of one to
 //! a few dozen rows costs as much as the arithmetic. Here each block of four weight rows is read
-//! once and multiplied with every input row while it sits in L1. The arithmetic is plain
-//! multiply-then-add in a fixed order (no fused multiply-add), so the portable and the AVX2 builds
-//! give the same bits on every processor. Backward uses ordinary matrix products.
+//! once (prefetched a few blocks ahead) and multiplied with every input row while it sits in L1.
+//! Each output is one dot product summed in a fixed order with fused multiply-adds, which round
+//! exactly on every processor, so the portable and the AVX2 builds give the same bits, and a row's
+//! result does not depend on the other rows of the batch. Backward uses ordinary matrix products.
 
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
@@ -12,12 +13,14 @@ use rayon::prelude::*;
 use crate::error::Result;
 
 /// Largest number of input rows the skinny product handles; more rows go to the general product.
-pub const SKINNY_MAX_ROWS: usize = 8;
+pub const SKINNY_MAX_ROWS: usize = 64;
 /// Smallest weight (elements) the skinny product handles: smaller weights sit in cache, where
 /// the general product's packing costs little.
 pub const SKINNY_MIN_WEIGHT_ELEMENTS: usize = 1 << 16;
-/// Weight rows one parallel task computes.
-const ROWS_PER_TASK: usize = 512;
+/// Most weight rows one parallel task computes.
+const MAX_ROWS_PER_TASK: usize = 512;
+/// Tasks per worker thread when a weight has fewer rows than that, so that threads finish together.
+const TASKS_PER_THREAD: usize = 4;
 /// Weights below this many elements run on the calling thread.
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 18;
 /// Vector width of the inner loop.
@@ -92,30 +95,36 @@ impl CustomOp2 for SkinnyMatmul {
 /// `(rows, out)` product of row-major `x (rows, inner)` and `w (out, inner)`.
 fn product(x: &[f32], rows: usize, w: &[f32], out: usize, inner: usize) -> Vec<f32> {
     let kernel = RowKernel::detect();
-    if out * inner < PARALLEL_MIN_ELEMENTS || rows == 0 || inner == 0 {
-        let mut result = vec![0f32; rows * out];
-        (kernel.run)(x, rows, w, inner, &mut result);
+    let mut result = vec![0f32; rows * out];
+    if rows == 0 || out == 0 || inner == 0 {
         return result;
     }
-    let blocks: Vec<Vec<f32>> = w
-        .par_chunks(ROWS_PER_TASK * inner)
-        .map(|weights| {
-            let mut block = vec![0f32; rows * (weights.len() / inner)];
-            (kernel.run)(x, rows, weights, inner, &mut block);
-            block
-        })
-        .collect();
-    let mut result = vec![0f32; rows * out];
-    let mut first_column = 0;
-    for block in &blocks {
-        let columns = block.len() / rows;
-        for (r, segment) in block.chunks_exact(columns).enumerate() {
-            let start = r * out + first_column;
-            result[start..start + columns].copy_from_slice(segment);
-        }
-        first_column += columns;
+    if out * inner < PARALLEL_MIN_ELEMENTS {
+        let mut dst: Vec<&mut [f32]> = result.chunks_mut(out).collect();
+        (kernel.run)(x, rows, w, inner, &mut dst);
+        return result;
     }
+    let per_task = rows_per_task(out, rayon::current_num_threads());
+    // Each task owns the same column range of every output row, so it writes in place.
+    let mut tasks: Vec<Vec<&mut [f32]>> = (0..out.div_ceil(per_task))
+        .map(|_| Vec::with_capacity(rows))
+        .collect();
+    for row in result.chunks_mut(out) {
+        for (task, columns) in tasks.iter_mut().zip(row.chunks_mut(per_task)) {
+            task.push(columns);
+        }
+    }
+    w.par_chunks(per_task * inner)
+        .zip(tasks.par_iter_mut())
+        .for_each(|(weights, dst)| (kernel.run)(x, rows, weights, inner, dst));
     result
+}
+
+/// Weight rows per parallel task: at most [`MAX_ROWS_PER_TASK`], and few enough that every thread
+/// gets [`TASKS_PER_THREAD`] tasks; a multiple of four, the kernel's group of weight rows.
+fn rows_per_task(weight_rows: usize, threads: usize) -> usize {
+    let even = weight_rows.div_ceil(threads.max(1) * TASKS_PER_THREAD);
+    even.next_multiple_of(4).clamp(4, MAX_ROWS_PER_TASK)
 }
 
 /// The fixed-order horizontal sum of eight lanes, shared by the portable and AVX2 builds.
@@ -146,7 +155,7 @@ fn block<const NW: usize, const RX: usize>(
             for (acc_wx, x) in acc_w.iter_mut().zip(&inputs) {
                 let xv: &[f32; LANES] = x[k..k + LANES].try_into().unwrap_or(&[0.0; LANES]);
                 for lane in 0..LANES {
-                    acc_wx[lane] += wv[lane] * xv[lane];
+                    acc_wx[lane] = wv[lane].mul_add(xv[lane], acc_wx[lane]);
                 }
             }
         }
@@ -167,7 +176,7 @@ fn block<const NW: usize, const RX: usize>(
 
 /// Fills `dst (rows, weight rows)` with dot products of each weight row and each input row.
 #[inline(always)]
-fn run_body(x: &[f32], rows: usize, w: &[f32], inner: usize, dst: &mut [f32]) {
+fn run_body(x: &[f32], rows: usize, w: &[f32], inner: usize, dst: &mut [&mut [f32]]) {
     let input = |r: usize| &x[r * inner..(r + 1) * inner];
     let weight = |n: usize| &w[n * inner..(n + 1) * inner];
     let weight_rows = w.len().checked_div(inner).unwrap_or(0);
@@ -178,35 +187,38 @@ fn run_body(x: &[f32], rows: usize, w: &[f32], inner: usize, dst: &mut [f32]) {
         while r + 2 <= rows {
             let sums = block::<4, 2>(ws, [input(r), input(r + 1)]);
             for (i, pair) in sums.iter().enumerate() {
-                dst[r * weight_rows + n + i] = pair[0];
-                dst[(r + 1) * weight_rows + n + i] = pair[1];
+                dst[r][n + i] = pair[0];
+                dst[r + 1][n + i] = pair[1];
             }
             r += 2;
         }
         if r < rows {
             let sums = block::<4, 1>(ws, [input(r)]);
             for (i, single) in sums.iter().enumerate() {
-                dst[r * weight_rows + n + i] = single[0];
+                dst[r][n + i] = single[0];
             }
         }
         n += 4;
     }
     while n < weight_rows {
-        for r in 0..rows {
-            dst[r * weight_rows + n] = block::<1, 1>([weight(n)], [input(r)])[0][0];
+        for (r, out_row) in dst.iter_mut().enumerate().take(rows) {
+            out_row[n] = block::<1, 1>([weight(n)], [input(r)])[0][0];
         }
         n += 1;
     }
 }
 
+/// A row kernel: `(x, rows, w, inner, dst)` fills one output slice per input row.
+type RunFn = fn(&[f32], usize, &[f32], usize, &mut [&mut [f32]]);
+
 /// The row kernel bound to the best instruction set available.
 #[derive(Clone, Copy)]
 struct RowKernel {
-    run: fn(&[f32], usize, &[f32], usize, &mut [f32]),
+    run: RunFn,
 }
 
 impl RowKernel {
-    /// AVX2 when the processor has it, the portable build otherwise.
+    /// AVX2 with FMA when the processor has them, the portable build otherwise.
     fn detect() -> Self {
         accelerated::kernel().unwrap_or(Self { run: run_body })
     }
@@ -214,33 +226,34 @@ impl RowKernel {
 
 #[cfg(target_arch = "x86_64")]
 mod accelerated {
-    //! The row kernel with explicit AVX2 loads, multiplies and adds: the same operations in the
-    //! same order as the portable build, eight lanes at a time.
+    //! The row kernel with explicit AVX2 loads and fused multiply-adds: the same operations in the
+    //! same order as the portable build, eight lanes at a time. Four weight rows are reduced
+    //! together: a 4×4 transpose lines up their partial sums so that one vector holds the four
+    //! dot products, summed in [`reduce`](super::reduce)'s order.
 
     use std::arch::x86_64::{
-        __m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+        __m128, __m256, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_fmadd_ps,
+        _mm256_loadu_ps, _mm256_setzero_ps, _mm_add_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_prefetch,
+        _mm_setzero_ps, _mm_storeu_ps, _mm_unpackhi_ps, _mm_unpacklo_ps, _MM_HINT_T0,
     };
 
-    use super::{reduce, RowKernel, LANES};
+    use super::{block, RowKernel, LANES};
 
-    /// Stores a vector to lanes.
-    #[target_feature(enable = "avx2")]
-    fn lanes(v: __m256) -> [f32; LANES] {
-        let mut out = [0f32; LANES];
-        // SAFETY: `out` holds exactly eight f32 values.
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), v) };
-        out
-    }
+    /// Weight rows reduced together.
+    const GROUP: usize = 4;
+    /// f32 values per 64-byte cache line.
+    const LINE_VALUES: usize = 16;
+    /// Weight rows between the group being computed and the group being prefetched.
+    const PREFETCH_AHEAD: usize = 16;
 
-    /// Dot products of `NW` weight rows with `RX` input rows (full vectors, then the scalar tail).
-    #[target_feature(enable = "avx2")]
-    fn block<const NW: usize, const RX: usize>(
-        weights: [&[f32]; NW],
-        inputs: [&[f32]; RX],
-    ) -> [[f32; RX]; NW] {
+    /// For each of `RX` input rows, the dot products with four weight rows as one vector: each
+    /// lane sums its eight partial sums as [`reduce`](super::reduce) does; the caller adds the
+    /// scalar tail.
+    #[target_feature(enable = "avx2,fma")]
+    fn block4<const RX: usize>(weights: [&[f32]; GROUP], inputs: [&[f32]; RX]) -> [__m128; RX] {
         let inner = inputs[0].len();
         let full = inner - inner % LANES;
-        let mut acc = [[_mm256_setzero_ps(); RX]; NW];
+        let mut acc = [[_mm256_setzero_ps(); RX]; GROUP];
         let mut k = 0;
         while k < full {
             // SAFETY: every row holds `inner >= k + LANES` values, so each 8-wide load is in bounds.
@@ -252,66 +265,110 @@ mod accelerated {
                 for (acc_w, w) in acc.iter_mut().zip(&weights) {
                     let wv = _mm256_loadu_ps(w.as_ptr().add(k));
                     for (slot, &x) in acc_w.iter_mut().zip(&xv) {
-                        *slot = _mm256_add_ps(*slot, _mm256_mul_ps(wv, x));
+                        *slot = _mm256_fmadd_ps(wv, x, *slot);
                     }
                 }
             }
             k += LANES;
         }
-        let mut sums = [[0f32; RX]; NW];
-        for n in 0..NW {
-            for r in 0..RX {
-                let mut total = reduce(lanes(acc[n][r]));
-                for kk in full..inner {
-                    total += weights[n][kk] * inputs[r][kk];
-                }
-                sums[n][r] = total;
-            }
+        let mut sums = [_mm_setzero_ps(); RX];
+        for (r, slot) in sums.iter_mut().enumerate() {
+            *slot = reduce4([acc[0][r], acc[1][r], acc[2][r], acc[3][r]]);
         }
         sums
     }
 
-    #[target_feature(enable = "avx2")]
-    fn run_avx2(x: &[f32], rows: usize, w: &[f32], inner: usize, dst: &mut [f32]) {
+    /// Lane `i` of the result is `(p0 + p2) + (p1 + p3)` with `pj = v[i][j] + v[i][j + 4]`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn reduce4(v: [__m256; GROUP]) -> __m128 {
+        let mut pairs = [_mm_setzero_ps(); GROUP];
+        for (pair, &lanes) in pairs.iter_mut().zip(&v) {
+            *pair = _mm_add_ps(
+                _mm256_castps256_ps128(lanes),
+                _mm256_extractf128_ps::<1>(lanes),
+            );
+        }
+        let t0 = _mm_unpacklo_ps(pairs[0], pairs[1]);
+        let t1 = _mm_unpackhi_ps(pairs[0], pairs[1]);
+        let t2 = _mm_unpacklo_ps(pairs[2], pairs[3]);
+        let t3 = _mm_unpackhi_ps(pairs[2], pairs[3]);
+        let column0 = _mm_movelh_ps(t0, t2);
+        let column1 = _mm_movehl_ps(t2, t0);
+        let column2 = _mm_movelh_ps(t1, t3);
+        let column3 = _mm_movehl_ps(t3, t1);
+        _mm_add_ps(_mm_add_ps(column0, column2), _mm_add_ps(column1, column3))
+    }
+
+    /// Writes four dot products to `dst[at..at + 4]`, adding the scalar tail past `full`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn store4(sums: __m128, weights: [&[f32]; GROUP], input: &[f32], full: usize, dst: &mut [f32]) {
+        let out = &mut dst[..GROUP];
+        // SAFETY: `out` holds exactly four f32 values.
+        unsafe { _mm_storeu_ps(out.as_mut_ptr(), sums) };
+        for (total, w) in out.iter_mut().zip(&weights) {
+            for (kk, &x) in input.iter().enumerate().skip(full) {
+                *total += w[kk] * x;
+            }
+        }
+    }
+
+    /// [`run_body`](super::run_body) with intrinsics, three input rows per weight group.
+    #[target_feature(enable = "avx2,fma")]
+    fn run_avx2(x: &[f32], rows: usize, w: &[f32], inner: usize, dst: &mut [&mut [f32]]) {
         let input = |r: usize| &x[r * inner..(r + 1) * inner];
         let weight = |n: usize| &w[n * inner..(n + 1) * inner];
         let weight_rows = w.len().checked_div(inner).unwrap_or(0);
+        let full = inner - inner % LANES;
         let mut n = 0;
-        while n + 4 <= weight_rows {
+        while n + GROUP <= weight_rows {
             let ws = [weight(n), weight(n + 1), weight(n + 2), weight(n + 3)];
+            if let Some(ahead) =
+                w.get((n + PREFETCH_AHEAD) * inner..(n + PREFETCH_AHEAD + GROUP) * inner)
+            {
+                for line in ahead.chunks(LINE_VALUES) {
+                    _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
+                }
+            }
             let mut r = 0;
-            while r + 2 <= rows {
-                let sums = block::<4, 2>(ws, [input(r), input(r + 1)]);
-                for (i, pair) in sums.iter().enumerate() {
-                    dst[r * weight_rows + n + i] = pair[0];
-                    dst[(r + 1) * weight_rows + n + i] = pair[1];
+            while r + 3 <= rows {
+                let sums = block4::<3>(ws, [input(r), input(r + 1), input(r + 2)]);
+                for (i, &lanes) in sums.iter().enumerate() {
+                    store4(lanes, ws, input(r + i), full, &mut dst[r + i][n..]);
+                }
+                r += 3;
+            }
+            if r + 2 <= rows {
+                let sums = block4::<2>(ws, [input(r), input(r + 1)]);
+                for (i, &lanes) in sums.iter().enumerate() {
+                    store4(lanes, ws, input(r + i), full, &mut dst[r + i][n..]);
                 }
                 r += 2;
             }
             if r < rows {
-                let sums = block::<4, 1>(ws, [input(r)]);
-                for (i, single) in sums.iter().enumerate() {
-                    dst[r * weight_rows + n + i] = single[0];
-                }
+                let [lanes] = block4::<1>(ws, [input(r)]);
+                store4(lanes, ws, input(r), full, &mut dst[r][n..]);
             }
-            n += 4;
+            n += GROUP;
         }
         while n < weight_rows {
-            for r in 0..rows {
-                dst[r * weight_rows + n] = block::<1, 1>([weight(n)], [input(r)])[0][0];
+            for (r, out_row) in dst.iter_mut().enumerate().take(rows) {
+                out_row[n] = block::<1, 1>([weight(n)], [input(r)])[0][0];
             }
             n += 1;
         }
     }
 
-    fn run(x: &[f32], rows: usize, w: &[f32], inner: usize, dst: &mut [f32]) {
-        // SAFETY: `kernel` hands this out only after detecting AVX2 on the running processor.
+    fn run(x: &[f32], rows: usize, w: &[f32], inner: usize, dst: &mut [&mut [f32]]) {
+        // SAFETY: `kernel` hands this out only after detecting AVX2 and FMA on the running processor.
         unsafe { run_avx2(x, rows, w, inner, dst) }
     }
 
-    /// The AVX2 kernel, when available.
+    /// The AVX2 kernel, when the processor has AVX2 and FMA.
     pub(super) fn kernel() -> Option<RowKernel> {
-        std::arch::is_x86_feature_detected!("avx2").then_some(RowKernel { run })
+        (std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"))
+            .then_some(RowKernel { run })
     }
 }
 
@@ -387,22 +444,61 @@ mod tests {
 
     #[test]
     fn portable_and_accelerated_kernels_agree_bitwise() {
-        let (rows, out, inner) = (5, 13, 37);
-        let x: Vec<f32> = matrix(rows, inner, 3)
-            .flatten_all()
-            .expect("f")
-            .to_vec1()
-            .expect("v");
-        let w: Vec<f32> = matrix(out, inner, 4)
-            .flatten_all()
-            .expect("f")
-            .to_vec1()
-            .expect("v");
-        let mut portable = vec![0f32; rows * out];
-        let mut detected = vec![0f32; rows * out];
-        run_body(&x, rows, &w, inner, &mut portable);
-        (RowKernel::detect().run)(&x, rows, &w, inner, &mut detected);
-        assert_eq!(portable, detected);
+        // Row counts cover the three-, two- and one-row blocks; widths with and without a tail.
+        for (rows, out, inner) in [(5, 13, 37), (4, 9, 64), (32, 22, 256), (7, 6, 8), (2, 3, 5)] {
+            let x: Vec<f32> = matrix(rows, inner, 3)
+                .flatten_all()
+                .expect("f")
+                .to_vec1()
+                .expect("v");
+            let w: Vec<f32> = matrix(out, inner, 4)
+                .flatten_all()
+                .expect("f")
+                .to_vec1()
+                .expect("v");
+            let mut portable = vec![0f32; rows * out];
+            let mut detected = vec![0f32; rows * out];
+            run_body(
+                &x,
+                rows,
+                &w,
+                inner,
+                &mut portable.chunks_mut(out).collect::<Vec<_>>(),
+            );
+            (RowKernel::detect().run)(
+                &x,
+                rows,
+                &w,
+                inner,
+                &mut detected.chunks_mut(out).collect::<Vec<_>>(),
+            );
+            assert_eq!(portable, detected, "{rows}x{out}x{inner}");
+        }
+    }
+
+    #[test]
+    fn tasks_split_weights_evenly_in_groups_of_four() {
+        assert_eq!(rows_per_task(151_936, 2), MAX_ROWS_PER_TASK);
+        assert_eq!(rows_per_task(896, 2), 112);
+        assert_eq!(rows_per_task(900, 2), 116);
+        assert_eq!(rows_per_task(3, 2), 4);
+        assert_eq!(rows_per_task(896, 0), 224);
+    }
+
+    #[test]
+    fn a_rows_result_does_not_depend_on_the_batch() {
+        let w = matrix(1030, 64, 8);
+        let batch = matrix(SKINNY_MAX_ROWS, 64, 9);
+        let together: Vec<Vec<f32>> = skinny(&batch, &w).to_vec2().expect("v");
+        for row in [0, 1, 17, SKINNY_MAX_ROWS - 1] {
+            let alone = batch
+                .narrow(0, row, 1)
+                .expect("narrow")
+                .contiguous()
+                .expect("c");
+            let single: Vec<Vec<f32>> = skinny(&alone, &w).to_vec2().expect("v");
+            assert_eq!(single[0], together[row], "row {row}");
+        }
     }
 
     #[test]
