@@ -130,12 +130,15 @@ pub(super) fn weigh_row(
         (None, None) => Gathering::Off,
     };
     let mut pass = run_pass(loops, scratch, source, next_row, max, min_floor, gathering);
+    let mut gathered_mass = 0;
     if let Some(q) = top_p_alone {
         let target = top_p_target(pass.min_p_total, q);
-        if candidate_mass(loops, &scratch.candidates, 0.0) < target {
+        gathered_mass = candidate_mass(loops, &scratch.candidates, 0.0);
+        if gathered_mass < target {
             // The cut lies below the optimistic floor: gather again from the provable one.
             let floor = Gathering::Above(top_p_gather_floor(q, vocab).max(min_floor));
             pass = run_pass(loops, scratch, source, next_row, max, min_floor, floor);
+            gathered_mass = candidate_mass(loops, &scratch.candidates, 0.0);
         }
     }
     let mut pass = Pass {
@@ -150,11 +153,19 @@ pub(super) fn weigh_row(
         // stay on bucket edges, so the crossing bucket is never cut in two.
         for _ in 0..TOP_P_NARROWING {
             let narrower = bucket_edge_below(pass.spec.gather * 16.0);
-            if narrower > 1.0 || candidate_mass(loops, &scratch.candidates, narrower) < target {
+            if narrower > 1.0 {
+                break;
+            }
+            let narrower_mass = candidate_mass(loops, &scratch.candidates, narrower);
+            if narrower_mass < target {
                 break;
             }
             pass.spec.gather = narrower;
-            (loops.retain)(&mut scratch.candidates, narrower);
+            // Every candidate weighs at least 1, so an unchanged mass means none lies below.
+            if narrower_mass != gathered_mass {
+                (loops.retain)(&mut scratch.candidates, narrower);
+                gathered_mass = narrower_mass;
+            }
         }
         scratch.histogram.clear();
         scratch.histogram.resize(HISTOGRAM_BUCKETS, 0);
@@ -375,7 +386,19 @@ pub(super) fn locate(
     let mut before = 0u64;
     if scratch.drawn_from_candidates {
         let candidates = &scratch.candidates;
-        for (&index, &value) in candidates.indices().iter().zip(candidates.values()) {
+        let values = candidates.values();
+        let mut start = 0;
+        // Whole chunks are skipped by their vectorised mass; the landing chunk is walked.
+        while start < values.len() {
+            let end = (start + DRAW_CHUNK).min(values.len());
+            let chunk_mass = (loops.masked_sum)(&values[start..end], settled.floor);
+            if before + chunk_mass > target {
+                break;
+            }
+            before += chunk_mass;
+            start = end;
+        }
+        for (&index, &value) in candidates.indices()[start..].iter().zip(&values[start..]) {
             if value >= settled.floor {
                 before += fixed_weight(value);
                 if before > target {
