@@ -314,6 +314,23 @@ mod accelerated {
         }
     }
 
+    /// Dot products of four weight rows (from column `n`) with `RX` input rows, written to the
+    /// first `RX` output rows.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn rows_block<const RX: usize>(
+        weights: [&[f32]; GROUP],
+        inputs: [&[f32]; RX],
+        full: usize,
+        dst: &mut [&mut [f32]],
+        n: usize,
+    ) {
+        let sums = block4::<RX>(weights, inputs);
+        for ((&lanes, input), out_row) in sums.iter().zip(inputs).zip(dst.iter_mut()) {
+            store4(lanes, weights, input, full, &mut out_row[n..]);
+        }
+    }
+
     /// [`run_body`](super::run_body) with intrinsics, three input rows per weight group.
     #[target_feature(enable = "avx2,fma")]
     fn run_avx2(x: &[f32], rows: usize, w: &[f32], inner: usize, dst: &mut [&mut [f32]]) {
@@ -333,22 +350,19 @@ mod accelerated {
             }
             let mut r = 0;
             while r + 3 <= rows {
-                let sums = block4::<3>(ws, [input(r), input(r + 1), input(r + 2)]);
-                for (i, &lanes) in sums.iter().enumerate() {
-                    store4(lanes, ws, input(r + i), full, &mut dst[r + i][n..]);
-                }
+                rows_block(
+                    ws,
+                    [input(r), input(r + 1), input(r + 2)],
+                    full,
+                    &mut dst[r..],
+                    n,
+                );
                 r += 3;
             }
             if r + 2 <= rows {
-                let sums = block4::<2>(ws, [input(r), input(r + 1)]);
-                for (i, &lanes) in sums.iter().enumerate() {
-                    store4(lanes, ws, input(r + i), full, &mut dst[r + i][n..]);
-                }
-                r += 2;
-            }
-            if r < rows {
-                let [lanes] = block4::<1>(ws, [input(r)]);
-                store4(lanes, ws, input(r), full, &mut dst[r][n..]);
+                rows_block(ws, [input(r), input(r + 1)], full, &mut dst[r..], n);
+            } else if r < rows {
+                rows_block(ws, [input(r)], full, &mut dst[r..], n);
             }
             n += GROUP;
         }
