@@ -122,8 +122,8 @@ fn pmc_vqa_reads_both_csv_layouts() {
     assert_eq!(v1.records.len(), 2);
     let first = &v1.records[0];
     assert_eq!(first.reference.answer, "B");
-    assert_eq!(first.reference.options["B"], "Focal uptake pattern");
-    assert_eq!(v1.records[1].reference.options["A"], "Left");
+    assert_eq!(first.reference.options()["B"], "Focal uptake pattern");
+    assert_eq!(v1.records[1].reference.options()["A"], "Left");
     let v2 = load("pmc-vqa-v2", Benchmark::PmcVqa);
     assert_eq!(v2.records.len(), 2);
     assert_eq!(v2.records[1].reference.answer, "C");
@@ -139,7 +139,7 @@ fn omnimedvqa_turns_answer_text_into_the_option_letter() {
     assert_eq!(dataset.records.len(), 2);
     assert_eq!(dataset.records[0].reference.answer, "D");
     assert_eq!(dataset.records[1].reference.answer, "B");
-    assert_eq!(dataset.records[1].reference.options.len(), 2);
+    assert_eq!(dataset.records[1].reference.options().len(), 2);
     assert_eq!(
         dataset.records[1].meta.get("modality_type"),
         Some(&serde_json::json!("X-Ray"))
@@ -154,8 +154,8 @@ fn mmmu_parses_stringified_options_and_keeps_every_image() {
     let first = &dataset.records[0];
     assert_eq!(first.key, "validation_Clinical_Medicine_1");
     assert_eq!(first.reference.answer, "A");
-    assert_eq!(first.reference.options.len(), 6);
-    assert_eq!(first.reference.options["F"], "Proteinuria");
+    assert_eq!(first.reference.options().len(), 6);
+    assert_eq!(first.reference.options()["F"], "Proteinuria");
     assert_eq!(dataset.records[1].images.len(), 2);
     let open = &dataset.records[2];
     assert_eq!(open.reference.answer_type, AnswerType::Numeric);
@@ -167,7 +167,7 @@ fn medxpertqa_reads_both_row_layouts_with_five_options() {
     let dataset = load("medxpertqa-mm", Benchmark::MedXpertQa);
     assert_eq!(dataset.records.len(), 3);
     for record in &dataset.records {
-        assert_eq!(record.reference.options.len(), 5);
+        assert_eq!(record.reference.options().len(), 5);
         assert!(!record.question.contains("Answer Choices:"));
         assert!(record.prompt.contains("\nE. "), "{}", record.prompt);
     }

@@ -130,7 +130,7 @@ fn count_question_lists_fixed_options() {
     );
     let options: Vec<(&str, &str)> = item
         .reference
-        .options
+        .options()
         .iter()
         .map(|(letter, text)| (letter.as_str(), text.as_str()))
         .collect();

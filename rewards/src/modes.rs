@@ -136,7 +136,7 @@ fn score_medevalkit(response: &str, reference: &Reference) -> ItemScore {
             shorten(&medevalkit::parse_response(response).replace(['\n', '.'], "")),
         ),
         AnswerType::MultipleChoice => {
-            let choices = medevalkit::lettered_choices(&reference.options);
+            let choices = medevalkit::lettered_choices(reference.options());
             let tagged = medevalkit::extract_answer_tags(response);
             let judged = medevalkit::judge_multi_choice(&choices, answer, &tagged);
             (

@@ -174,7 +174,7 @@ fn ascii_core(bytes: &[u8]) -> &[u8] {
 /// Calls `emit` with each normalised byte of an ASCII core (lower-cased, each whitespace run as
 /// one space) until it returns false; true when every byte was taken.
 #[inline]
-fn for_each_collapsed_lower(core: &[u8], mut emit: impl FnMut(u8) -> bool) -> bool {
+pub(crate) fn for_each_collapsed_lower(core: &[u8], mut emit: impl FnMut(u8) -> bool) -> bool {
     let mut after_space = false;
     for &byte in core {
         let out = if is_space(byte) {
@@ -219,6 +219,17 @@ pub(crate) fn ascii_normalized<'b>(
     fits.then_some(&buffer[..len])
 }
 
+/// [`normalize_text`] as bytes for ASCII text of any length; `None` when the text is not ASCII.
+pub(crate) fn ascii_normalized_owned(text: &str) -> Option<Vec<u8>> {
+    let core = ascii_normalized_span(text)?;
+    let mut normalized = Vec::with_capacity(core.len());
+    for_each_collapsed_lower(core, |byte| {
+        normalized.push(byte);
+        true
+    });
+    Some(normalized)
+}
+
 /// For ASCII text, the span of `text` that [`normalize_text`] keeps, before lower-casing and
 /// collapsing whitespace; `None` when `text` is not ASCII. Empty iff the normalisation is.
 pub(crate) fn ascii_normalized_span(text: &str) -> Option<&[u8]> {
@@ -249,27 +260,6 @@ fn spans_match(left: &[u8], right: &[u8]) -> bool {
         }
     }
     i == left.len() && j == right.len()
-}
-
-/// Whether `text` normalises like the text whose [`ascii_normalized_span`] is `span`; `None`
-/// when `text` is not ASCII (and no cheap check could decide).
-pub(crate) fn normalizes_like_span(text: &str, span: &[u8]) -> Option<bool> {
-    let bytes = text.as_bytes();
-    // Cheap rejection: whatever follows, a text that opens with ASCII edge punctuation and then
-    // an ASCII byte normalises to something starting with that byte (lower-cased), unless the
-    // text opens with an article (a, an, the).
-    let first = bytes
-        .iter()
-        .copied()
-        .find(|&b| !b.is_ascii() || !is_ascii_edge(b));
-    if let (Some(first), Some(&wanted)) = (first, span.first()) {
-        let first = first.to_ascii_lowercase();
-        let wanted = wanted.to_ascii_lowercase();
-        if first.is_ascii() && first != wanted && !matches!(first, b'a' | b't') {
-            return Some(false);
-        }
-    }
-    ascii_normalized_span(text).map(|own| spans_match(own, span))
 }
 
 /// `normalize_text(a) == normalize_text(b)` without allocating.

@@ -9,6 +9,7 @@ use crate::error::RewardError;
 use crate::normalize::normalize_text;
 use crate::verify::count::{is_count, read_count};
 use crate::verify::numeric::first_number;
+use crate::verify::option_index::OptionIndex;
 use crate::verify::yes_no::{classify_yes_no, YesNoReading};
 
 /// Highest option letter a multiple-choice reference may use.
@@ -64,9 +65,11 @@ impl fmt::Display for AnswerType {
     }
 }
 
-/// A reference answer. `options`: letter ("A".."J") -> option text; empty unless MultipleChoice.
+/// A reference answer, with its options (letter "A".."J" -> option text) for multiple choice.
 ///
-/// Deserialisation validates exactly like the constructors do.
+/// Deserialisation validates exactly like the constructors do. The options are fixed at
+/// construction ([`Reference::options`] reads them), because the verifier prepares their
+/// normalised texts once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "UncheckedReference")]
 pub struct Reference {
@@ -75,7 +78,10 @@ pub struct Reference {
     /// How the answer is checked.
     pub answer_type: AnswerType,
     /// Option letter -> option text; empty unless multiple choice.
-    pub options: BTreeMap<String, String>,
+    options: BTreeMap<String, String>,
+    /// The options prepared for matching.
+    #[serde(skip)]
+    option_index: OptionIndex,
 }
 
 /// The serialised shape of a reference before validation.
@@ -160,6 +166,7 @@ impl Reference {
             answer: answer.to_owned(),
             answer_type,
             options: BTreeMap::new(),
+            option_index: OptionIndex::default(),
         })
     }
 
@@ -222,8 +229,19 @@ impl Reference {
         Ok(Self {
             answer,
             answer_type: AnswerType::MultipleChoice,
+            option_index: OptionIndex::new(&canonical),
             options: canonical,
         })
+    }
+
+    /// Option letter -> option text; empty unless multiple choice.
+    pub fn options(&self) -> &BTreeMap<String, String> {
+        &self.options
+    }
+
+    /// The options prepared for matching.
+    pub(crate) fn option_index(&self) -> &OptionIndex {
+        &self.option_index
     }
 
     /// Checks that the reference is one the constructors would build (useful after editing the

@@ -273,7 +273,7 @@ fn multiple_choice_reference_is_canonical_and_validates() {
         Err(err) => panic!("{err}"),
     };
     assert_eq!(reference.answer, "B");
-    assert_eq!(reference.options.get("A").map(String::as_str), Some("x"));
+    assert_eq!(reference.options().get("A").map(String::as_str), Some("x"));
     assert!(reference.validate().is_ok());
     let mut edited = reference;
     edited.answer = "Q".into();

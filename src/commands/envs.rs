@@ -113,7 +113,7 @@ fn show(args: &ShowArgs) -> Result<()> {
         "answer:     {} ({})",
         item.reference.answer, item.reference.answer_type
     );
-    for (letter, text) in &item.reference.options {
+    for (letter, text) in item.reference.options() {
         println!("  {letter}. {text}");
     }
     println!("reasoning:  {}", item.reference_cot);

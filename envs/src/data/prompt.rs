@@ -41,7 +41,7 @@ pub enum PromptLanguage {
 /// The options as "A. text" lines.
 fn option_lines(reference: &Reference) -> String {
     reference
-        .options
+        .options()
         .iter()
         .map(|(letter, text)| format!("{letter}. {text}"))
         .collect::<Vec<_>>()

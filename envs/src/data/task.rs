@@ -53,7 +53,7 @@ pub struct DatasetTask {
 fn guess_accuracy(record: &DataRecord) -> f64 {
     match record.reference.answer_type {
         AnswerType::YesNo => 0.5,
-        AnswerType::MultipleChoice => 1.0 / record.reference.options.len().max(1) as f64,
+        AnswerType::MultipleChoice => 1.0 / record.reference.options().len().max(1) as f64,
         _ => 0.0,
     }
 }

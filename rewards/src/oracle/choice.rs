@@ -311,9 +311,9 @@ pub(crate) fn read_choice(answer: &str, options: &BTreeMap<String, String>) -> C
 
 /// Verifies a multiple-choice answer: unknown letter → unparseable, several options → incorrect.
 pub(crate) fn verify_choice<'a>(reference: &Reference, answer: &'a str) -> Judgement<'a> {
-    match read_choice(answer, &reference.options) {
+    match read_choice(answer, reference.options()) {
         ChoiceReading::Letter(letter) => {
-            if !is_option(letter, &reference.options) {
+            if !is_option(letter, reference.options()) {
                 return Judgement::unparseable();
             }
             let mut buffer = [0u8; 4];

@@ -1,14 +1,10 @@
 //! Multiple-choice answers: option letters in common spellings, or an option's text.
 
-use std::collections::BTreeMap;
-
+use super::option_index::{letter_bit, OptionIndex, OptionProbe};
 use super::{Extracted, Judgement};
 use crate::ascii::{ascii_table, is_space, tokens, trim, CharClass, Tokens};
 use crate::extract::{answer_phrase, last_boxed};
-use crate::normalize::{
-    ascii_normalized_span, normalized_eq, normalized_words, normalizes_like_span,
-    trim_edge_punctuation,
-};
+use crate::normalize::trim_edge_punctuation;
 use crate::reference::Reference;
 
 /// What a multiple-choice answer names.
@@ -47,18 +43,6 @@ fn single_letter(token: &str) -> Option<char> {
         [byte] if byte.is_ascii_alphabetic() => Some(char::from(byte.to_ascii_uppercase())),
         _ => None,
     }
-}
-
-/// True when `letter` is a key of the options.
-fn is_option(letter: char, options: &BTreeMap<String, String>) -> bool {
-    let mut buffer = [0u8; 4];
-    let wanted = letter.encode_utf8(&mut buffer).as_bytes();
-    // A walk over the few keys with inline byte compares beats the map's search, which calls
-    // memcmp for every key it passes.
-    options.keys().any(|key| match (key.as_bytes(), wanted) {
-        ([key], [wanted]) => key == wanted,
-        (key, wanted) => key == wanted,
-    })
 }
 
 /// Reads a text made only of letters and list words ("B", "(B)", "B.", "A or B", "A B C D").
@@ -123,13 +107,13 @@ fn split_leading_letter(text: &str) -> Option<(char, &str)> {
 ///
 /// Lower-case letters count only with a bracket or colon ("(c)", "c)"); plain upper-case "A"
 /// and "I" are skipped because they are ordinary English words.
-fn mentions_other_letter(rest: &str, chosen: char, options: &BTreeMap<String, String>) -> bool {
+fn mentions_other_letter(rest: &str, chosen: char, options: &OptionIndex) -> bool {
     raw_tokens(rest).any(|raw| {
         let token = trim_edge_punctuation(raw);
         let Some(letter) = single_letter(token) else {
             return false;
         };
-        let other_option = letter != chosen && is_option(letter, options);
+        let other_option = letter != chosen && options.has_letter(letter);
         let delimited = raw.bytes().any(|byte| matches!(byte, b'(' | b')' | b':'));
         let upper_case_word = token.starts_with(|c: char| c.is_ascii_uppercase())
             && !(raw == token && matches!(letter, 'A' | 'I'));
@@ -137,77 +121,27 @@ fn mentions_other_letter(rest: &str, chosen: char, options: &BTreeMap<String, St
     })
 }
 
-/// A text prepared for comparison with option texts after normalisation.
-struct OptionProbe<'a> {
-    /// The text as given.
-    text: &'a str,
-    /// Its normalised span when it is ASCII.
-    wanted: Option<&'a [u8]>,
-}
-
-impl<'a> OptionProbe<'a> {
-    /// `None` when `text` normalises to nothing, so that it names no option.
-    fn new(text: &'a str) -> Option<Self> {
-        let wanted = ascii_normalized_span(text);
-        let nothing_to_match = match wanted {
-            Some(wanted) => wanted.is_empty(),
-            None => normalized_words(text).next().is_none(),
-        };
-        (!nothing_to_match).then_some(Self { text, wanted })
-    }
-
-    /// Whether `option_text` normalises like the probe's text.
-    fn names(&self, option_text: &str) -> bool {
-        match self.wanted {
-            Some(wanted) => normalizes_like_span(option_text, wanted)
-                .unwrap_or_else(|| normalized_eq(option_text, self.text)),
-            None => normalized_eq(option_text, self.text),
-        }
-    }
-}
-
-/// Letters whose option text equals `text` after normalisation, as a bit set over A..Z.
-fn options_with_text(text: &str, options: &BTreeMap<String, String>) -> u32 {
-    let Some(probe) = OptionProbe::new(text) else {
-        return 0;
-    };
-    options
-        .iter()
-        .filter(|(_, option_text)| probe.names(option_text))
-        .filter_map(|(key, _)| single_letter(key))
-        .fold(0, |set, letter| set | 1 << (letter as u32 - 'A' as u32))
+/// Letters whose option text equals `text` after normalisation, as a bit set over A..Z (stops
+/// at the second, since only a single one counts).
+fn options_with_text(text: &str, options: &OptionIndex) -> u32 {
+    OptionProbe::new(text).map_or(0, |probe| {
+        options.named_by(&probe, |found| found.count_ones() > 1)
+    })
 }
 
 /// Reads "B. text" given its letter and the text after it: several options if the text mentions
 /// another option letter, or names another option's text but not the chosen one's; otherwise
 /// the letter.
-fn read_lettered_text(
-    letter: char,
-    rest: &str,
-    options: &BTreeMap<String, String>,
-) -> ChoiceReading {
+fn read_lettered_text(letter: char, rest: &str, options: &OptionIndex) -> ChoiceReading {
     if mentions_other_letter(rest, letter, options) {
         return ChoiceReading::Several;
     }
     let Some(probe) = OptionProbe::new(rest) else {
         return ChoiceReading::Letter(letter);
     };
-    let mut names_another = false;
-    for (key, option_text) in options {
-        let Some(key_letter) = single_letter(key) else {
-            continue;
-        };
-        if key_letter != letter && names_another {
-            continue;
-        }
-        if probe.names(option_text) {
-            if key_letter == letter {
-                return ChoiceReading::Letter(letter);
-            }
-            names_another = true;
-        }
-    }
-    if names_another {
+    let chosen = letter_bit(letter);
+    let named = options.named_by(&probe, |found| found & chosen != 0);
+    if named != 0 && named & chosen == 0 {
         ChoiceReading::Several
     } else {
         ChoiceReading::Letter(letter)
@@ -231,7 +165,7 @@ fn bare_letter(text: &str) -> Option<char> {
 }
 
 /// Reads which option a short answer names.
-fn read_direct(text: &str, options: &BTreeMap<String, String>) -> ChoiceReading {
+fn read_direct(text: &str, options: &OptionIndex) -> ChoiceReading {
     let text = trim(text);
     if let Some(letter) = bare_letter(text) {
         return ChoiceReading::Letter(letter);
@@ -248,7 +182,7 @@ fn read_direct(text: &str, options: &BTreeMap<String, String>) -> ChoiceReading 
 
 /// Reads which option an answer names; when the text itself names none, looks inside a
 /// `\boxed{…}` or after "the answer is" / "Answer:".
-pub(crate) fn read_choice(answer: &str, options: &BTreeMap<String, String>) -> ChoiceReading {
+pub(crate) fn read_choice(answer: &str, options: &OptionIndex) -> ChoiceReading {
     match read_direct(answer, options) {
         ChoiceReading::Nothing => match last_boxed(answer).or_else(|| answer_phrase(answer)) {
             Some(inner) if inner.len() < answer.len() => read_direct(inner, options),
@@ -260,9 +194,10 @@ pub(crate) fn read_choice(answer: &str, options: &BTreeMap<String, String>) -> C
 
 /// Verifies a multiple-choice answer: unknown letter → unparseable, several options → incorrect.
 pub(crate) fn verify_choice<'a>(reference: &Reference, answer: &'a str) -> Judgement<'a> {
-    match read_choice(answer, &reference.options) {
+    let options = reference.option_index();
+    match read_choice(answer, options) {
         ChoiceReading::Letter(letter) => {
-            if !is_option(letter, &reference.options) {
+            if !options.has_letter(letter) {
                 return Judgement::unparseable();
             }
             let correct =
@@ -278,11 +213,13 @@ pub(crate) fn verify_choice<'a>(reference: &Reference, answer: &'a str) -> Judge
 mod tests {
     use super::*;
 
-    fn options() -> BTreeMap<String, String> {
-        [("A", "Liver"), ("B", "Bone"), ("C", "Lung"), ("D", "Brain")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
+    fn options() -> OptionIndex {
+        let map: std::collections::BTreeMap<String, String> =
+            [("A", "Liver"), ("B", "Bone"), ("C", "Lung"), ("D", "Brain")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+        OptionIndex::new(&map)
     }
 
     #[test]
@@ -291,22 +228,6 @@ mod tests {
         assert_eq!(split_leading_letter("(c)"), Some(('C', "")));
         assert_eq!(split_leading_letter("e.g. bone"), None);
         assert_eq!(split_leading_letter("Bone"), None);
-    }
-
-    #[test]
-    fn option_membership_is_exact_key_equality() {
-        let map = |keys: &[&str]| -> BTreeMap<String, String> {
-            keys.iter()
-                .map(|k| (k.to_string(), "x".to_string()))
-                .collect()
-        };
-        let odd = map(&["A", "AB", "C"]);
-        assert!(is_option('A', &odd) && is_option('C', &odd));
-        assert!(!is_option('B', &odd));
-        let lower = map(&["a", "B"]);
-        assert!(!is_option('A', &lower) && is_option('B', &lower));
-        assert!(is_option('É', &map(&["É"])));
-        assert!(!is_option('E', &map(&["É", ""])));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub(crate) mod choice;
 pub(crate) mod closed;
 pub(crate) mod count;
 pub(crate) mod numeric;
+pub(crate) mod option_index;
 pub(crate) mod text;
 pub(crate) mod units;
 pub(crate) mod yes_no;

@@ -1,0 +1,190 @@
+//! A multiple-choice reference's options, prepared once for the verifier: the option letters as
+//! a bit set, and each option text in the normalised form answers are compared in.
+
+use std::collections::BTreeMap;
+
+use crate::normalize::{ascii_normalized_owned, ascii_normalized_span, normalized_eq};
+
+/// The bit of an upper-case ASCII letter in a set over `A..=Z`.
+pub(crate) fn letter_bit(letter: char) -> u32 {
+    if letter.is_ascii_uppercase() {
+        1 << (letter as u32 - 'A' as u32)
+    } else {
+        0
+    }
+}
+
+/// One option text, ready for comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PreparedOption {
+    /// Bit of the option's letter (see [`letter_bit`]); 0 for a key that is not one letter.
+    bit: u32,
+    /// The text as given.
+    text: Box<str>,
+    /// Its normalisation (lower-cased, whitespace collapsed) when the text is ASCII.
+    normalized: Option<Box<[u8]>>,
+}
+
+/// The options of a reference, prepared for [`crate::verify::choice`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct OptionIndex {
+    /// Bits of the keys that are one upper-case ASCII letter.
+    letters: u32,
+    /// Every option, in key order.
+    options: Vec<PreparedOption>,
+}
+
+impl OptionIndex {
+    /// Prepares `options` (letter → text).
+    pub(crate) fn new(options: &BTreeMap<String, String>) -> Self {
+        let options: Vec<PreparedOption> = options
+            .iter()
+            .map(|(key, text)| PreparedOption {
+                bit: single_letter_bit(key),
+                text: text.as_str().into(),
+                normalized: ascii_normalized_owned(text).map(Vec::into_boxed_slice),
+            })
+            .collect();
+        Self {
+            letters: options.iter().fold(0, |set, option| set | option.bit),
+            options,
+        }
+    }
+
+    /// True when `letter` is one of the option keys.
+    #[inline]
+    pub(crate) fn has_letter(&self, letter: char) -> bool {
+        self.letters & letter_bit(letter) != 0
+    }
+
+    /// Bits of the options whose text normalises like `probe`'s, stopping early once `stop`
+    /// says the set found so far settles the question.
+    pub(crate) fn named_by(&self, probe: &OptionProbe<'_>, stop: impl Fn(u32) -> bool) -> u32 {
+        let mut found = 0;
+        for option in &self.options {
+            if option.bit != 0 && probe.names(option) {
+                found |= option.bit;
+                if stop(found) {
+                    break;
+                }
+            }
+        }
+        found
+    }
+}
+
+/// The bit of `key` if it is exactly one upper-case ASCII letter.
+fn single_letter_bit(key: &str) -> u32 {
+    match key.as_bytes() {
+        [byte] => letter_bit(char::from(*byte)),
+        _ => 0,
+    }
+}
+
+/// A text prepared for comparison with option texts after normalisation.
+pub(crate) struct OptionProbe<'a> {
+    /// The text as given.
+    text: &'a str,
+    /// Its normalised span (before lower-casing and collapsing) when it is ASCII.
+    span: Option<&'a [u8]>,
+}
+
+impl<'a> OptionProbe<'a> {
+    /// `None` when `text` normalises to nothing, so that it names no option.
+    pub(crate) fn new(text: &'a str) -> Option<Self> {
+        let span = ascii_normalized_span(text);
+        let nothing_to_match = match span {
+            Some(span) => span.is_empty(),
+            None => crate::normalize::normalized_words(text).next().is_none(),
+        };
+        (!nothing_to_match).then_some(Self { text, span })
+    }
+
+    /// Whether `option`'s text normalises like the probe's text.
+    #[inline]
+    fn names(&self, option: &PreparedOption) -> bool {
+        match (self.span, option.normalized.as_deref()) {
+            (Some(span), Some(normalized)) => collapsed_lower_equals(span, normalized),
+            _ => normalized_eq(&option.text, self.text),
+        }
+    }
+}
+
+/// Whether the ASCII span, lower-cased with each whitespace run as one space, equals
+/// `normalized`.
+#[inline]
+fn collapsed_lower_equals(span: &[u8], normalized: &[u8]) -> bool {
+    // Collapsing never lengthens the text, and both start with a byte that is not whitespace.
+    match (span.first(), normalized.first()) {
+        (Some(first), Some(wanted)) if first.to_ascii_lowercase() == *wanted => {}
+        _ => return span.is_empty() && normalized.is_empty(),
+    }
+    if normalized.len() > span.len() {
+        return false;
+    }
+    let mut at = 0;
+    crate::normalize::for_each_collapsed_lower(span, |byte| {
+        let same = normalized.get(at) == Some(&byte);
+        at += 1;
+        same
+    }) && at == normalized.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::normalize_text;
+    use proptest::prelude::*;
+
+    fn index(texts: &[&str]) -> OptionIndex {
+        let options: BTreeMap<String, String> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| (char::from(b'A' + i as u8).to_string(), text.to_string()))
+            .collect();
+        OptionIndex::new(&options)
+    }
+
+    #[test]
+    fn letters_are_a_bit_set_of_single_letter_keys() {
+        let options: BTreeMap<String, String> = [("A", "x"), ("AB", "y"), ("C", "z"), ("d", "w")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let index = OptionIndex::new(&options);
+        assert!(index.has_letter('A') && index.has_letter('C'));
+        assert!(!index.has_letter('B') && !index.has_letter('D') && !index.has_letter('é'));
+    }
+
+    #[test]
+    fn names_by_normalised_text() {
+        let index = index(&["Pleural  effusion", "The liver", "Ödem", "."]);
+        let bits = |text: &str| {
+            OptionProbe::new(text).map_or(0, |probe| index.named_by(&probe, |_| false))
+        };
+        assert_eq!(bits("pleural effusion."), 0b0001);
+        assert_eq!(bits("  LIVER "), 0b0010);
+        assert_eq!(bits("ödem"), 0b0100);
+        assert_eq!(bits("..."), 0);
+        assert_eq!(bits("pleural"), 0);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// The prepared comparison agrees with comparing both normalisations.
+        #[test]
+        fn agrees_with_normalize_text(
+            option in "[ a-cA-C.()\t]{0,8}|[ aé.]{0,6}|the [ab ]{0,4}",
+            probe in "[ a-cA-C.()\t]{0,8}|[ aé.]{0,6}|(the|a) [ab ]{0,4}",
+        ) {
+            prop_assume!(!option.trim().is_empty());
+            let index = index(&[&option]);
+            let expected = !normalize_text(&probe).is_empty()
+                && normalize_text(&probe) == normalize_text(&option);
+            let found = OptionProbe::new(&probe)
+                .is_some_and(|probe| index.named_by(&probe, |_| false) == 1);
+            prop_assert_eq!(found, expected, "option {:?} probe {:?}", option, probe);
+        }
+    }
+}
