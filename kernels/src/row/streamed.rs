@@ -7,8 +7,9 @@
 //!
 //! Top-k gathers during the pass, raising its gathering threshold to the k-th largest candidate
 //! so far. Top-p needs the total mass before its cut is known: the pass gathers every token above
-//! a floor that provably lies below the cut, a mass histogram of those candidates names the bucket
-//! holding the cut, and only the candidates from that bucket up are kept for the exact selection.
+//! a floor that provably lies below the cut, one mass histogram of those candidates gives their
+//! total (checking the floor) and names the bucket holding the cut, and only the candidates from
+//! that bucket up are kept for the exact selection.
 
 use super::DRAW_CHUNK;
 use crate::detmath::{fixed_weight, top_p_fixed, top_p_target};
@@ -20,8 +21,6 @@ use crate::simd::{Candidates, RowLoops, WeighSpec, HISTOGRAM_BUCKETS, HISTOGRAM_
 const FIRST_GATHER: usize = 128;
 /// Factor between top-p's first, optimistic gathering floor and the provable one.
 const TOP_P_OPTIMISM: f32 = 16.0;
-/// Top-p's floor may rise by a factor of 16 this many times before the histogram.
-const TOP_P_NARROWING: usize = 3;
 /// `2^40`, the weight of an exponential of 1, as f64.
 const UNIT: f64 = (1u64 << 40) as f64;
 
@@ -130,47 +129,26 @@ pub(super) fn weigh_row(
         (None, None) => Gathering::Off,
     };
     let mut pass = run_pass(loops, scratch, source, next_row, max, min_floor, gathering);
-    let mut gathered_mass = 0;
+    let mut crossing = None;
     if let Some(q) = top_p_alone {
         let target = top_p_target(pass.min_p_total, q);
-        gathered_mass = candidate_mass(loops, &scratch.candidates, 0.0);
+        let mut gathered_mass = candidate_histogram(loops, scratch);
         if gathered_mass < target {
             // The cut lies below the optimistic floor: gather again from the provable one.
             let floor = Gathering::Above(top_p_gather_floor(q, vocab).max(min_floor));
             pass = run_pass(loops, scratch, source, next_row, max, min_floor, floor);
-            gathered_mass = candidate_mass(loops, &scratch.candidates, 0.0);
+            gathered_mass = candidate_histogram(loops, scratch);
         }
+        debug_assert!(gathered_mass >= target);
+        crossing = Some((target, crossing_bucket(&scratch.histogram, target)?));
     }
     let mut pass = Pass {
         top_p,
         top_k,
         ..pass
     };
-    if let Some(q) = top_p_alone {
-        let target = top_p_target(pass.min_p_total, q);
-        // Cheap exact tests first: while the candidates from (about) 16 times the floor up still
-        // reach the target, the cut lies there and the rest can go before the histogram. Floors
-        // stay on bucket edges, so the crossing bucket is never cut in two.
-        for _ in 0..TOP_P_NARROWING {
-            let narrower = bucket_edge_below(pass.spec.gather * 16.0);
-            if narrower > 1.0 {
-                break;
-            }
-            let narrower_mass = candidate_mass(loops, &scratch.candidates, narrower);
-            if narrower_mass < target {
-                break;
-            }
-            pass.spec.gather = narrower;
-            // Every candidate weighs at least 1, so an unchanged mass means none lies below.
-            if narrower_mass != gathered_mass {
-                (loops.retain)(&mut scratch.candidates, narrower);
-                gathered_mass = narrower_mass;
-            }
-        }
-        scratch.histogram.clear();
-        scratch.histogram.resize(HISTOGRAM_BUCKETS, 0);
-        (loops.histogram)(scratch.candidates.values(), &mut scratch.histogram);
-        let (bucket, above) = crossing_bucket(&scratch.histogram, target)?;
+    if let Some((target, (bucket, above))) = crossing {
+        // Floors stay on bucket edges, so the crossing bucket is never cut in two.
         let lower = f32::from_bits(bucket << HISTOGRAM_SHIFT);
         if lower > pass.spec.gather {
             pass.spec.gather = lower;
@@ -291,6 +269,14 @@ fn run_pass(
 /// Sum of the weights of the candidates at or above `floor`.
 fn candidate_mass(loops: &RowLoops, candidates: &Candidates, floor: f32) -> u64 {
     (loops.masked_sum)(candidates.values(), floor)
+}
+
+/// Fills top-p's mass histogram of the candidates and returns their total mass.
+fn candidate_histogram(loops: &RowLoops, scratch: &mut StreamScratch) -> u64 {
+    scratch.histogram.clear();
+    scratch.histogram.resize(HISTOGRAM_BUCKETS, 0);
+    (loops.histogram)(scratch.candidates.values(), &mut scratch.histogram);
+    scratch.histogram.iter().sum()
 }
 
 /// The sums and filters of a finished weights pass.
