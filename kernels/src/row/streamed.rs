@@ -8,8 +8,8 @@
 //! Top-k gathers during the pass, raising its gathering threshold to the k-th largest candidate
 //! so far. Top-p needs the total mass before its cut is known: the pass gathers every token above
 //! a floor that provably lies below the cut, one mass histogram of those candidates gives their
-//! total (checking the floor) and names the bucket holding the cut, and only the candidates from
-//! that bucket up are kept for the exact selection.
+//! total (checking the floor) and names the bucket holding the cut, and the exact cut is selected
+//! among that bucket's members alone.
 
 use super::DRAW_CHUNK;
 use crate::detmath::{fixed_weight, top_p_fixed, top_p_target};
@@ -148,14 +148,10 @@ pub(super) fn weigh_row(
         ..pass
     };
     if let Some((target, (bucket, above))) = crossing {
-        // Floors stay on bucket edges, so the crossing bucket is never cut in two.
-        let lower = f32::from_bits(bucket << HISTOGRAM_SHIFT);
-        if lower > pass.spec.gather {
-            pass.spec.gather = lower;
-            (loops.retain)(&mut scratch.candidates, lower);
-        }
         // The cut lies in the crossing bucket, above which the mass is `above`: select it among
-        // the bucket's members alone.
+        // the bucket's members alone. The candidates below stay: every later sum filters by the
+        // cut, and dropping them would cost a rewrite of the candidates for little.
+        let lower = f32::from_bits(bucket << HISTOGRAM_SHIFT);
         let upper = f32::from_bits((bucket + 1) << HISTOGRAM_SHIFT);
         (loops.band)(
             scratch.candidates.values(),
@@ -172,6 +168,8 @@ pub(super) fn weigh_row(
             select,
         )?;
         pass.top_p_cut = Some(cut);
+        // The kept mass: the buckets above, and the crossing bucket's members from the cut up.
+        pass.top_p_kept = Some(above + (loops.masked_sum)(&scratch.bucket, cut));
     }
     settle(scratch, select, loops, &pass)
 }
@@ -263,6 +261,7 @@ fn run_pass(
         top_k,
         top_p: None,
         top_p_cut: None,
+        top_p_kept: None,
     }
 }
 
@@ -293,6 +292,8 @@ struct Pass {
     top_p: Option<u64>,
     /// Top-p's cut when already selected.
     top_p_cut: Option<f32>,
+    /// Mass of the candidates at or above top-p's selected cut.
+    top_p_kept: Option<u64>,
 }
 
 /// Thresholds of top-k and top-p among the candidates, and the kept mass.
@@ -309,6 +310,7 @@ fn settle(
         top_k,
         top_p,
         top_p_cut,
+        top_p_kept,
     } = *pass;
     let candidates = &scratch.candidates;
     let mut floor = spec.floor;
@@ -350,6 +352,11 @@ fn settle(
     } else if floor < spec.gather {
         // Tokens below the gathering threshold may be kept: not covered by the candidates.
         return None;
+    } else if top_p_cut == Some(floor) {
+        match top_p_kept {
+            Some(kept) => kept,
+            None => candidate_mass(loops, candidates, floor),
+        }
     } else {
         candidate_mass(loops, candidates, floor)
     };
