@@ -165,8 +165,9 @@ unsafe fn weight_total(accumulator: __m256i, count: usize) -> u64 {
     sum.wrapping_sub((count as u64).wrapping_mul(ROUNDING_MAGIC.to_bits()))
 }
 
-/// Vectors weighed together by the unrolled loops.
-const UNROLL: usize = 4;
+/// Vectors weighed together by the unrolled loops: eight independent polynomial chains keep both
+/// fused multiply-add pipes busy through each operation's latency.
+const UNROLL: usize = 8;
 
 /// [`exp_sum_body`] with intrinsics.
 #[target_feature(enable = "avx2,fma")]
@@ -430,10 +431,11 @@ unsafe fn weigh_with<const MASKED: bool, const GATHER: bool>(
         for (slot, &exponentials) in all.iter_mut().zip(&exponentials) {
             *slot = _mm256_add_epi64(*slot, weight_bits(exponentials));
         }
-        let largest = _mm256_max_ps(
-            _mm256_max_ps(exponentials[0], exponentials[1]),
-            _mm256_max_ps(exponentials[2], exponentials[3]),
-        );
+        let largest = exponentials[1..]
+            .iter()
+            .fold(exponentials[0], |largest, &lanes| {
+                _mm256_max_ps(largest, lanes)
+            });
         if MASKED && reaches(largest, floor_lanes) {
             // Few tokens reach the floor: groups with none of them are skipped after one test.
             for (slot, &exponentials) in kept.iter_mut().zip(&exponentials) {
