@@ -2,6 +2,7 @@
 //! every backend.
 
 use std::num::NonZeroUsize;
+use std::sync::Mutex;
 
 use crate::detmath::MAX_VOCAB_SIZE;
 use crate::error::KernelError;
@@ -13,6 +14,32 @@ use crate::Sampler;
 
 /// Below this many logits per batch the rows run on the calling thread.
 const PARALLEL_MIN_LOGITS: usize = 1 << 16;
+
+/// Most workspaces kept between calls.
+const MAX_SPARE_WORKSPACES: usize = 64;
+
+/// Workspaces kept between calls, so that a batch does not allocate (and fault in) its buffers
+/// again: a few MB per worker at a 151,936-token vocabulary, kept like a caching allocator keeps
+/// its blocks. Their contents never reach a result.
+static SPARE_WORKSPACES: Mutex<Vec<RowWorkspace>> = Mutex::new(Vec::new());
+
+/// A workspace from the spares, or a new one.
+fn take_workspace() -> RowWorkspace {
+    SPARE_WORKSPACES
+        .lock()
+        .ok()
+        .and_then(|mut spare| spare.pop())
+        .unwrap_or_else(RowWorkspace::new)
+}
+
+/// Keeps a workspace for the next call (dropped when enough are kept).
+fn give_back_workspace(workspace: RowWorkspace) {
+    if let Ok(mut spare) = SPARE_WORKSPACES.lock() {
+        if spare.len() < MAX_SPARE_WORKSPACES {
+            spare.push(workspace);
+        }
+    }
+}
 
 /// Checks a batch's shapes, per-row parameters and history count; returns the number of rows.
 pub fn check_batch(
@@ -79,14 +106,10 @@ pub fn sample_row(
             reason: error.to_string(),
         })?;
     let counts = TokenCounts::from_history(history, row_logits.len(), row)?;
-    sample_row_in(
-        &mut RowWorkspace::new(),
-        row_logits,
-        params,
-        &counts,
-        key,
-        row,
-    )
+    let mut workspace = take_workspace();
+    let sampled = sample_row_in(&mut workspace, row_logits, params, &counts, key, row);
+    give_back_workspace(workspace);
+    sampled
 }
 
 /// The CPU backend: rows split over scoped threads (one per available core), each row in a few
@@ -117,8 +140,8 @@ fn sample_range(
     first: usize,
     count: usize,
 ) -> Vec<Result<SampledToken, KernelError>> {
-    let mut workspace = RowWorkspace::new();
-    (first..first + count)
+    let mut workspace = take_workspace();
+    let sampled = (first..first + count)
         .map(|row| {
             let counts = TokenCounts::from_history(row_history(histories, row), vocab_size, row)?;
             let start = row * vocab_size;
@@ -138,7 +161,9 @@ fn sample_range(
                 row,
             )
         })
-        .collect()
+        .collect();
+    give_back_workspace(workspace);
+    sampled
 }
 
 impl Sampler for CpuSampler {

@@ -194,3 +194,55 @@ fn threaded_large_batch_matches_rows_sampled_alone() {
         assert_eq!(together[row], alone, "row {row}");
     }
 }
+
+/// A row of `vocab` logits: a few large ones over many near-equal ones, so top-p gathers most of
+/// the row and every scratch buffer grows.
+fn wide_row(vocab: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    (0..vocab)
+        .map(|i| {
+            let base = rng.random_range(-0.2f32..0.2);
+            if i % 997 == 0 {
+                base + 6.0
+            } else {
+                base
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn workspaces_kept_between_calls_change_no_result() {
+    // Calls of different vocabularies and filters run one after another, so workspaces kept
+    // from a large call serve a small one and the other way round; each result must equal the
+    // first time the same call was made.
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let calls: Vec<(usize, Vec<f32>, SamplingParams)> = [
+        (50_000, SamplingParams::new(1.0, 0, 0.9)),
+        (300, SamplingParams::new(0.8, 20, 0.95)),
+        (70_000, SamplingParams::new(1.0, 40, 1.0)),
+        (1_000, SamplingParams::default()),
+    ]
+    .into_iter()
+    .map(|(vocab, params)| (vocab, wide_row(vocab, &mut rng), params))
+    .collect();
+    let sample = |(vocab, logits, params): &(usize, Vec<f32>, SamplingParams), rows: usize| {
+        let batch: Vec<f32> = (0..rows).flat_map(|_| logits.iter().copied()).collect();
+        let keys: Vec<RandomKey> = (0..rows as u64)
+            .map(|row| RandomKey::new(9, row, 3))
+            .collect();
+        CpuSampler
+            .sample(&batch, *vocab, &vec![*params; rows], &keys)
+            .expect("sampling")
+    };
+    let first: Vec<Vec<SampledToken>> = calls.iter().map(|call| sample(call, 4)).collect();
+    for round in 0..3 {
+        for (call, expected) in calls.iter().zip(&first).rev() {
+            assert_eq!(
+                &sample(call, 4),
+                expected,
+                "round {round}, vocab {}",
+                call.0
+            );
+        }
+    }
+}
