@@ -2,7 +2,7 @@
 //! every backend.
 
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use crate::detmath::MAX_VOCAB_SIZE;
 use crate::error::KernelError;
@@ -17,27 +17,35 @@ const PARALLEL_MIN_LOGITS: usize = 1 << 16;
 
 /// Most workspaces kept between calls.
 const MAX_SPARE_WORKSPACES: usize = 64;
+/// Workspaces holding more than this many bytes are dropped instead of kept (a 151,936-token
+/// vocabulary needs a few MB).
+const MAX_SPARE_WORKSPACE_BYTES: usize = 32 << 20;
 
 /// Workspaces kept between calls, so that a batch does not allocate (and fault in) its buffers
-/// again: a few MB per worker at a 151,936-token vocabulary, kept like a caching allocator keeps
-/// its blocks. Their contents never reach a result.
+/// again, as a caching allocator keeps its blocks. Their contents never reach a result: every
+/// buffer is cleared or overwritten before it is read.
 static SPARE_WORKSPACES: Mutex<Vec<RowWorkspace>> = Mutex::new(Vec::new());
 
 /// A workspace from the spares, or a new one.
 fn take_workspace() -> RowWorkspace {
-    SPARE_WORKSPACES
+    // The list stays consistent whatever panicked while holding it, so a poisoned lock is fine.
+    let kept = SPARE_WORKSPACES
         .lock()
-        .ok()
-        .and_then(|mut spare| spare.pop())
-        .unwrap_or_else(RowWorkspace::new)
+        .unwrap_or_else(PoisonError::into_inner)
+        .pop();
+    kept.unwrap_or_else(RowWorkspace::new)
 }
 
-/// Keeps a workspace for the next call (dropped when enough are kept).
+/// Keeps a workspace for the next call, unless enough are kept or it holds too much memory.
 fn give_back_workspace(workspace: RowWorkspace) {
-    if let Ok(mut spare) = SPARE_WORKSPACES.lock() {
-        if spare.len() < MAX_SPARE_WORKSPACES {
-            spare.push(workspace);
-        }
+    if workspace.held_bytes() > MAX_SPARE_WORKSPACE_BYTES {
+        return;
+    }
+    let mut spare = SPARE_WORKSPACES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if spare.len() < MAX_SPARE_WORKSPACES {
+        spare.push(workspace);
     }
 }
 
@@ -205,5 +213,88 @@ impl Sampler for CpuSampler {
             .collect()
         };
         results.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Logits with a few large values over many near-equal ones, so top-p gathers most of the row.
+    fn wide_rows(rows: usize, vocab: usize, seed: u32) -> Vec<f32> {
+        (0..rows * vocab)
+            .map(|i| {
+                let hashed = (i as u32 ^ seed).wrapping_mul(2_654_435_761) >> 8;
+                let base = hashed as f32 / (1u32 << 24) as f32 * 0.4 - 0.2;
+                if i % 991 == 0 {
+                    base + 6.0
+                } else {
+                    base
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn kept_workspaces_give_the_results_of_fresh_ones() {
+        let calls = [
+            (60_000, SamplingParams::new(1.0, 0, 0.9)),
+            (500, SamplingParams::new(0.8, 20, 0.95)),
+            (80_000, SamplingParams::new(1.0, 40, 1.0)),
+            (2_000, SamplingParams::default()),
+            (500, SamplingParams::new(1.0, 0, 0.5)),
+        ];
+        for round in 0..2u32 {
+            for (call, &(vocab, params)) in calls.iter().enumerate() {
+                let rows = 3;
+                let logits = wide_rows(rows, vocab, round * 31 + call as u32);
+                let keys: Vec<RandomKey> = (0..rows as u64)
+                    .map(|row| RandomKey::new(11, row, u64::from(round)))
+                    .collect();
+                let pooled = CpuSampler
+                    .sample(&logits, vocab, &vec![params; rows], &keys)
+                    .expect("pooled sampling");
+                for (row, pooled) in pooled.iter().enumerate() {
+                    let counts = TokenCounts::from_history(&[], vocab, row).expect("counts");
+                    let fresh = sample_row_in(
+                        &mut RowWorkspace::new(),
+                        &logits[row * vocab..(row + 1) * vocab],
+                        &params,
+                        &counts,
+                        keys[row],
+                        row,
+                    )
+                    .expect("fresh sampling");
+                    assert_eq!(*pooled, fresh, "round {round}, call {call}, row {row}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn oversized_workspaces_are_not_kept() {
+        let mut workspace = RowWorkspace::new();
+        assert!(workspace.held_bytes() < MAX_SPARE_WORKSPACE_BYTES);
+        let vocab = 3 << 20;
+        let logits = vec![0.0f32; vocab];
+        let counts = TokenCounts::from_history(&[], vocab, 0).expect("counts");
+        let params = SamplingParams::new(1.0, 0, 0.9);
+        sample_row_in(
+            &mut workspace,
+            &logits,
+            &params,
+            &counts,
+            RandomKey::new(1, 0, 0),
+            0,
+        )
+        .expect("sampling");
+        assert!(workspace.held_bytes() > MAX_SPARE_WORKSPACE_BYTES);
+        give_back_workspace(workspace);
+        let spare = SPARE_WORKSPACES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        assert!(spare
+            .iter()
+            .all(|kept| kept.held_bytes() <= MAX_SPARE_WORKSPACE_BYTES));
     }
 }

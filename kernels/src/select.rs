@@ -55,6 +55,14 @@ pub(crate) struct SelectScratch {
     histogram: Vec<u64>,
 }
 
+impl SelectScratch {
+    /// Bytes the buffers hold.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.candidates.capacity() * std::mem::size_of::<u32>()
+            + self.histogram.capacity() * std::mem::size_of::<u64>()
+    }
+}
+
 /// Band edges of the coarse stage, descending, all measured in one vectorised pass.
 const COARSE_EDGES: [f32; BAND_EDGES] = [0.5, 0.0625, 0.003_906_25, 6.103_515_6e-5, 2.384_185_8e-7];
 

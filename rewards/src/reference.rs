@@ -268,7 +268,7 @@ impl Reference {
             Err(RewardError::invalid_reference(
                 "answer",
                 &self.answer,
-                "not in canonical form (surrounding whitespace or lower-case option letters)",
+                "not in canonical form (surrounding whitespace or a lower-case answer letter)",
             ))
         }
     }

@@ -40,6 +40,13 @@ impl RowWorkspace {
         }
     }
 
+    /// Bytes its buffers hold.
+    pub fn held_bytes(&self) -> usize {
+        self.values.capacity() * std::mem::size_of::<f32>()
+            + self.select.held_bytes()
+            + self.stream.held_bytes()
+    }
+
     /// An empty workspace using the given loops.
     #[cfg(test)]
     pub fn with_loops(loops: RowLoops) -> Self {

@@ -29,11 +29,12 @@ const UNIT: f64 = (1u64 << 40) as f64;
 pub(super) struct StreamScratch {
     /// Kept mass of each chunk of [`DRAW_CHUNK`] tokens.
     chunk_kept: Vec<u64>,
-    /// Tokens that may be kept, in index order.
+    /// Tokens that may be kept, in index order (after top-p, also those below its cut: every
+    /// later sum filters by the settled floor).
     pub(super) candidates: Candidates,
     /// Top-p's mass histogram of the candidates.
     histogram: Vec<u64>,
-    /// Exponentials of the candidates in top-p's crossing bucket.
+    /// Exponentials of the candidates in top-p's crossing bucket, at its start (it only grows).
     bucket: Vec<f32>,
     /// Bit patterns for selecting the k-th largest candidate.
     order: Vec<u32>,
@@ -41,6 +42,17 @@ pub(super) struct StreamScratch {
     exponentials: Vec<f32>,
     /// Whether the kept set is drawn from the candidates (else from the chunk masses).
     drawn_from_candidates: bool,
+}
+
+impl StreamScratch {
+    /// Bytes the buffers hold.
+    pub(super) fn held_bytes(&self) -> usize {
+        self.chunk_kept.capacity() * std::mem::size_of::<u64>()
+            + self.candidates.held_bytes()
+            + self.histogram.capacity() * std::mem::size_of::<u64>()
+            + (self.bucket.capacity() + self.exponentials.capacity()) * std::mem::size_of::<f32>()
+            + self.order.capacity() * std::mem::size_of::<u32>()
+    }
 }
 
 /// What the streamed weights pass settled for one row.
@@ -153,23 +165,17 @@ pub(super) fn weigh_row(
         // cut, and dropping them would cost a rewrite of the candidates for little.
         let lower = f32::from_bits(bucket << HISTOGRAM_SHIFT);
         let upper = f32::from_bits((bucket + 1) << HISTOGRAM_SHIFT);
-        (loops.band)(
+        let members = (loops.band)(
             scratch.candidates.values(),
             lower,
             upper,
             &mut scratch.bucket,
         );
-        let cut = threshold(
-            loops,
-            &scratch.bucket,
-            0.0,
-            target - above,
-            Measure::Mass,
-            select,
-        )?;
+        let members = &scratch.bucket[..members];
+        let cut = threshold(loops, members, 0.0, target - above, Measure::Mass, select)?;
         pass.top_p_cut = Some(cut);
         // The kept mass: the buckets above, and the crossing bucket's members from the cut up.
-        pass.top_p_kept = Some(above + (loops.masked_sum)(&scratch.bucket, cut));
+        pass.top_p_kept = Some(above + (loops.masked_sum)(members, cut));
     }
     settle(scratch, select, loops, &pass)
 }
@@ -280,7 +286,7 @@ fn candidate_histogram(loops: &RowLoops, scratch: &mut StreamScratch) -> u64 {
 
 /// The sums and filters of a finished weights pass.
 struct Pass {
-    /// The thresholds the pass ran with (the gathering threshold as it ended, or top-p's).
+    /// The thresholds the pass ran with (top-k's gathering threshold as it ended).
     spec: WeighSpec,
     /// Mass of every token.
     all_total: u64,
@@ -352,13 +358,12 @@ fn settle(
     } else if floor < spec.gather {
         // Tokens below the gathering threshold may be kept: not covered by the candidates.
         return None;
-    } else if top_p_cut == Some(floor) {
-        match top_p_kept {
-            Some(kept) => kept,
-            None => candidate_mass(loops, candidates, floor),
-        }
     } else {
-        candidate_mass(loops, candidates, floor)
+        match (top_p_cut, top_p_kept) {
+            // The cut lies at or above the min-p floor, so it is the floor.
+            (Some(cut), Some(kept)) if cut == floor => kept,
+            _ => candidate_mass(loops, candidates, floor),
+        }
     };
     Some(StreamedRow {
         all_total,

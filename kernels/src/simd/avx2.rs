@@ -57,7 +57,8 @@ safe_wrapper!(weigh, weigh_avx2,
     (source: &[f32], spec: &WeighSpec, first: u32, candidates: &mut Candidates) -> ChunkSums);
 safe_wrapper!(histogram, histogram_avx2, (exponentials: &[f32], histogram: &mut [u64]));
 safe_wrapper!(retain, retain_avx2, (candidates: &mut Candidates, floor: f32));
-safe_wrapper!(band, band_avx2, (values: &[f32], lower: f32, upper: f32, out: &mut Vec<f32>));
+safe_wrapper!(band, band_avx2,
+    (values: &[f32], lower: f32, upper: f32, out: &mut Vec<f32>) -> usize);
 
 /// The AVX2 + FMA loops when the processor supports both.
 pub(super) fn loops() -> Option<RowLoops> {
@@ -567,9 +568,11 @@ fn prefetch(values: &[f32]) {
 
 /// [`band_body`] with intrinsics: eight values tested at a time, the selected ones packed.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn band_avx2(values: &[f32], lower: f32, upper: f32, out: &mut Vec<f32>) {
-    out.clear();
-    out.resize(values.len() + WIDTH, 0.0);
+unsafe fn band_avx2(values: &[f32], lower: f32, upper: f32, out: &mut Vec<f32>) -> usize {
+    // Grown, never cleared: only new room is zero-filled, once per buffer.
+    if out.len() < values.len() + WIDTH {
+        out.resize(values.len() + WIDTH, 0.0);
+    }
     let body = values.len() - values.len() % WIDTH;
     let lower_lanes = _mm256_set1_ps(lower);
     let upper_lanes = _mm256_set1_ps(upper);
@@ -595,5 +598,5 @@ unsafe fn band_avx2(values: &[f32], lower: f32, upper: f32, out: &mut Vec<f32>) 
             kept += 1;
         }
     }
-    out.truncate(kept);
+    kept
 }

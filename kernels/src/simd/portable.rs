@@ -251,13 +251,15 @@ pub(super) fn histogram_body(exponentials: &[f32], histogram: &mut [u64]) {
 #[inline(always)]
 pub(super) fn prefetch_body(_values: &[f32]) {}
 
-/// Replaces `out` with the values in `[lower, upper)`, in order.
+/// Writes the values in `[lower, upper)`, in order, to the start of `out` and returns how many
+/// there are (`out` may hold more after them).
 #[inline(always)]
-pub(super) fn band_body(values: &[f32], lower: f32, upper: f32, out: &mut Vec<f32>) {
+pub(super) fn band_body(values: &[f32], lower: f32, upper: f32, out: &mut Vec<f32>) -> usize {
     out.clear();
     out.extend(
         values
             .iter()
             .filter(|&&value| value >= lower && value < upper),
     );
+    out.len()
 }
