@@ -168,6 +168,51 @@ pub(crate) fn threshold(
     Some(f32::from_bits(prefix))
 }
 
+/// Bits of each of the two radix levels of [`threshold_in_bucket`].
+const BUCKET_LEVEL_BITS: u32 = 9;
+
+/// [`threshold`] with floor 0 for values that all share their bit pattern above the lowest
+/// `low_bits` bits (one bucket of a histogram keyed on `bits >> low_bits`, `low_bits` ≤ 18): the
+/// same exact result from two small radix levels over the low bits, with no coarse stage.
+pub(crate) fn threshold_in_bucket(
+    values: &[f32],
+    low_bits: u32,
+    target: u64,
+    measure: Measure,
+    scratch: &mut SelectScratch,
+) -> Option<f32> {
+    let first = values.first()?;
+    if target == 0 || low_bits > 2 * BUCKET_LEVEL_BITS {
+        return None;
+    }
+    let low_mask = (1u32 << low_bits) - 1;
+    let high = first.to_bits() & !low_mask;
+    debug_assert!(values.iter().all(|v| v.to_bits() & !low_mask == high));
+    let digit_mask = (1u32 << BUCKET_LEVEL_BITS) - 1;
+    let histogram = &mut scratch.histogram;
+    // Upper level: bits 9..17 of every value.
+    histogram.clear();
+    histogram.resize(digit_mask as usize + 1, 0);
+    for &value in values {
+        let digit = (value.to_bits() >> BUCKET_LEVEL_BITS) & digit_mask;
+        histogram[digit as usize] += measure.of(value);
+    }
+    let (upper_digit, above) = crossing_bucket(histogram, target)?;
+    let upper_digit = upper_digit as u32;
+    // Lower level: bits 0..8 of the values whose upper digit crossed.
+    histogram.clear();
+    histogram.resize(digit_mask as usize + 1, 0);
+    for &value in values {
+        let bits = value.to_bits();
+        if (bits >> BUCKET_LEVEL_BITS) & digit_mask == upper_digit {
+            histogram[(bits & digit_mask) as usize] += measure.of(value);
+        }
+    }
+    let (lower_digit, _) = crossing_bucket(histogram, target - above)?;
+    let digits = (upper_digit << BUCKET_LEVEL_BITS) | lower_digit as u32;
+    Some(f32::from_bits(high | (digits & low_mask)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +266,51 @@ mod tests {
             threshold(&loops, &values, 0.0, 0, Measure::Count, &mut scratch),
             None
         );
+    }
+
+    #[test]
+    fn threshold_in_a_bucket_matches_the_general_selection() {
+        let loops = RowLoops::detect();
+        let mut scratch = SelectScratch::default();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for (low_bits, high) in [(18u32, 0.6f32), (18, 1e-5), (12, 0.3), (9, 0.9), (1, 0.2)] {
+            let low_mask = (1u32 << low_bits) - 1;
+            let high = high.to_bits() & !low_mask;
+            for count in [1usize, 2, 7, 600, 5000] {
+                let values: Vec<f32> = (0..count)
+                    .map(|i| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        // Some repeats, so ties are covered.
+                        let low = if i % 5 == 0 { 3 } else { state as u32 };
+                        f32::from_bits(high | (low & low_mask))
+                    })
+                    .collect();
+                let total_mass: u64 = values.iter().map(|&v| fixed_weight(v)).sum();
+                for measure in [Measure::Count, Measure::Mass] {
+                    let total = match measure {
+                        Measure::Count => count as u64,
+                        Measure::Mass => total_mass,
+                    };
+                    for target in [
+                        0,
+                        1,
+                        total / 3,
+                        total / 2,
+                        total.saturating_sub(1),
+                        total,
+                        total + 1,
+                    ] {
+                        assert_eq!(
+                            threshold_in_bucket(&values, low_bits, target, measure, &mut scratch),
+                            threshold(&loops, &values, 0.0, target, measure, &mut scratch),
+                            "low bits {low_bits} count {count} {measure:?} target {target}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@
 use super::DRAW_CHUNK;
 use crate::detmath::{fixed_weight, top_p_fixed, top_p_target};
 use crate::params::SamplingParams;
-use crate::select::{threshold, Measure, SelectScratch};
+use crate::select::{threshold, threshold_in_bucket, Measure, SelectScratch};
 use crate::simd::{Candidates, RowLoops, WeighSpec, HISTOGRAM_BUCKETS, HISTOGRAM_SHIFT};
 
 /// Tokens weighed per call while the first chunk's gathering threshold settles.
@@ -172,7 +172,13 @@ pub(super) fn weigh_row(
             &mut scratch.bucket,
         );
         let members = &scratch.bucket[..members];
-        let cut = threshold(loops, members, 0.0, target - above, Measure::Mass, select)?;
+        let cut = threshold_in_bucket(
+            members,
+            HISTOGRAM_SHIFT,
+            target - above,
+            Measure::Mass,
+            select,
+        )?;
         pass.top_p_cut = Some(cut);
         // The kept mass: the buckets above, and the crossing bucket's members from the cut up.
         pass.top_p_kept = Some(above + (loops.masked_sum)(members, cut));
