@@ -219,17 +219,6 @@ pub(crate) fn ascii_normalized<'b>(
     fits.then_some(&buffer[..len])
 }
 
-/// [`normalize_text`] as bytes for ASCII text of any length; `None` when the text is not ASCII.
-pub(crate) fn ascii_normalized_owned(text: &str) -> Option<Vec<u8>> {
-    let core = ascii_normalized_span(text)?;
-    let mut normalized = Vec::with_capacity(core.len());
-    for_each_collapsed_lower(core, |byte| {
-        normalized.push(byte);
-        true
-    });
-    Some(normalized)
-}
-
 /// For ASCII text, the span of `text` that [`normalize_text`] keeps, before lower-casing and
 /// collapsing whitespace; `None` when `text` is not ASCII. Empty iff the normalisation is.
 pub(crate) fn ascii_normalized_span(text: &str) -> Option<&[u8]> {

@@ -54,7 +54,7 @@ fn read_letter_list(text: &str) -> Option<ChoiceReading> {
             continue;
         }
         if let Some(letter) = single_letter(token) {
-            letters |= 1 << (letter as u32 - 'A' as u32);
+            letters |= letter_bit(letter);
         } else if !LIST_WORDS
             .iter()
             .any(|word| word.eq_ignore_ascii_case(token))

@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::normalize::{ascii_normalized_owned, ascii_normalized_span, normalized_eq};
+use crate::normalize::{
+    ascii_normalized_span, for_each_collapsed_lower, normalize_text, normalized_eq,
+    normalized_words,
+};
 
 /// The bit of an upper-case ASCII letter in a set over `A..=Z`.
 pub(crate) fn letter_bit(letter: char) -> u32 {
@@ -42,7 +45,9 @@ impl OptionIndex {
             .map(|(key, text)| PreparedOption {
                 bit: single_letter_bit(key),
                 text: text.as_str().into(),
-                normalized: ascii_normalized_owned(text).map(Vec::into_boxed_slice),
+                normalized: text
+                    .is_ascii()
+                    .then(|| normalize_text(text).into_bytes().into_boxed_slice()),
             })
             .collect();
         Self {
@@ -95,7 +100,7 @@ impl<'a> OptionProbe<'a> {
         let span = ascii_normalized_span(text);
         let nothing_to_match = match span {
             Some(span) => span.is_empty(),
-            None => crate::normalize::normalized_words(text).next().is_none(),
+            None => normalized_words(text).next().is_none(),
         };
         (!nothing_to_match).then_some(Self { text, span })
     }
@@ -111,7 +116,7 @@ impl<'a> OptionProbe<'a> {
 }
 
 /// Whether the ASCII span, lower-cased with each whitespace run as one space, equals
-/// `normalized`.
+/// `normalized` (already in that form, so only one side is collapsed).
 #[inline]
 fn collapsed_lower_equals(span: &[u8], normalized: &[u8]) -> bool {
     // Collapsing never lengthens the text, and both start with a byte that is not whitespace.
@@ -123,7 +128,7 @@ fn collapsed_lower_equals(span: &[u8], normalized: &[u8]) -> bool {
         return false;
     }
     let mut at = 0;
-    crate::normalize::for_each_collapsed_lower(span, |byte| {
+    for_each_collapsed_lower(span, |byte| {
         let same = normalized.get(at) == Some(&byte);
         at += 1;
         same
@@ -133,7 +138,6 @@ fn collapsed_lower_equals(span: &[u8], normalized: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::normalize_text;
     use proptest::prelude::*;
 
     fn index(texts: &[&str]) -> OptionIndex {
