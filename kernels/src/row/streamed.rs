@@ -179,9 +179,8 @@ pub(super) fn weigh_row(
             Measure::Mass,
             select,
         )?;
-        pass.top_p_cut = Some(cut);
         // The kept mass: the buckets above, and the crossing bucket's members from the cut up.
-        pass.top_p_kept = Some(above + (loops.masked_sum)(members, cut));
+        pass.top_p_cut = Some((cut, above + (loops.masked_sum)(members, cut)));
     }
     settle(scratch, select, loops, &pass)
 }
@@ -273,7 +272,6 @@ fn run_pass(
         top_k,
         top_p: None,
         top_p_cut: None,
-        top_p_kept: None,
     }
 }
 
@@ -302,10 +300,8 @@ struct Pass {
     top_k: Option<usize>,
     /// Fixed-point top-p, when active.
     top_p: Option<u64>,
-    /// Top-p's cut when already selected.
-    top_p_cut: Option<f32>,
-    /// Mass of the candidates at or above top-p's selected cut.
-    top_p_kept: Option<u64>,
+    /// Top-p's cut when already selected, and the mass of the candidates at or above it.
+    top_p_cut: Option<(f32, u64)>,
 }
 
 /// Thresholds of top-k and top-p among the candidates, and the kept mass.
@@ -322,7 +318,6 @@ fn settle(
         top_k,
         top_p,
         top_p_cut,
-        top_p_kept,
     } = *pass;
     let candidates = &scratch.candidates;
     let mut floor = spec.floor;
@@ -333,7 +328,7 @@ fn settle(
             floor = floor.max(kth);
         }
     }
-    if let Some(cut) = top_p_cut {
+    if let Some((cut, _)) = top_p_cut {
         floor = floor.max(cut);
     } else if let Some(q) = top_p {
         let filtered_total = if top_k.is_some() {
@@ -365,9 +360,9 @@ fn settle(
         // Tokens below the gathering threshold may be kept: not covered by the candidates.
         return None;
     } else {
-        match (top_p_cut, top_p_kept) {
+        match top_p_cut {
             // The cut lies at or above the min-p floor, so it is the floor.
-            (Some(cut), Some(kept)) if cut == floor => kept,
+            Some((cut, kept)) if cut == floor => kept,
             _ => candidate_mass(loops, candidates, floor),
         }
     };
