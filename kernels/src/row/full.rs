@@ -43,7 +43,7 @@ pub(super) fn prepare(
         let total = (loops.exp_store_sum)(row_logits, raw_max, &mut workspace.values);
         (total, raw_max, total)
     } else {
-        let raw_total = (loops.exp_sum)(row_logits, raw_max);
+        let raw_total = (loops.exp_sum)(row_logits, raw_max, &[]);
         fill_processed(workspace, row_logits, params, counts, row)?;
         let processed_max = (loops.max)(&workspace.values);
         if processed_max == f32::NEG_INFINITY {

@@ -14,8 +14,6 @@ use streamed::StreamScratch;
 
 /// Rows are walked in chunks of this many tokens when locating the drawn token.
 const DRAW_CHUNK: usize = 1024;
-/// Whole-row sums go in chunks of this many tokens, each prefetching the same part of the next row.
-const PREFETCH_CHUNK: usize = 4096;
 
 /// Buffers one worker reuses across rows.
 pub(crate) struct RowWorkspace {
@@ -158,17 +156,6 @@ fn fill_processed(
     Ok(())
 }
 
-/// `Σ fixed_weight(det_exp(x − max))` over a row, prefetching `next_row` alongside.
-fn exp_sum_prefetching(loops: &RowLoops, row_logits: &[f32], max: f32, next_row: &[f32]) -> u64 {
-    let mut total = 0;
-    for (index, chunk) in row_logits.chunks(PREFETCH_CHUNK).enumerate() {
-        let start = index * PREFETCH_CHUNK;
-        (loops.prefetch)(next_row.get(start..start + chunk.len()).unwrap_or(&[]));
-        total += (loops.exp_sum)(chunk, max);
-    }
-    total
-}
-
 /// Greedy choice: the first index holding the largest processed logit, and its raw log-prob.
 fn sample_greedy(
     workspace: &mut RowWorkspace,
@@ -180,7 +167,7 @@ fn sample_greedy(
     row: usize,
 ) -> Result<SampledToken, KernelError> {
     let loops = workspace.loops;
-    let raw_total = exp_sum_prefetching(&loops, row_logits, raw_max, next_row);
+    let raw_total = (loops.exp_sum)(row_logits, raw_max, next_row);
     let penalised = params.has_penalties() && !counts.is_empty();
     let (values, target): (&[f32], f32) = if penalised {
         workspace.values.resize(row_logits.len(), 0.0);
@@ -235,7 +222,7 @@ fn draw_streamed(
     let (raw_total, processed_max) = if identity {
         (None, raw_max)
     } else {
-        let raw_total = exp_sum_prefetching(&loops, row_logits, raw_max, next_row);
+        let raw_total = (loops.exp_sum)(row_logits, raw_max, next_row);
         workspace.values.resize(row_logits.len(), 0.0);
         fill_processed(workspace, row_logits, params, counts, row)?;
         let processed_max = (loops.max)(&workspace.values);

@@ -198,7 +198,7 @@ enum Gathering {
 }
 
 /// One weights pass: the sums, and candidates at or above `min_floor` gathered as `gathering` says;
-/// each chunk prefetches the same part of `next_row`.
+/// each piece prefetches the same part of `next_row`.
 fn run_pass(
     loops: &RowLoops,
     scratch: &mut StreamScratch,
@@ -228,7 +228,6 @@ fn run_pass(
     let mut chunk_start = 0;
     while chunk_start < vocab {
         let chunk_end = (chunk_start + DRAW_CHUNK).min(vocab);
-        (loops.prefetch)(next_row.get(chunk_start..chunk_end).unwrap_or(&[]));
         let mut chunk_kept = 0u64;
         let mut piece_start = chunk_start;
         while piece_start < chunk_end {
@@ -242,6 +241,7 @@ fn run_pass(
             let piece_end = (piece_start + piece).min(chunk_end);
             let sums = (loops.weigh)(
                 &source[piece_start..piece_end],
+                next_row.get(piece_start..piece_end).unwrap_or(&[]),
                 &spec,
                 piece_start as u32,
                 &mut scratch.candidates,

@@ -47,14 +47,15 @@ avx2_build!(band_counts, band_counts_avx2, band_counts_body,
     (exponentials: &[f32], edges: &[f32; BAND_EDGES]) -> [u64; BAND_EDGES]);
 avx2_build!(band_masses, band_masses_avx2, band_masses_body,
     (exponentials: &[f32], edges: &[f32; BAND_EDGES]) -> [u64; BAND_EDGES]);
-safe_wrapper!(exp_sum, exp_sum_avx2, (values: &[f32], max: f32) -> u64);
+safe_wrapper!(exp_sum, exp_sum_avx2, (values: &[f32], max: f32, ahead: &[f32]) -> u64);
 safe_wrapper!(exp_store_sum, exp_store_sum_avx2,
     (values: &[f32], max: f32, out: &mut [f32]) -> u64);
 safe_wrapper!(exp_in_place_sum, exp_in_place_sum_avx2, (values: &mut [f32], max: f32) -> u64);
 safe_wrapper!(masked_sum, masked_sum_avx2, (exponentials: &[f32], floor: f32) -> u64);
 safe_wrapper!(find_first, find_first_avx2, (values: &[f32], target: f32) -> Option<usize>);
 safe_wrapper!(weigh, weigh_avx2,
-    (source: &[f32], spec: &WeighSpec, first: u32, candidates: &mut Candidates) -> ChunkSums);
+    (source: &[f32], ahead: &[f32], spec: &WeighSpec, first: u32, candidates: &mut Candidates)
+        -> ChunkSums);
 safe_wrapper!(histogram, histogram_avx2, (exponentials: &[f32], histogram: &mut [u64]));
 safe_wrapper!(retain, retain_avx2, (candidates: &mut Candidates, floor: f32));
 safe_wrapper!(band, band_avx2,
@@ -82,7 +83,6 @@ pub(super) fn loops() -> Option<RowLoops> {
         histogram,
         retain,
         band,
-        prefetch,
     })
 }
 
@@ -170,14 +170,15 @@ unsafe fn weight_total(accumulator: __m256i, count: usize) -> u64 {
 /// fused multiply-add pipes busy through each operation's latency.
 const UNROLL: usize = 8;
 
-/// [`exp_sum_body`] with intrinsics.
+/// [`exp_sum_body`] with intrinsics; each step also prefetches the same positions of `ahead`.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn exp_sum_avx2(values: &[f32], max: f32) -> u64 {
+unsafe fn exp_sum_avx2(values: &[f32], max: f32, ahead: &[f32]) -> u64 {
     let max_lanes = _mm256_set1_ps(max);
     let step = UNROLL * WIDTH;
     let body = values.len() - values.len() % step;
     let mut accumulators = [_mm256_setzero_si256(); UNROLL];
     for at in (0..body).step_by(step) {
+        prefetch_step(ahead, at);
         let pointer = values.as_ptr().add(at);
         let inputs: [__m256; UNROLL] = std::array::from_fn(|lane| {
             _mm256_sub_ps(_mm256_loadu_ps(pointer.add(lane * WIDTH)), max_lanes)
@@ -381,10 +382,11 @@ impl<'a> Packer<'a> {
 }
 
 /// [`weigh_body`] with intrinsics, specialised on whether a floor applies and whether anything is
-/// gathered.
+/// gathered; each step also prefetches the same positions of `ahead`.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn weigh_avx2(
     source: &[f32],
+    ahead: &[f32],
     spec: &WeighSpec,
     first: u32,
     candidates: &mut Candidates,
@@ -392,10 +394,10 @@ unsafe fn weigh_avx2(
     let masked = spec.floor > 0.0;
     let gathering = spec.gather != f32::INFINITY;
     match (masked, gathering) {
-        (false, false) => weigh_with::<false, false>(source, spec, first, candidates),
-        (false, true) => weigh_with::<false, true>(source, spec, first, candidates),
-        (true, false) => weigh_with::<true, false>(source, spec, first, candidates),
-        (true, true) => weigh_with::<true, true>(source, spec, first, candidates),
+        (false, false) => weigh_with::<false, false>(source, ahead, spec, first, candidates),
+        (false, true) => weigh_with::<false, true>(source, ahead, spec, first, candidates),
+        (true, false) => weigh_with::<true, false>(source, ahead, spec, first, candidates),
+        (true, true) => weigh_with::<true, true>(source, ahead, spec, first, candidates),
     }
 }
 
@@ -405,6 +407,7 @@ unsafe fn weigh_avx2(
 #[target_feature(enable = "avx2,fma")]
 unsafe fn weigh_with<const MASKED: bool, const GATHER: bool>(
     source: &[f32],
+    ahead: &[f32],
     spec: &WeighSpec,
     first: u32,
     candidates: &mut Candidates,
@@ -424,6 +427,7 @@ unsafe fn weigh_with<const MASKED: bool, const GATHER: bool>(
     }
     let mut packer = GATHER.then(|| Packer::new(candidates));
     for at in (0..body).step_by(step) {
+        prefetch_step(ahead, at);
         let pointer = source.as_ptr().add(at);
         let inputs: [__m256; UNROLL] = std::array::from_fn(|lane| {
             _mm256_sub_ps(_mm256_loadu_ps(pointer.add(lane * WIDTH)), max_lanes)
@@ -558,11 +562,19 @@ unsafe fn retain_avx2(candidates: &mut Candidates, floor: f32) {
 /// f32 values per 64-byte cache line.
 const LINE_VALUES: usize = 16;
 
-/// Prefetch hints (to the second-level cache) for every cache line of `values`.
-fn prefetch(values: &[f32]) {
-    for line in values.chunks(LINE_VALUES) {
-        // SAFETY: a prefetch is a hint that never faults, and the pointer comes from a live slice.
-        unsafe { _mm_prefetch::<_MM_HINT_T1>(line.as_ptr().cast()) };
+/// Prefetch hints (to the second-level cache) for the cache lines of `ahead` at the positions of
+/// one unrolled step from `at`, when `ahead` reaches that far. One step's worth per step spreads
+/// the next row's memory traffic evenly over the compute-bound loop, instead of in bursts that
+/// stall it.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn prefetch_step(ahead: &[f32], at: usize) {
+    if at + UNROLL * WIDTH <= ahead.len() {
+        let pointer = ahead.as_ptr().add(at);
+        for line in (0..UNROLL * WIDTH).step_by(LINE_VALUES) {
+            // A prefetch is a hint that never faults; the pointer lies inside `ahead`.
+            _mm_prefetch::<_MM_HINT_T1>(pointer.add(line).cast());
+        }
     }
 }
 

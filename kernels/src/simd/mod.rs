@@ -152,8 +152,9 @@ pub(crate) struct RowLoops {
     pub scan: fn(&[f32]) -> (f32, bool),
     /// Largest value of a NaN-free row.
     pub max: fn(&[f32]) -> f32,
-    /// Sum of fixed-point weights of `det_exp(x − max)`.
-    pub exp_sum: fn(&[f32], f32) -> u64,
+    /// Sum of fixed-point weights of `det_exp(x − max)`, prefetching the same positions of a
+    /// second slice (the row sampled next) alongside.
+    pub exp_sum: fn(&[f32], f32, &[f32]) -> u64,
     /// Stores exponentials and returns their weight sum.
     pub exp_store_sum: fn(&[f32], f32, &mut [f32]) -> u64,
     /// Exponentials in place, returning their weight sum.
@@ -170,8 +171,9 @@ pub(crate) struct RowLoops {
     pub band_masses: fn(&[f32], &[f32; BAND_EDGES]) -> [u64; BAND_EDGES],
     /// First index holding a value equal to the target.
     pub find_first: fn(&[f32], f32) -> Option<usize>,
-    /// One chunk of the weights pass (sums and gathered candidates).
-    pub weigh: fn(&[f32], &WeighSpec, u32, &mut Candidates) -> ChunkSums,
+    /// One chunk of the weights pass (sums and gathered candidates), prefetching the same
+    /// positions of a second slice (the row sampled next) alongside.
+    pub weigh: fn(&[f32], &[f32], &WeighSpec, u32, &mut Candidates) -> ChunkSums,
     /// Adds the weight of each exponential to its bucket (`bits >> HISTOGRAM_SHIFT`) of a
     /// histogram of [`HISTOGRAM_BUCKETS`] masses.
     pub histogram: fn(&[f32], &mut [u64]),
@@ -180,15 +182,13 @@ pub(crate) struct RowLoops {
     /// Writes the values in `[lower, upper)`, in order, to the start of the output and returns
     /// how many there are (the output may hold more after them).
     pub band: fn(&[f32], f32, f32, &mut Vec<f32>) -> usize,
-    /// Asks for values to be brought into the caches without waiting for them (a hint only).
-    pub prefetch: fn(&[f32]),
 }
 
 /// Portable build of the loops.
 const PORTABLE: RowLoops = RowLoops {
     scan: scan_body,
     max: max_body,
-    exp_sum: exp_sum_body,
+    exp_sum: exp_sum_portable,
     exp_store_sum: exp_store_sum_body,
     exp_in_place_sum: exp_in_place_sum_body,
     divide_store: divide_store_body,
@@ -197,12 +197,27 @@ const PORTABLE: RowLoops = RowLoops {
     band_counts: band_counts_body,
     band_masses: band_masses_body,
     find_first: find_first_body,
-    weigh: weigh_body,
+    weigh: weigh_portable,
     histogram: histogram_body,
     retain: Candidates::retain_at_least,
     band: band_body,
-    prefetch: prefetch_body,
 };
+
+/// [`exp_sum_body`]; the portable build gives no prefetch hints.
+fn exp_sum_portable(values: &[f32], max: f32, _ahead: &[f32]) -> u64 {
+    exp_sum_body(values, max)
+}
+
+/// [`weigh_body`]; the portable build gives no prefetch hints.
+fn weigh_portable(
+    source: &[f32],
+    _ahead: &[f32],
+    spec: &WeighSpec,
+    first: u32,
+    candidates: &mut Candidates,
+) -> ChunkSums {
+    weigh_body(source, spec, first, candidates)
+}
 
 impl RowLoops {
     /// The fastest build this processor supports.
@@ -245,7 +260,10 @@ mod tests {
         let (max, bad) = (fast.scan)(&values);
         assert_eq!((max, bad), (slow.scan)(&values));
         assert!(!bad);
-        assert_eq!((fast.exp_sum)(&values, max), (slow.exp_sum)(&values, max));
+        assert_eq!(
+            (fast.exp_sum)(&values, max, &[]),
+            (slow.exp_sum)(&values, max, &[])
+        );
         let mut out_fast = vec![0.0; values.len()];
         let mut out_slow = vec![0.0; values.len()];
         assert_eq!(
@@ -316,8 +334,10 @@ mod edge_tests {
             let (max, _) = (slow.scan)(&values);
             assert_eq!((fast.scan)(&values).0.to_bits(), max.to_bits());
             for shift in [max, max + 0.5, 3.0] {
-                let sum = (slow.exp_sum)(&values, shift);
-                assert_eq!((fast.exp_sum)(&values, shift), sum, "len {len}");
+                let sum = (slow.exp_sum)(&values, shift, &[]);
+                assert_eq!((fast.exp_sum)(&values, shift, &[]), sum, "len {len}");
+                // The prefetched slice is a hint only: any length gives the same sum.
+                assert_eq!((fast.exp_sum)(&values, shift, &values), sum, "len {len}");
                 let mut out_fast = vec![0.0; len];
                 let mut out_slow = vec![0.0; len];
                 assert_eq!((fast.exp_store_sum)(&values, shift, &mut out_fast), sum);
@@ -363,8 +383,8 @@ mod edge_tests {
                     let context = format!("len {len} floor {floor} gather {gather}");
                     let mut fast_candidates = Candidates::default();
                     let mut slow_candidates = Candidates::default();
-                    let a = (fast.weigh)(&values, &spec, 77, &mut fast_candidates);
-                    let b = (slow.weigh)(&values, &spec, 77, &mut slow_candidates);
+                    let a = (fast.weigh)(&values, &values, &spec, 77, &mut fast_candidates);
+                    let b = (slow.weigh)(&values, &[], &spec, 77, &mut slow_candidates);
                     assert_eq!(a, b, "{context}");
                     assert_eq!(fast_candidates, slow_candidates, "{context}");
                     assert_eq!(b.all, (slow.masked_sum)(&exponentials, 0.0));

@@ -247,10 +247,6 @@ pub(super) fn histogram_body(exponentials: &[f32], histogram: &mut [u64]) {
     }
 }
 
-/// No prefetch hint on the portable build.
-#[inline(always)]
-pub(super) fn prefetch_body(_values: &[f32]) {}
-
 /// Writes the values in `[lower, upper)`, in order, to the start of `out` and returns how many
 /// there are (`out` may hold more after them).
 #[inline(always)]
