@@ -248,14 +248,27 @@ mod accelerated {
 
     /// For each of `RX` input rows, the dot products with four weight rows as one vector: each
     /// lane sums its eight partial sums as [`reduce`](super::reduce) does; the caller adds the
-    /// scalar tail.
+    /// scalar tail. Each cache line's worth of columns also prefetches the same columns of the
+    /// `ahead` rows, so the next groups' memory traffic is spread evenly over this one's.
     #[target_feature(enable = "avx2,fma")]
-    fn block4<const RX: usize>(weights: [&[f32]; GROUP], inputs: [&[f32]; RX]) -> [__m128; RX] {
+    fn block4<const RX: usize>(
+        weights: [&[f32]; GROUP],
+        ahead: &[&[f32]],
+        inputs: [&[f32]; RX],
+    ) -> [__m128; RX] {
         let inner = inputs[0].len();
         let full = inner - inner % LANES;
         let mut acc = [[_mm256_setzero_ps(); RX]; GROUP];
         let mut k = 0;
         while k < full {
+            if k % LINE_VALUES == 0 {
+                for row in ahead {
+                    if let Some(line) = row.get(k..).filter(|line| !line.is_empty()) {
+                        // A prefetch is a hint that never faults; the pointer lies inside `row`.
+                        _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
+                    }
+                }
+            }
             // SAFETY: every row holds `inner >= k + LANES` values, so each 8-wide load is in bounds.
             unsafe {
                 let mut xv = [_mm256_setzero_ps(); RX];
@@ -320,12 +333,13 @@ mod accelerated {
     #[target_feature(enable = "avx2,fma")]
     fn rows_block<const RX: usize>(
         weights: [&[f32]; GROUP],
+        ahead: &[&[f32]],
         inputs: [&[f32]; RX],
         full: usize,
         dst: &mut [&mut [f32]],
         n: usize,
     ) {
-        let sums = block4::<RX>(weights, inputs);
+        let sums = block4::<RX>(weights, ahead, inputs);
         for ((&lanes, input), out_row) in sums.iter().zip(inputs).zip(dst.iter_mut()) {
             store4(lanes, weights, input, full, &mut out_row[n..]);
         }
@@ -341,28 +355,33 @@ mod accelerated {
         let mut n = 0;
         while n + GROUP <= weight_rows {
             let ws = [weight(n), weight(n + 1), weight(n + 2), weight(n + 3)];
-            if let Some(ahead) =
-                w.get((n + PREFETCH_AHEAD) * inner..(n + PREFETCH_AHEAD + GROUP) * inner)
-            {
-                for line in ahead.chunks(LINE_VALUES) {
-                    _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
+            // The group PREFETCH_AHEAD rows on, prefetched during this group's first row block.
+            let ahead_rows: [&[f32]; GROUP] = std::array::from_fn(|j| {
+                let row = n + PREFETCH_AHEAD + j;
+                if row < weight_rows {
+                    weight(row)
+                } else {
+                    &[]
                 }
-            }
+            });
+            let mut ahead: &[&[f32]] = &ahead_rows;
             let mut r = 0;
             while r + 3 <= rows {
                 rows_block(
                     ws,
+                    ahead,
                     [input(r), input(r + 1), input(r + 2)],
                     full,
                     &mut dst[r..],
                     n,
                 );
+                ahead = &[];
                 r += 3;
             }
             if r + 2 <= rows {
-                rows_block(ws, [input(r), input(r + 1)], full, &mut dst[r..], n);
+                rows_block(ws, ahead, [input(r), input(r + 1)], full, &mut dst[r..], n);
             } else if r < rows {
-                rows_block(ws, [input(r)], full, &mut dst[r..], n);
+                rows_block(ws, ahead, [input(r)], full, &mut dst[r..], n);
             }
             n += GROUP;
         }
