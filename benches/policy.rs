@@ -11,9 +11,15 @@ use medgym::train::optim::{Optimizer, OptimizerConfig};
 
 const VOCAB: usize = 151_936;
 
-fn small_model() -> HfModel {
-    // Reuse freed buffers as the medgym binary does (see medgym_policy::memory).
+/// The process settings the medgym binary makes at start-up: reuse freed buffers, and a settled
+/// thread count (see `medgym_policy::memory` and `medgym_policy::threads`).
+fn process_settings() {
     medgym::policy::memory::retain_freed_memory();
+    medgym::policy::threads::settle_thread_count();
+}
+
+fn small_model() -> HfModel {
+    process_settings();
     let cfg = HfConfig::qwen2_text(VOCAB, 256, 688, 4, 4, 2, 4096, true).expect("config");
     HfModel::new_random(&cfg, 1, DType::F32, &Device::Cpu).expect("model")
 }
@@ -109,6 +115,7 @@ fn sft_step(c: &mut Criterion) {
 }
 
 fn generation_qwen25_05b(c: &mut Criterion) {
+    process_settings();
     let cfg = HfConfig::qwen2_text(VOCAB, 896, 4864, 24, 14, 2, 4096, true).expect("config");
     let model = HfModel::new_random(&cfg, 2, DType::F32, &Device::Cpu).expect("model");
     let inputs = prompts(1, 64);

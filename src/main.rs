@@ -78,6 +78,8 @@ fn run(cli: Cli) -> Result<(), MedgymError> {
 fn main() -> ExitCode {
     // Training and generation allocate and free GB-sized tensors every step: keep freed memory.
     medgym::policy::memory::retain_freed_memory();
+    // Before any thread starts: candle would otherwise re-read the CPU topology on every matmul.
+    medgym::policy::threads::settle_thread_count();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

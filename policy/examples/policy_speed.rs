@@ -50,6 +50,7 @@ fn report(label: &str, (overall, prefill, decode): (f64, f64, f64)) {
 fn main() -> Result<()> {
     // As the medgym binary does: reuse freed buffers instead of faulting them back in each step.
     let retained = medgym_policy::memory::retain_freed_memory();
+    medgym_policy::threads::settle_thread_count();
     println!("freed memory retained in the process: {retained}");
     let which: Vec<String> = std::env::args().skip(1).collect();
     let wants = |k: &str| which.is_empty() || which.iter().any(|w| w == k);

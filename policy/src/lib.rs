@@ -13,6 +13,7 @@ pub mod model;
 pub mod ops;
 pub mod params;
 pub mod skinny;
+pub mod threads;
 pub mod tokenizer;
 pub mod vision;
 
