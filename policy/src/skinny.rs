@@ -8,7 +8,7 @@
 //! result does not depend on the other rows of the batch. Backward uses ordinary matrix products.
 
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
-use rayon::prelude::*;
+use std::sync::{Mutex, PoisonError};
 
 use crate::error::Result;
 
@@ -104,7 +104,11 @@ fn product(x: &[f32], rows: usize, w: &[f32], out: usize, inner: usize) -> Vec<f
         (kernel.run)(x, rows, w, inner, &mut dst);
         return result;
     }
-    let per_task = rows_per_task(out, rayon::current_num_threads());
+    // candle's barrier pool runs the tasks with the calling thread taking part, and its workers
+    // spin briefly before sleeping: a decode step makes ~170 of these calls in a row, and waking
+    // threads (and then the caller) for each cost more than the work of the small ones.
+    let pool = candle_core::utils::barrier_pool();
+    let per_task = rows_per_task(out, pool.n_workers() + 1);
     // Each task owns the same column range of every output row, so it writes in place.
     let mut tasks: Vec<Vec<&mut [f32]>> = (0..out.div_ceil(per_task))
         .map(|_| Vec::with_capacity(rows))
@@ -114,9 +118,15 @@ fn product(x: &[f32], rows: usize, w: &[f32], out: usize, inner: usize) -> Vec<f
             task.push(columns);
         }
     }
-    w.par_chunks(per_task * inner)
-        .zip(tasks.par_iter_mut())
-        .for_each(|(weights, dst)| (kernel.run)(x, rows, weights, inner, dst));
+    let tasks: Vec<Mutex<Vec<&mut [f32]>>> = tasks.into_iter().map(Mutex::new).collect();
+    let weights: Vec<&[f32]> = w.chunks(per_task * inner).collect();
+    pool.execute_chunked(tasks.len(), |range| {
+        for (task, weights) in tasks[range.clone()].iter().zip(&weights[range]) {
+            // The pool hands each task to exactly one thread, so the lock is never contended.
+            let mut dst = task.lock().unwrap_or_else(PoisonError::into_inner);
+            (kernel.run)(x, rows, weights, inner, &mut dst);
+        }
+    });
     result
 }
 
@@ -253,7 +263,7 @@ mod accelerated {
     #[target_feature(enable = "avx2,fma")]
     fn block4<const RX: usize>(
         weights: [&[f32]; GROUP],
-        ahead: &[&[f32]],
+        ahead: &[f32],
         inputs: [&[f32]; RX],
     ) -> [__m128; RX] {
         let inner = inputs[0].len();
@@ -262,11 +272,12 @@ mod accelerated {
         let mut k = 0;
         while k < full {
             if k % LINE_VALUES == 0 {
-                for row in ahead {
-                    if let Some(line) = row.get(k..).filter(|line| !line.is_empty()) {
-                        // A prefetch is a hint that never faults; the pointer lies inside `row`.
-                        _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
-                    }
+                // `ahead` holds whole rows of `inner` values: the same columns of each.
+                let mut at = k;
+                while at < ahead.len() {
+                    // SAFETY: `at < ahead.len()`; a prefetch is a hint that never faults.
+                    _mm_prefetch::<_MM_HINT_T0>(unsafe { ahead.as_ptr().add(at) }.cast());
+                    at += inner;
                 }
             }
             // SAFETY: every row holds `inner >= k + LANES` values, so each 8-wide load is in bounds.
@@ -333,7 +344,7 @@ mod accelerated {
     #[target_feature(enable = "avx2,fma")]
     fn rows_block<const RX: usize>(
         weights: [&[f32]; GROUP],
-        ahead: &[&[f32]],
+        ahead: &[f32],
         inputs: [&[f32]; RX],
         full: usize,
         dst: &mut [&mut [f32]],
@@ -355,16 +366,11 @@ mod accelerated {
         let mut n = 0;
         while n + GROUP <= weight_rows {
             let ws = [weight(n), weight(n + 1), weight(n + 2), weight(n + 3)];
-            // The group PREFETCH_AHEAD rows on, prefetched during this group's first row block.
-            let ahead_rows: [&[f32]; GROUP] = std::array::from_fn(|j| {
-                let row = n + PREFETCH_AHEAD + j;
-                if row < weight_rows {
-                    weight(row)
-                } else {
-                    &[]
-                }
-            });
-            let mut ahead: &[&[f32]] = &ahead_rows;
+            // The group PREFETCH_AHEAD rows on (fewer rows near the end), prefetched during this
+            // group's first row block.
+            let ahead_start = ((n + PREFETCH_AHEAD) * inner).min(w.len());
+            let ahead_end = ((n + PREFETCH_AHEAD + GROUP) * inner).min(w.len());
+            let mut ahead: &[f32] = &w[ahead_start..ahead_end];
             let mut r = 0;
             while r + 3 <= rows {
                 rows_block(
@@ -516,6 +522,28 @@ mod tests {
         assert_eq!(rows_per_task(900, 2), 116);
         assert_eq!(rows_per_task(3, 2), 4);
         assert_eq!(rows_per_task(896, 0), 224);
+    }
+
+    #[test]
+    fn parallel_tasks_equal_one_serial_pass() {
+        // Above the parallel threshold, with a ragged last task and a tail of three rows.
+        let (rows, out, inner) = (3, 4099, 80);
+        assert!(out * inner >= PARALLEL_MIN_ELEMENTS);
+        let values = |n: usize, seed: u32| -> Vec<f32> {
+            (0..n)
+                .map(|i| {
+                    ((i as u32).wrapping_mul(2_654_435_761) ^ seed) as f32 / u32::MAX as f32 - 0.5
+                })
+                .collect()
+        };
+        let x = values(rows * inner, 3);
+        let w = values(out * inner, 4);
+        let parallel = product(&x, rows, &w, out, inner);
+        let mut serial = vec![0f32; rows * out];
+        let mut dst: Vec<&mut [f32]> = serial.chunks_mut(out).collect();
+        (RowKernel::detect().run)(&x, rows, &w, inner, &mut dst);
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&parallel), bits(&serial));
     }
 
     #[test]
