@@ -4,6 +4,8 @@
 
 use std::arch::x86_64::*;
 
+mod pack;
+
 use super::portable::*;
 use super::{
     Candidates, ChunkSums, RowLoops, WeighSpec, BAND_EDGES, HISTOGRAM_BUCKETS, HISTOGRAM_SHIFT,
@@ -12,6 +14,7 @@ use crate::detmath::{
     det_exp, fixed_weight, EXP_COEFFICIENTS, EXP_INPUT_FLOOR, FIXED_POINT_SCALE, LN2_HIGH, LN2_LOW,
     LOG2_E, ROUNDING_MAGIC, ROUND_TO_INTEGER,
 };
+use pack::{Packer, PACK_ORDER};
 
 /// f32 lanes per vector.
 const WIDTH: usize = 8;
@@ -311,74 +314,6 @@ unsafe fn find_first_avx2(values: &[f32], target: f32) -> Option<usize> {
         }
     }
     find_first_body(&values[body..], target).map(|offset| body + offset)
-}
-
-/// For each 8-bit lane mask, the selected lane numbers in increasing order (then zeros).
-const PACK_ORDER: [[u8; WIDTH]; 256] = pack_order();
-
-/// Builds [`PACK_ORDER`].
-const fn pack_order() -> [[u8; WIDTH]; 256] {
-    let mut table = [[0u8; WIDTH]; 256];
-    let mut mask = 0;
-    while mask < 256 {
-        let mut lane = 0;
-        let mut next = 0;
-        while lane < WIDTH {
-            if mask & (1 << lane) != 0 {
-                table[mask][next] = lane as u8;
-                next += 1;
-            }
-            lane += 1;
-        }
-        mask += 1;
-    }
-    table
-}
-
-/// Writes packed lanes into candidate slots reserved beforehand; [`Candidates::commit`] then
-/// counts them.
-struct Packer<'a> {
-    /// Free index slots.
-    indices: &'a mut [u32],
-    /// Free value slots.
-    values: &'a mut [f32],
-    /// Pairs written so far.
-    written: usize,
-}
-
-impl<'a> Packer<'a> {
-    /// A packer over the free slots of `candidates`.
-    fn new(candidates: &'a mut Candidates) -> Self {
-        let (indices, values) = candidates.spare();
-        Self {
-            indices,
-            values,
-            written: 0,
-        }
-    }
-
-    /// Writes the lanes selected by `mask`, with token indices `first + lane`.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn pack(&mut self, exponentials: __m256, mask: u32, first: u32) {
-        let order = _mm256_cvtepu8_epi32(_mm_loadl_epi64(
-            PACK_ORDER[mask as usize & 0xff].as_ptr().cast(),
-        ));
-        let indices = _mm256_add_epi32(
-            _mm256_set1_epi32(first as i32),
-            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-        );
-        let at = self.written;
-        _mm256_storeu_si256(
-            self.indices[at..at + WIDTH].as_mut_ptr().cast(),
-            _mm256_permutevar8x32_epi32(indices, order),
-        );
-        _mm256_storeu_ps(
-            self.values[at..at + WIDTH].as_mut_ptr(),
-            _mm256_permutevar8x32_ps(exponentials, order),
-        );
-        self.written += mask.count_ones() as usize;
-    }
 }
 
 /// [`weigh_body`] with intrinsics, specialised on whether a floor applies and whether anything is
