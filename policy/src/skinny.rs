@@ -8,6 +8,8 @@
 //! result does not depend on the other rows of the batch. Backward uses ordinary matrix products.
 
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Mutex, PoisonError};
 
 use crate::error::Result;
@@ -120,13 +122,26 @@ fn product(x: &[f32], rows: usize, w: &[f32], out: usize, inner: usize) -> Vec<f
     }
     let tasks: Vec<Mutex<Vec<&mut [f32]>>> = tasks.into_iter().map(Mutex::new).collect();
     let weights: Vec<&[f32]> = w.chunks(per_task * inner).collect();
+    // A panic inside the pool would poison candle's pool lock for the rest of the process: it is
+    // caught in the task and raised again here, in the caller, once the pool is done.
+    let first_panic: Mutex<Option<Box<dyn Any + Send>>> = Mutex::new(None);
     pool.execute_chunked(tasks.len(), |range| {
         for (task, weights) in tasks[range.clone()].iter().zip(&weights[range]) {
             // The pool hands each task to exactly one thread, so the lock is never contended.
             let mut dst = task.lock().unwrap_or_else(PoisonError::into_inner);
-            (kernel.run)(x, rows, weights, inner, &mut dst);
+            let run = AssertUnwindSafe(|| (kernel.run)(x, rows, weights, inner, &mut dst));
+            if let Err(payload) = panic::catch_unwind(run) {
+                let mut first = first_panic.lock().unwrap_or_else(PoisonError::into_inner);
+                first.get_or_insert(payload);
+            }
         }
     });
+    if let Some(payload) = first_panic
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+    {
+        panic::resume_unwind(payload);
+    }
     result
 }
 
