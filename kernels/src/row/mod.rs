@@ -236,13 +236,15 @@ fn draw_streamed(
     } else {
         &workspace.values
     };
+    // Without the identity, the raw sum above already prefetched the next row.
+    let ahead: &[f32] = if identity { next_row } else { &[] };
     let stream = &mut workspace.stream;
     let Some(settled) = streamed::weigh_row(
         &loops,
         stream,
         &mut workspace.select,
         source,
-        next_row,
+        ahead,
         processed_max,
         params,
     ) else {
