@@ -156,21 +156,18 @@ fn gradients_match_general_product() {
         .expect("sum")
         .backward()
         .expect("bwd");
+    let gradient = |grads: &candle_core::backprop::GradStore, var: &Var| -> Vec<f32> {
+        grads
+            .get(var.as_tensor())
+            .expect("gradient")
+            .flatten_all()
+            .expect("f")
+            .to_vec1()
+            .expect("v")
+    };
     for var in [&x, &w] {
-        let a: Vec<f32> = fast
-            .get(var.as_tensor())
-            .expect("a")
-            .flatten_all()
-            .expect("f")
-            .to_vec1()
-            .expect("v");
-        let b: Vec<f32> = slow
-            .get(var.as_tensor())
-            .expect("b")
-            .flatten_all()
-            .expect("f")
-            .to_vec1()
-            .expect("v");
+        let a = gradient(&fast, var);
+        let b = gradient(&slow, var);
         for (p, q) in a.iter().zip(&b) {
             assert!((p - q).abs() <= 1e-5 * (1.0 + q.abs()));
         }
