@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod decoder;
 pub mod error;
+pub mod head_logprobs;
 pub mod hf;
 pub mod layers;
 pub mod memory;

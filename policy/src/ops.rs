@@ -59,7 +59,7 @@ struct TargetLogprobs {
 /// `exp(x)` for `x <= 0` from a range reduction and a degree-6 polynomial (relative error below
 /// 2e-7), written without branches so the row loops vectorise.
 #[inline(always)]
-fn exp_nonpositive(x: f32) -> f32 {
+pub(crate) fn exp_nonpositive(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     const LN2_HIGH: f32 = 0.693_145_75;
     const LN2_LOW: f32 = 1.428_606_8e-6;
@@ -95,7 +95,7 @@ fn row_max(row: &[f32]) -> f32 {
 }
 
 /// `ln Σ exp(x)` of a row.
-fn row_log_sum_exp(row: &[f32]) -> f32 {
+pub(crate) fn row_log_sum_exp(row: &[f32]) -> f32 {
     let max = row_max(row);
     if !max.is_finite() {
         // All −inf (or +inf / NaN): let ordinary arithmetic give −inf / NaN as log_softmax does.
@@ -115,7 +115,11 @@ fn row_log_sum_exp(row: &[f32]) -> f32 {
 }
 
 /// Runs `work(first_row, rows_chunk)` over `out` split into row blocks on all available cores.
-fn for_row_blocks<T: Send>(out: &mut [T], row_len: usize, work: impl Fn(usize, &mut [T]) + Sync) {
+pub(crate) fn for_row_blocks<T: Send>(
+    out: &mut [T],
+    row_len: usize,
+    work: impl Fn(usize, &mut [T]) + Sync,
+) {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let block = ROWS_PER_TASK * row_len.max(1);
     if threads <= 1 || out.len() <= block {
@@ -132,11 +136,14 @@ fn for_row_blocks<T: Send>(out: &mut [T], row_len: usize, work: impl Fn(usize, &
 }
 
 /// The f32 data of a contiguous tensor laid out as `layout`.
-fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> candle_core::Result<&'a [f32]> {
+pub(crate) fn contiguous_f32<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> candle_core::Result<&'a [f32]> {
     let data = storage.as_slice::<f32>()?;
     match layout.contiguous_offsets() {
         Some((start, end)) => Ok(&data[start..end]),
-        None => candle_core::bail!("target-logprobs expects contiguous logits"),
+        None => candle_core::bail!("target-logprobs expects contiguous f32 data"),
     }
 }
 

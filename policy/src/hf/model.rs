@@ -443,7 +443,11 @@ impl HfModel {
             return Ok(Tensor::zeros((b, len), self.dtype, &self.device)?);
         }
         // The last column predicts nothing here: leave it out before the (large) output head.
-        let logits = self.logits(&hidden.narrow(1, 0, len - 1)?.contiguous()?)?;
+        let d = self.config.text.hidden_size;
+        let predicting = hidden
+            .narrow(1, 0, len - 1)?
+            .contiguous()?
+            .reshape((b * (len - 1), d))?;
         let mut targets = Vec::with_capacity(b * (len - 1));
         let mut keep = Vec::with_capacity(b * (len - 1));
         for (input, &pad) in inputs.iter().zip(&pads) {
@@ -457,9 +461,9 @@ impl HfModel {
                 keep.push(if real { 1f32 } else { 0f32 });
             }
         }
-        let vocab = self.config.text.vocab_size;
-        let logp = crate::ops::target_logprobs(&logits.reshape((b * (len - 1), vocab))?, &targets)?
-            .reshape((b, len - 1))?;
+        let logp =
+            crate::head_logprobs::head_target_logprobs(&predicting, &self.lm_head, &targets)?
+                .reshape((b, len - 1))?;
         let keep = Tensor::from_vec(keep, (b, len - 1), &self.device)?.to_dtype(logp.dtype())?;
         let picked = (logp * keep)?;
         let first = Tensor::zeros((b, 1), picked.dtype(), &self.device)?;
