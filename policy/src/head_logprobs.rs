@@ -8,8 +8,10 @@
 //! gradient in place and runs the two products from there. The three products are the calls
 //! candle's CPU matmul makes for the composed path, and the per-row arithmetic is
 //! [`crate::ops::target_logprobs`]'s, so values and gradients are bit-identical to
-//! `target_logprobs(&hidden.matmul(&weight.t())?, targets)`. A weight that is neither a variable
-//! nor computed from one (a frozen head) gets no gradient product at all.
+//! `target_logprobs(&hidden.matmul(&weight.t())?, targets)` (candle without its `mkl` or
+//! `accelerate` features, which use other products). An input that is neither a variable nor
+//! computed from one gets no gradient product; `HfModel` keeps every parameter as a variable, so
+//! its head's product always runs, as in the composed path.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -31,13 +33,7 @@ pub fn head_target_logprobs(hidden: &Tensor, weight: &Tensor, targets: &[u32]) -
             "head_target_logprobs: hidden size {d} does not match the head's {weight_d} columns"
         )));
     }
-    let fused = rows > SKINNY_MAX_ROWS
-        && vocab > 0
-        && hidden.device().is_cpu()
-        && weight.device().is_cpu()
-        && hidden.dtype() == DType::F32
-        && weight.dtype() == DType::F32;
-    if !fused {
+    if !takes_fused_op(hidden, weight)? {
         return crate::ops::target_logprobs(&matmul_transposed(hidden, weight)?, targets);
     }
     if targets.len() != rows {
@@ -54,18 +50,31 @@ pub fn head_target_logprobs(hidden: &Tensor, weight: &Tensor, targets: &[u32]) -
     let op = HeadTargetLogprobs {
         targets: targets.to_vec(),
         keep_logits: hidden.track_op() || weight.track_op(),
-        saved_logits: Mutex::new(None),
+        saved_logits: Arc::default(),
     };
     Ok(hidden
         .contiguous()?
         .apply_op2_arc(&weight.contiguous()?, Arc::new(Box::new(op)))?)
 }
 
+/// Whether [`head_target_logprobs`] takes the fused op: f32 on the CPU, more rows than the
+/// skinny product takes, a non-empty vocabulary.
+fn takes_fused_op(hidden: &Tensor, weight: &Tensor) -> Result<bool> {
+    let (rows, _) = hidden.dims2()?;
+    let (vocab, _) = weight.dims2()?;
+    Ok(rows > SKINNY_MAX_ROWS
+        && vocab > 0
+        && hidden.device().is_cpu()
+        && weight.device().is_cpu()
+        && hidden.dtype() == DType::F32
+        && weight.dtype() == DType::F32)
+}
+
 /// The fused op. Forward keeps its logits for backward when an input needs a gradient.
 struct HeadTargetLogprobs {
     targets: Vec<u32>,
     keep_logits: bool,
-    saved_logits: Mutex<Option<Vec<f32>>>,
+    saved_logits: Arc<Mutex<Option<Vec<f32>>>>,
 }
 
 /// A matrix operand in a flat slice: element `(i, j)` is `data[i * row_stride + j * col_stride]`.
@@ -77,11 +86,17 @@ struct Operand<'a> {
 }
 
 impl Operand<'_> {
-    /// Whether every element of a `rows × cols` matrix lies inside the slice.
+    /// Whether every element of a `rows × cols` matrix lies inside the slice (and every offset
+    /// fits an `isize`).
     fn holds(&self, rows: usize, cols: usize) -> bool {
-        rows == 0
-            || cols == 0
-            || (rows - 1) * self.row_stride + (cols - 1) * self.col_stride < self.data.len()
+        if rows == 0 || cols == 0 {
+            return true;
+        }
+        let last = (rows - 1)
+            .checked_mul(self.row_stride)
+            .zip((cols - 1).checked_mul(self.col_stride))
+            .and_then(|(down, across)| down.checked_add(across));
+        last.is_some_and(|last| last < self.data.len() && self.data.len() <= isize::MAX as usize)
     }
 }
 
@@ -93,7 +108,11 @@ fn product(
     lhs: Operand,
     rhs: Operand,
 ) -> candle_core::Result<()> {
-    if dst.len() != m * n || !lhs.holds(m, k) || !rhs.holds(k, n) {
+    if m.checked_mul(n) != Some(dst.len())
+        || n > isize::MAX as usize
+        || !lhs.holds(m, k)
+        || !rhs.holds(k, n)
+    {
         candle_core::bail!("head-target-logprobs: product operands do not match ({m}, {n}, {k})");
     }
     let threads = candle_core::utils::get_num_threads();
@@ -216,7 +235,8 @@ impl CustomOp2 for HeadTargetLogprobs {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        // A second backward through the same graph finds the logits gone and computes them again.
+        // A second backward through the same graph finds the logits gone and computes them again
+        // (from the inputs' current values: change no variable between the two).
         let mut grad = match saved {
             Some(logits) => logits,
             None => head_logits(hidden_data, weight_data, rows, d, vocab)?,

@@ -1,6 +1,7 @@
 //! A small vision-language policy on candle: ViT-style encoder + Qwen2-architecture decoder.
 //!
-//! Every path that trains uses composed, differentiable candle ops (no fused softmax, RMSNorm or rope).
+//! Every path that trains uses differentiable ops: composed candle ops (not candle's fused softmax,
+//! RMSNorm or rope, which record no backward pass) or custom ops with their own tested backward.
 
 pub mod checkpoint;
 pub mod config;

@@ -143,7 +143,7 @@ pub(crate) fn contiguous_f32<'a>(
     let data = storage.as_slice::<f32>()?;
     match layout.contiguous_offsets() {
         Some((start, end)) => Ok(&data[start..end]),
-        None => candle_core::bail!("target-logprobs expects contiguous f32 data"),
+        None => candle_core::bail!("a fused log-prob op expects contiguous f32 data"),
     }
 }
 

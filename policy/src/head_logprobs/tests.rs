@@ -56,9 +56,12 @@ fn run(
         .backward()
         .expect("backward");
     let hidden_grad = bits(grads.get(hidden.as_tensor()).expect("hidden grad"));
-    let weight_grad = grads.get(weight_var.as_tensor()).map(bits);
+    let weight_grad = grads.get(&weight).map(bits);
     (bits(&logp), hidden_grad, weight_grad)
 }
+
+/// A log-prob head under test: hidden, weight, targets → per-row log-probs.
+type HeadFn = dyn Fn(&Tensor, &Tensor, &[u32]) -> Result<Tensor>;
 
 fn composed(hidden: &Tensor, weight: &Tensor, targets: &[u32]) -> Result<Tensor> {
     target_logprobs(&hidden.matmul(&weight.t()?)?, targets)
@@ -86,7 +89,17 @@ fn a_frozen_head_gets_no_gradient_and_the_hidden_one_is_unchanged() {
 }
 
 #[test]
-fn few_rows_take_the_composed_path_with_the_same_values() {
+fn only_f32_cpu_inputs_with_many_rows_take_the_fused_op() {
+    let weight = matrix(300, 8, 2, 1.0);
+    let routes = |rows: usize, dtype: DType| {
+        let hidden = matrix(rows, 8, 1, 1.0).to_dtype(dtype).expect("dtype");
+        let weight = weight.to_dtype(dtype).expect("dtype");
+        takes_fused_op(&hidden, &weight).expect("route")
+    };
+    assert!(!routes(SKINNY_MAX_ROWS, DType::F32));
+    assert!(routes(SKINNY_MAX_ROWS + 1, DType::F32));
+    assert!(!routes(SKINNY_MAX_ROWS + 1, DType::BF16));
+    // Few rows give the skinny product's values, as generation's logits do.
     let fused = run(head_target_logprobs, 5, 8, 300, false);
     let reference = run(
         |h, w, t| target_logprobs(&matmul_transposed(h, w)?, t),
@@ -96,6 +109,29 @@ fn few_rows_take_the_composed_path_with_the_same_values() {
         false,
     );
     assert_eq!(fused, reference);
+}
+
+#[test]
+fn forward_keeps_the_logits_only_for_backward_and_backward_takes_them() {
+    let hidden = Var::from_tensor(&matrix(70, 4, 7, 1.0)).expect("hidden");
+    let weight = matrix(90, 4, 8, 1.0);
+    let targets: Vec<u32> = (0..70).map(|r| (r % 90) as u32).collect();
+    for keep_logits in [false, true] {
+        let saved = Arc::new(Mutex::new(None));
+        let op = HeadTargetLogprobs {
+            targets: targets.clone(),
+            keep_logits,
+            saved_logits: Arc::clone(&saved),
+        };
+        let logp = hidden
+            .as_tensor()
+            .apply_op2_arc(&weight, Arc::new(Box::new(op)))
+            .expect("forward");
+        let held = |saved: &Mutex<Option<Vec<f32>>>| saved.lock().expect("lock").is_some();
+        assert_eq!(held(&saved), keep_logits);
+        logp.sum_all().expect("sum").backward().expect("backward");
+        assert!(!held(&saved), "backward takes the saved logits");
+    }
 }
 
 #[test]
@@ -131,6 +167,31 @@ fn masked_logits_and_bad_inputs() {
         .to_vec1()
         .expect("values");
     assert!(logp.iter().all(|&v| v == f32::NEG_INFINITY), "{logp:?}");
+    // Backward through the masked token: rows whose target is −inf recompute their lse.
+    let hidden_var = Var::from_tensor(&positive).expect("var");
+    let weight_var = Var::from_tensor(&weight).expect("var");
+    let mixed: Vec<u32> = (0..70)
+        .map(|r| if r % 3 == 0 { 8 } else { r % 8 })
+        .collect();
+    let row_weights = Tensor::from_vec(
+        (0..70)
+            .map(|r| if r % 5 == 0 { 0.0 } else { 0.5 })
+            .collect::<Vec<f32>>(),
+        70,
+        &Device::Cpu,
+    )
+    .expect("row weights");
+    let gradients = |head: &HeadFn| {
+        let logp = head(hidden_var.as_tensor(), weight_var.as_tensor(), &mixed).expect("logp");
+        let grads = (logp * &row_weights)
+            .expect("mul")
+            .sum_all()
+            .expect("sum")
+            .backward()
+            .expect("backward");
+        [&hidden_var, &weight_var].map(|v| bits(grads.get(v.as_tensor()).expect("grad")))
+    };
+    assert_eq!(gradients(&head_target_logprobs), gradients(&composed));
     assert!(head_target_logprobs(&hidden, &weight, &targets[..69]).is_err());
     assert!(head_target_logprobs(&hidden, &weight, &[9; 70]).is_err());
     let narrow = matrix(9, 3, 6, 1.0);
