@@ -1,12 +1,12 @@
 //! One-shot timings of the policy bench scenarios (random f32 weights, CPU), printed as numbers.
 //! The criterion bench `benches/policy.rs` measures the same with repetitions.
 //!
-//! cargo run --release -p medgym-policy --example policy_speed [gen|sft|05b]...
+//! cargo run --release -p medgym-policy --example policy_speed [gen|sft|sft-frozen-embed|sft-lora|05b]...
 
 use std::time::Instant;
 
 use candle_core::{DType, Device, D};
-use medgym_policy::hf::{HfConfig, HfInput, HfModel};
+use medgym_policy::hf::{HfConfig, HfInput, HfModel, LoraConfig, LoraInit};
 use medgym_policy::Result;
 
 const VOCAB: usize = 151_936;
@@ -47,6 +47,36 @@ fn report(label: &str, (overall, prefill, decode): (f64, f64, f64)) {
     println!("{label}: {overall:.1} tokens/s overall (prefill {prefill:.2} s, decode {decode:.1} tokens/s)");
 }
 
+/// Three SFT steps at 8×256 (log-probs, backward, a plain SGD update of whatever got a gradient).
+fn sft_steps(model: &HfModel, label: &str) -> Result<()> {
+    // The first step also pays for first-touch page faults; later ones are steady.
+    let inputs = prompts(8, 256);
+    let vars: Vec<_> = model
+        .named_vars()
+        .into_iter()
+        .chain(model.lora_vars())
+        .collect();
+    for step in 0..3 {
+        let start = Instant::now();
+        let logp = model.token_logprobs(&inputs)?;
+        let loss = (logp.sum_all()?.neg()? / (8.0 * 255.0))?;
+        let forward = start.elapsed();
+        let grads = loss.backward()?;
+        let lr = 1e-5;
+        for (_, var) in &vars {
+            if let Some(g) = grads.get(var.as_tensor()) {
+                var.set(&(var.as_tensor() - (g * lr)?)?)?;
+            }
+        }
+        println!(
+            "qwen2 h256 {label} {step} 8x256: {:.2} s (forward {:.2} s)",
+            start.elapsed().as_secs_f64(),
+            forward.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     // As the medgym binary does: reuse freed buffers instead of faulting them back in each step.
     let retained = medgym_policy::memory::retain_freed_memory();
@@ -64,27 +94,36 @@ fn main() -> Result<()> {
             );
         }
         if wants("sft") {
-            // Three steps: the first also pays for first-touch page faults; later ones are steady.
-            let inputs = prompts(8, 256);
-            for step in 0..3 {
-                let start = Instant::now();
-                let logp = model.token_logprobs(&inputs)?;
-                let loss = (logp.sum_all()?.neg()? / (8.0 * 255.0))?;
-                let forward = start.elapsed();
-                let grads = loss.backward()?;
-                let lr = 1e-5;
-                for (_, var) in model.named_vars() {
-                    if let Some(g) = grads.get(var.as_tensor()) {
-                        var.set(&(var.as_tensor() - (g * lr)?)?)?;
-                    }
-                }
-                println!(
-                    "qwen2 h256 sft step {step} 8x256: {:.2} s (forward {:.2} s)",
-                    start.elapsed().as_secs_f64(),
-                    forward.as_secs_f64()
-                );
-            }
+            sft_steps(&model, "sft step")?;
         }
+    }
+    if which.iter().any(|w| w == "sft-frozen-embed") {
+        // The tied embedding frozen: the output head's weight product is skipped.
+        let mut model = HfModel::new_random(&small, 1, DType::F32, &Device::Cpu)?;
+        model.freeze(|name| name == "model.embed_tokens.weight")?;
+        sft_steps(&model, "sft step, embedding frozen")?;
+    }
+    if which.iter().any(|w| w == "sft-lora") {
+        // LoRA training: every base parameter frozen, rank-16 adapters on all projections.
+        let mut model = HfModel::new_random(&small, 1, DType::F32, &Device::Cpu)?;
+        model.freeze(|_| true)?;
+        let lora = LoraConfig {
+            r: 16,
+            lora_alpha: 32.0,
+            target_modules: [
+                "q_proj",
+                "k_proj",
+                "v_proj",
+                "o_proj",
+                "gate_proj",
+                "up_proj",
+                "down_proj",
+            ]
+            .map(String::from)
+            .to_vec(),
+        };
+        model.add_lora(&lora, LoraInit::Standard { seed: 2 })?;
+        sft_steps(&model, "sft step, LoRA r16 on a frozen base")?;
     }
     for (key, dtype) in [
         ("05b", DType::F32),

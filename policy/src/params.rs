@@ -21,8 +21,17 @@ pub enum Init {
 }
 
 enum Source {
-    Random { rng: Box<ChaCha8Rng> },
-    Loaded { tensors: BTreeMap<String, Tensor> },
+    Random {
+        rng: Box<ChaCha8Rng>,
+    },
+    Loaded {
+        tensors: BTreeMap<String, Tensor>,
+    },
+    /// A built model's own variables, handed out detached where `frozen` holds the name.
+    Existing {
+        vars: BTreeMap<String, Var>,
+        frozen: BTreeSet<String>,
+    },
 }
 
 /// Hands out named parameters while modules are built and records them as trainable `Var`s.
@@ -67,6 +76,25 @@ impl ParamBuilder {
         }
     }
 
+    /// A built model's variables again, the same storage: names in `frozen` come back detached
+    /// (no gradient flows to them), the others as the variables themselves.
+    pub fn existing(
+        vars: BTreeMap<String, Var>,
+        frozen: BTreeSet<String>,
+        origin: &str,
+        dtype: DType,
+        device: &Device,
+    ) -> Self {
+        Self {
+            source: Source::Existing { vars, frozen },
+            device: device.clone(),
+            dtype,
+            vars: BTreeMap::new(),
+            problems: Vec::new(),
+            origin: origin.to_string(),
+        }
+    }
+
     /// Fetch (or create) the parameter `name` with `shape`.
     pub fn get(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Tensor> {
         let tensor = match &mut self.source {
@@ -82,6 +110,30 @@ impl ParamBuilder {
                     Init::Constant(v) => vec![v as f32; count],
                 };
                 Tensor::from_vec(values, shape, &self.device)?.to_dtype(self.dtype)?
+            }
+            Source::Existing { vars, frozen } => {
+                return match vars.remove(name) {
+                    Some(var) if var.dims() == shape => {
+                        let handle = if frozen.contains(name) {
+                            var.as_tensor().detach()
+                        } else {
+                            var.as_tensor().clone()
+                        };
+                        self.vars.insert(name.to_string(), var);
+                        Ok(handle)
+                    }
+                    Some(var) => {
+                        self.problems.push(format!(
+                            "{name}: shape {:?}, expected {shape:?}",
+                            var.dims()
+                        ));
+                        Ok(Tensor::zeros(shape, self.dtype, &self.device)?)
+                    }
+                    None => {
+                        self.problems.push(format!("{name}: missing"));
+                        Ok(Tensor::zeros(shape, self.dtype, &self.device)?)
+                    }
+                };
             }
             Source::Loaded { tensors } => match tensors.remove(name) {
                 Some(t) if t.dims() == shape => t.to_dtype(self.dtype)?.to_device(&self.device)?,
@@ -105,10 +157,12 @@ impl ParamBuilder {
     /// Finish: every loaded tensor must have been used and every requested one found.
     pub fn finish(self) -> Result<BTreeMap<String, Var>> {
         let mut problems = self.problems;
-        if let Source::Loaded { tensors } = &self.source {
-            let unexpected: BTreeSet<&String> = tensors.keys().collect();
-            problems.extend(unexpected.iter().map(|n| format!("{n}: unexpected")));
-        }
+        let left: Vec<&String> = match &self.source {
+            Source::Loaded { tensors } => tensors.keys().collect(),
+            Source::Existing { vars, .. } => vars.keys().collect(),
+            Source::Random { .. } => Vec::new(),
+        };
+        problems.extend(left.iter().map(|n| format!("{n}: unexpected")));
         if problems.is_empty() {
             Ok(self.vars)
         } else {

@@ -7,6 +7,7 @@ pub mod lora;
 pub mod model;
 pub mod text;
 pub mod tokenizer;
+pub mod training;
 pub mod vision;
 pub mod weights;
 

@@ -1,7 +1,7 @@
 //! A Hugging Face Qwen2 / Qwen2.5-VL model: loading, saving, batched forward, log-probs and
 //! KV-cached generation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, Var, D};
@@ -14,7 +14,7 @@ use crate::hf::text::{KvBuffer, Position3, Rotary, TextLayer};
 use crate::hf::vision::VisionTower;
 use crate::hf::weights::{describe_files, load_weights, save_weights, weight_files};
 use crate::layers::{RmsNorm, MASKED};
-use crate::params::{scalar_count, select_vars, Init, ParamBuilder};
+use crate::params::{Init, ParamBuilder};
 
 /// One sequence: token ids (image placeholders already expanded) and its images in order.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -84,7 +84,9 @@ pub struct HfModel {
     lm_head: Tensor,
     vision: Option<VisionTower>,
     rotary: Rotary,
-    vars: BTreeMap<String, Var>,
+    pub(crate) vars: BTreeMap<String, Var>,
+    /// Base parameters handed to the modules detached (see [`HfModel::freeze`]).
+    pub(crate) frozen: BTreeSet<String>,
     pub(crate) lora: Option<(LoraConfig, BTreeMap<String, Var>)>,
     pub(crate) device: Device,
     pub(crate) dtype: DType,
@@ -129,7 +131,7 @@ impl HfModel {
         )
     }
 
-    fn build(
+    pub(crate) fn build(
         config: &HfConfig,
         mut pb: ParamBuilder,
         dtype: DType,
@@ -168,6 +170,7 @@ impl HfModel {
             lm_head,
             vision,
             vars,
+            frozen: BTreeSet::new(),
             lora: None,
             device: device.clone(),
             dtype,
@@ -187,21 +190,6 @@ impl HfModel {
     /// The compute dtype.
     pub fn dtype(&self) -> DType {
         self.dtype
-    }
-
-    /// All base parameters, sorted by name.
-    pub fn named_vars(&self) -> Vec<(String, Var)> {
-        select_vars(&self.vars, |_| true)
-    }
-
-    /// Base parameters whose name passes `trainable` (freeze a sub-module by excluding its prefix).
-    pub fn trainable_vars(&self, trainable: impl Fn(&str) -> bool) -> Vec<(String, Var)> {
-        select_vars(&self.vars, trainable)
-    }
-
-    /// Number of scalar base parameters.
-    pub fn parameter_count(&self) -> usize {
-        scalar_count(&self.vars)
     }
 
     /// Write config.json and the weights (transformers-4 tensor names, which transformers 4 and 5 load).

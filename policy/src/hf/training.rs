@@ -1,0 +1,61 @@
+//! The parameters of an [`HfModel`] for training: listing, counting and freezing.
+
+use std::collections::BTreeSet;
+
+use candle_core::Var;
+
+use crate::error::{PolicyError, Result};
+use crate::hf::model::HfModel;
+use crate::params::{scalar_count, select_vars, ParamBuilder};
+
+impl HfModel {
+    /// All base parameters, sorted by name.
+    pub fn named_vars(&self) -> Vec<(String, Var)> {
+        select_vars(&self.vars, |_| true)
+    }
+
+    /// Base parameters whose name passes `trainable`, for an optimizer (see also [`Self::freeze`]).
+    pub fn trainable_vars(&self, trainable: impl Fn(&str) -> bool) -> Vec<(String, Var)> {
+        select_vars(&self.vars, trainable)
+    }
+
+    /// Number of scalar base parameters.
+    pub fn parameter_count(&self) -> usize {
+        scalar_count(&self.vars)
+    }
+
+    /// Freezes exactly the base parameters whose name passes `frozen` (`|_| false` unfreezes all)
+    /// and returns how many are frozen.
+    ///
+    /// The modules then read frozen parameters detached, so backward computes no gradient for
+    /// them, nor the products only they need (a frozen tied embedding skips the output head's
+    /// weight product, the largest of an SFT step). Values and the other parameters' gradients
+    /// stay the same bits. The storage is shared: `Var::set` on a frozen parameter still changes
+    /// the model. Freeze before attaching LoRA adapters, which are rebuilt otherwise.
+    pub fn freeze(&mut self, frozen: impl Fn(&str) -> bool) -> Result<usize> {
+        if self.lora.is_some() {
+            return Err(PolicyError::InvalidInput(
+                "freeze base parameters before attaching LoRA adapters (add_lora / load_lora)"
+                    .into(),
+            ));
+        }
+        let names: BTreeSet<String> = self.vars.keys().filter(|n| frozen(n)).cloned().collect();
+        let builder = ParamBuilder::existing(
+            self.vars.clone(),
+            names.clone(),
+            "the model's own parameters",
+            self.dtype,
+            &self.device,
+        );
+        let mut rebuilt = Self::build(&self.config, builder, self.dtype, &self.device)?;
+        rebuilt.frozen = names;
+        let count = rebuilt.frozen.len();
+        *self = rebuilt;
+        Ok(count)
+    }
+
+    /// Names of the frozen base parameters, sorted.
+    pub fn frozen_names(&self) -> Vec<String> {
+        self.frozen.iter().cloned().collect()
+    }
+}

@@ -1,0 +1,136 @@
+//! Freezing base parameters: no gradient for them, the same bits for everything else, shared
+//! storage, and LoRA adapters on top of a frozen base.
+
+mod hf_common;
+
+use candle_core::{DType, Device, Tensor};
+use hf_common::fixture;
+use medgym_policy::hf::{HfInput, HfModel, LoraConfig, LoraInit};
+
+fn model() -> HfModel {
+    HfModel::load(&fixture("qwen2_tied"), DType::F32, &Device::Cpu).expect("load")
+}
+
+/// Two left-padded sequences with more predicting columns than the skinny product's 64 rows, so
+/// the output head runs as the fused op.
+fn inputs(vocab: usize) -> Vec<HfInput> {
+    [41usize, 30]
+        .iter()
+        .enumerate()
+        .map(|(row, &len)| HfInput {
+            token_ids: (0..len)
+                .map(|i| ((row * 7919 + i * 104_729 + 3) % vocab) as u32)
+                .collect(),
+            images: Vec::new(),
+        })
+        .collect()
+}
+
+fn bits(tensor: &Tensor) -> Vec<u32> {
+    let values: Vec<f32> = tensor
+        .flatten_all()
+        .expect("flat")
+        .to_vec1()
+        .expect("values");
+    values.iter().map(|v| v.to_bits()).collect()
+}
+
+/// Each base parameter's name and the bits of its gradient (None where none flowed).
+type GradientBits = Vec<(String, Option<Vec<u32>>)>;
+
+/// Log-probs and the gradient of their sum for every base parameter.
+fn logprobs_and_gradients(model: &HfModel) -> (Vec<u32>, GradientBits) {
+    let vocab = model.config().text.vocab_size;
+    let logp = model.token_logprobs(&inputs(vocab)).expect("logprobs");
+    let grads = logp.sum_all().expect("sum").backward().expect("backward");
+    let per_var = model
+        .named_vars()
+        .into_iter()
+        .map(|(name, var)| (name, grads.get(var.as_tensor()).map(bits)))
+        .collect();
+    (bits(&logp), per_var)
+}
+
+fn is_frozen(name: &str) -> bool {
+    name == "model.embed_tokens.weight" || name.starts_with("model.layers.0.")
+}
+
+#[test]
+fn frozen_parameters_get_no_gradient_and_the_rest_the_same_bits() {
+    let plain = model();
+    let mut frozen = model();
+    let count = frozen.freeze(is_frozen).expect("freeze");
+    let names = frozen.frozen_names();
+    assert_eq!(names.len(), count);
+    assert!(names.contains(&"model.embed_tokens.weight".to_string()));
+    assert!(names.iter().all(|n| is_frozen(n)));
+    assert!(count > 1);
+    let (plain_values, plain_grads) = logprobs_and_gradients(&plain);
+    let (frozen_values, frozen_grads) = logprobs_and_gradients(&frozen);
+    assert_eq!(plain_values, frozen_values, "values");
+    for ((name, plain_grad), (_, frozen_grad)) in plain_grads.iter().zip(&frozen_grads) {
+        assert!(plain_grad.is_some(), "{name}: unfrozen gets a gradient");
+        if is_frozen(name) {
+            assert_eq!(frozen_grad, &None, "{name}: frozen");
+        } else {
+            assert_eq!(frozen_grad, plain_grad, "{name}: same gradient");
+        }
+    }
+    // Unfreezing brings every gradient back.
+    assert_eq!(frozen.freeze(|_| false).expect("unfreeze"), 0);
+    let (_, thawed_grads) = logprobs_and_gradients(&frozen);
+    assert_eq!(thawed_grads, plain_grads);
+}
+
+#[test]
+fn a_frozen_parameter_shares_its_storage_with_its_variable() {
+    let mut model = model();
+    model.freeze(|_| true).expect("freeze");
+    let vocab = model.config().text.vocab_size;
+    let before = bits(&model.token_logprobs(&inputs(vocab)).expect("before"));
+    let (_, norm) = model
+        .named_vars()
+        .into_iter()
+        .find(|(name, _)| name == "model.norm.weight")
+        .expect("final norm");
+    norm.set(&(norm.as_tensor() * 2.0).expect("scaled"))
+        .expect("set");
+    let after = bits(&model.token_logprobs(&inputs(vocab)).expect("after"));
+    assert_ne!(before, after, "setting a frozen variable changes the model");
+}
+
+#[test]
+fn adapters_train_on_a_frozen_base_and_freezing_after_them_is_refused() {
+    let lora = LoraConfig {
+        r: 2,
+        lora_alpha: 4.0,
+        target_modules: ["q_proj", "v_proj"].map(String::from).to_vec(),
+    };
+    let mut model = model();
+    model.freeze(|_| true).expect("freeze");
+    model
+        .add_lora(&lora, LoraInit::Standard { seed: 3 })
+        .expect("lora");
+    let vocab = model.config().text.vocab_size;
+    let grads = model
+        .token_logprobs(&inputs(vocab))
+        .expect("logprobs")
+        .sum_all()
+        .expect("sum")
+        .backward()
+        .expect("backward");
+    assert!(model
+        .named_vars()
+        .iter()
+        .all(|(_, var)| grads.get(var.as_tensor()).is_none()));
+    let adapters = model.lora_vars();
+    assert!(!adapters.is_empty());
+    assert!(adapters
+        .iter()
+        .all(|(_, var)| grads.get(var.as_tensor()).is_some()));
+    let refused = model.freeze(|_| false).expect_err("refused");
+    assert!(
+        refused.to_string().contains("before attaching LoRA"),
+        "{refused}"
+    );
+}
