@@ -176,25 +176,38 @@ fn image_prompt_in_a_padded_batch_matches_alone() {
 
 #[test]
 fn frozen_vision_tower_gets_no_gradient_and_the_decoder_does() {
-    let model = model();
+    let mut model = model();
     let cfg = model.config().vision.clone().expect("vision config");
     let json = reference_json(NAME);
     let input = HfInput {
         token_ids: ids(&json["prompts"][0]["ids"]),
         images: vec![patchify(&fixture_image(), &cfg).expect("patchify")],
     };
-    let loss = model
-        .token_logprobs(&[input])
-        .expect("logprobs")
-        .sum_all()
-        .expect("sum");
-    let grads = loss.backward().expect("backward");
+    let gradients = |model: &HfModel| {
+        let loss = model
+            .token_logprobs(std::slice::from_ref(&input))
+            .expect("logprobs")
+            .sum_all()
+            .expect("sum");
+        let grads = loss.backward().expect("backward");
+        model
+            .named_vars()
+            .into_iter()
+            .map(|(name, var)| (name, grads.get(var.as_tensor()).is_some()))
+            .collect::<Vec<_>>()
+    };
+    // Models start with the vision tower frozen.
+    let frozen = model.frozen_names();
+    assert!(!frozen.is_empty());
+    assert!(frozen.iter().all(|n| n.starts_with("visual.")));
+    for (name, has_gradient) in gradients(&model) {
+        assert_eq!(has_gradient, !name.starts_with("visual."), "{name}");
+    }
     let trainable = model.trainable_vars(|n| !n.starts_with("visual."));
     assert!(trainable.iter().all(|(n, _)| !n.starts_with("visual.")));
-    for (name, var) in model.named_vars() {
-        assert!(
-            grads.get(var.as_tensor()).is_some(),
-            "{name} has no gradient"
-        );
+    // Unfrozen, every parameter gets a gradient through the image.
+    assert_eq!(model.freeze(|_| false).expect("unfreeze"), 0);
+    for (name, has_gradient) in gradients(&model) {
+        assert!(has_gradient, "{name} has no gradient");
     }
 }

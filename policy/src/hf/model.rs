@@ -93,7 +93,8 @@ pub struct HfModel {
 }
 
 impl HfModel {
-    /// Load `dir` (config.json + safetensors, single or sharded), converting weights to `dtype`.
+    /// Load `dir` (config.json + safetensors, single or sharded), converting weights to `dtype`;
+    /// the vision tower starts frozen (see [`HfModel::freeze`]).
     pub fn load(dir: &Path, dtype: DType, device: &Device) -> Result<Self> {
         let config = HfConfig::from_dir(dir)?;
         let tensors = load_weights(dir, device)?;
@@ -118,17 +119,19 @@ impl HfModel {
             ParamBuilder::loaded(tensors, origin, dtype, device),
             dtype,
             device,
-        )
+        )?
+        .with_vision_frozen()
     }
 
-    /// A model with seeded random weights.
+    /// A model with seeded random weights; the vision tower starts frozen.
     pub fn new_random(config: &HfConfig, seed: u64, dtype: DType, device: &Device) -> Result<Self> {
         Self::build(
             config,
             ParamBuilder::random(seed, dtype, device),
             dtype,
             device,
-        )
+        )?
+        .with_vision_frozen()
     }
 
     pub(crate) fn build(

@@ -8,7 +8,28 @@ use crate::error::{PolicyError, Result};
 use crate::hf::model::HfModel;
 use crate::params::{scalar_count, select_vars, ParamBuilder};
 
+/// Name prefix of the vision tower's parameters.
+pub const VISION_PREFIX: &str = "visual.";
+
+/// Whether a base parameter belongs to the vision tower.
+pub fn is_vision_parameter(name: &str) -> bool {
+    name.starts_with(VISION_PREFIX)
+}
+
 impl HfModel {
+    /// The model with its vision tower (if any) frozen: how models start.
+    pub(crate) fn with_vision_frozen(mut self) -> Result<Self> {
+        if self.vision_parameter_count() > 0 {
+            self.freeze(is_vision_parameter)?;
+        }
+        Ok(self)
+    }
+
+    /// Number of vision-tower parameters (tensors).
+    fn vision_parameter_count(&self) -> usize {
+        self.vars.keys().filter(|n| is_vision_parameter(n)).count()
+    }
+
     /// All base parameters, sorted by name.
     pub fn named_vars(&self) -> Vec<(String, Var)> {
         select_vars(&self.vars, |_| true)
@@ -24,8 +45,8 @@ impl HfModel {
         scalar_count(&self.vars)
     }
 
-    /// Freezes exactly the base parameters whose name passes `frozen` (`|_| false` unfreezes all)
-    /// and returns how many are frozen.
+    /// Freezes exactly the base parameters whose name passes `frozen` (`|_| false` unfreezes all,
+    /// the vision tower included, which models start with frozen) and returns how many are frozen.
     ///
     /// The modules then read frozen parameters detached, so backward computes no gradient for
     /// them, nor the products only they need (a frozen tied embedding skips the output head's
