@@ -10,8 +10,8 @@
 //! [`crate::ops::target_logprobs`]'s, so values and gradients are bit-identical to
 //! `target_logprobs(&hidden.matmul(&weight.t())?, targets)` (candle without its `mkl` or
 //! `accelerate` features, which use other products). An input that is neither a variable nor
-//! computed from one gets no gradient product; `HfModel` keeps every parameter as a variable, so
-//! its head's product always runs, as in the composed path.
+//! computed from one gets no gradient product: `HfModel::freeze` on the embedding (tied) or the
+//! head skips the largest product of a training step.
 
 use std::sync::{Arc, Mutex, PoisonError};
 

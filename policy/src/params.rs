@@ -1,4 +1,5 @@
-//! Where weights come from while a model is built: seeded random init or a loaded checkpoint.
+//! Where weights come from while a model is built: seeded random init, a loaded checkpoint, or a
+//! built model's own variables (to rebuild it with some of them frozen).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,7 +35,7 @@ enum Source {
     },
 }
 
-/// Hands out named parameters while modules are built and records them as trainable `Var`s.
+/// Hands out named parameters while modules are built and records them as `Var`s.
 pub struct ParamBuilder {
     source: Source,
     device: Device,
@@ -112,28 +113,9 @@ impl ParamBuilder {
                 Tensor::from_vec(values, shape, &self.device)?.to_dtype(self.dtype)?
             }
             Source::Existing { vars, frozen } => {
-                return match vars.remove(name) {
-                    Some(var) if var.dims() == shape => {
-                        let handle = if frozen.contains(name) {
-                            var.as_tensor().detach()
-                        } else {
-                            var.as_tensor().clone()
-                        };
-                        self.vars.insert(name.to_string(), var);
-                        Ok(handle)
-                    }
-                    Some(var) => {
-                        self.problems.push(format!(
-                            "{name}: shape {:?}, expected {shape:?}",
-                            var.dims()
-                        ));
-                        Ok(Tensor::zeros(shape, self.dtype, &self.device)?)
-                    }
-                    None => {
-                        self.problems.push(format!("{name}: missing"));
-                        Ok(Tensor::zeros(shape, self.dtype, &self.device)?)
-                    }
-                };
+                let found = vars.remove(name);
+                let frozen = frozen.contains(name);
+                return self.existing_handle(name, shape, found, frozen);
             }
             Source::Loaded { tensors } => match tensors.remove(name) {
                 Some(t) if t.dims() == shape => t.to_dtype(self.dtype)?.to_device(&self.device)?,
@@ -152,6 +134,49 @@ impl ParamBuilder {
         let handle = var.as_tensor().clone();
         self.vars.insert(name.to_string(), var);
         Ok(handle)
+    }
+
+    /// The handle of an existing variable (detached when frozen); a zero tensor and a recorded
+    /// problem when it is missing or differs in shape, dtype or device.
+    fn existing_handle(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        found: Option<Var>,
+        frozen: bool,
+    ) -> Result<Tensor> {
+        let problem = match &found {
+            None => Some(format!("{name}: missing")),
+            Some(var) if var.dims() != shape => Some(format!(
+                "{name}: shape {:?}, expected {shape:?}",
+                var.dims()
+            )),
+            Some(var) if var.dtype() != self.dtype || !var.device().same_device(&self.device) => {
+                Some(format!(
+                    "{name}: {:?} on {:?}, expected {:?} on {:?}",
+                    var.dtype(),
+                    var.device().location(),
+                    self.dtype,
+                    self.device.location()
+                ))
+            }
+            Some(_) => None,
+        };
+        match (found, problem) {
+            (Some(var), None) => {
+                let handle = if frozen {
+                    var.as_tensor().detach()
+                } else {
+                    var.as_tensor().clone()
+                };
+                self.vars.insert(name.to_string(), var);
+                Ok(handle)
+            }
+            (_, problem) => {
+                self.problems.extend(problem);
+                Ok(Tensor::zeros(shape, self.dtype, &self.device)?)
+            }
+        }
     }
 
     /// Finish: every loaded tensor must have been used and every requested one found.

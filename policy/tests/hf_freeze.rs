@@ -77,9 +77,42 @@ fn frozen_parameters_get_no_gradient_and_the_rest_the_same_bits() {
         }
     }
     // Unfreezing brings every gradient back.
-    assert_eq!(frozen.freeze(|_| false).expect("unfreeze"), 0);
+    assert_eq!(frozen.unfreeze(|_| true).expect("unfreeze"), 0);
     let (_, thawed_grads) = logprobs_and_gradients(&frozen);
     assert_eq!(thawed_grads, plain_grads);
+}
+
+#[test]
+fn freezing_adds_to_the_frozen_set_and_trainable_vars_leave_it_out() {
+    let mut model = model();
+    assert_eq!(
+        model.freeze(|n| n == "model.norm.weight").expect("first"),
+        1
+    );
+    let total = model.named_vars().len();
+    let count = model.freeze(is_frozen).expect("second");
+    assert!(count > 2 && count < total);
+    assert!(model
+        .frozen_names()
+        .contains(&"model.norm.weight".to_string()));
+    let trainable = model.trainable_vars(|_| true);
+    assert_eq!(trainable.len(), total - count);
+    assert!(trainable
+        .iter()
+        .all(|(n, _)| !is_frozen(n) && n != "model.norm.weight"));
+    // Unfreezing some names keeps the others frozen.
+    assert_eq!(
+        model
+            .unfreeze(|n| n == "model.norm.weight")
+            .expect("unfreeze one"),
+        count - 1
+    );
+    assert!(
+        model
+            .freeze(|n| n == "no.such.parameter")
+            .expect("no match")
+            == count - 1
+    );
 }
 
 #[test]

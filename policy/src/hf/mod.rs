@@ -16,6 +16,7 @@ pub use image::{patchify, PixelPatches, RgbImage};
 pub use lora::{LoraConfig, LoraInit};
 pub use model::{HfDecodeState, HfInput, HfModel};
 pub use tokenizer::HfTokenizer;
+pub use training::{is_vision_parameter, VISION_PREFIX};
 
 /// The device to run on: CUDA device `ordinal` when asked for (needs the `cuda` feature), else the CPU.
 pub fn select_device(cuda_ordinal: Option<usize>) -> crate::Result<candle_core::Device> {

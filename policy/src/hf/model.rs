@@ -102,7 +102,8 @@ impl HfModel {
         Self::from_tensors(&config, tensors, &origin, dtype, device)
     }
 
-    /// A model from named tensors; the error lists every missing, unexpected or mis-shaped tensor.
+    /// A model from named tensors (the vision tower starts frozen); the error lists every missing,
+    /// unexpected or mis-shaped tensor.
     pub fn from_tensors(
         config: &HfConfig,
         mut tensors: BTreeMap<String, Tensor>,

@@ -35,9 +35,11 @@ impl HfModel {
         select_vars(&self.vars, |_| true)
     }
 
-    /// Base parameters whose name passes `trainable`, for an optimizer (see also [`Self::freeze`]).
+    /// Unfrozen base parameters whose name passes `trainable`: what an optimizer updates.
     pub fn trainable_vars(&self, trainable: impl Fn(&str) -> bool) -> Vec<(String, Var)> {
-        select_vars(&self.vars, trainable)
+        select_vars(&self.vars, |name| {
+            !self.frozen.contains(name) && trainable(name)
+        })
     }
 
     /// Number of scalar base parameters.
@@ -45,31 +47,46 @@ impl HfModel {
         scalar_count(&self.vars)
     }
 
-    /// Freezes exactly the base parameters whose name passes `frozen` (`|_| false` unfreezes all,
-    /// the vision tower included, which models start with frozen) and returns how many are frozen.
+    /// Freezes the base parameters whose name passes `names`, besides those already frozen (models
+    /// start with the vision tower frozen); returns how many are frozen now.
     ///
     /// The modules then read frozen parameters detached, so backward computes no gradient for
     /// them, nor the products only they need (a frozen tied embedding skips the output head's
     /// weight product, the largest of an SFT step). Values and the other parameters' gradients
     /// stay the same bits. The storage is shared: `Var::set` on a frozen parameter still changes
-    /// the model. Freeze before attaching LoRA adapters, which are rebuilt otherwise.
-    pub fn freeze(&mut self, frozen: impl Fn(&str) -> bool) -> Result<usize> {
+    /// the model, and a clone is no fixed reference model (load or copy the weights for one).
+    /// Freeze before attaching LoRA adapters.
+    pub fn freeze(&mut self, names: impl Fn(&str) -> bool) -> Result<usize> {
+        let mut frozen = self.frozen.clone();
+        frozen.extend(self.vars.keys().filter(|n| names(n)).cloned());
+        self.set_frozen(frozen)
+    }
+
+    /// Unfreezes the base parameters whose name passes `names` (`|_| true`: all of them);
+    /// returns how many stay frozen.
+    pub fn unfreeze(&mut self, names: impl Fn(&str) -> bool) -> Result<usize> {
+        let frozen = self.frozen.iter().filter(|n| !names(n)).cloned().collect();
+        self.set_frozen(frozen)
+    }
+
+    /// Rebuilds the modules over the same variables with exactly `frozen` detached.
+    fn set_frozen(&mut self, frozen: BTreeSet<String>) -> Result<usize> {
         if self.lora.is_some() {
             return Err(PolicyError::InvalidInput(
-                "freeze base parameters before attaching LoRA adapters (add_lora / load_lora)"
+                "freeze or unfreeze base parameters before attaching LoRA adapters \
+                 (add_lora / load_lora)"
                     .into(),
             ));
         }
-        let names: BTreeSet<String> = self.vars.keys().filter(|n| frozen(n)).cloned().collect();
         let builder = ParamBuilder::existing(
             self.vars.clone(),
-            names.clone(),
-            "the model's own parameters",
+            frozen.clone(),
+            "(the model's own parameters)",
             self.dtype,
             &self.device,
         );
         let mut rebuilt = Self::build(&self.config, builder, self.dtype, &self.device)?;
-        rebuilt.frozen = names;
+        rebuilt.frozen = frozen;
         let count = rebuilt.frozen.len();
         *self = rebuilt;
         Ok(count)
