@@ -167,3 +167,49 @@ fn adapters_train_on_a_frozen_base_and_freezing_after_them_is_refused() {
         "{refused}"
     );
 }
+
+#[test]
+fn a_frozen_copy_keeps_the_weights_and_adapters_it_was_taken_with() {
+    let lora = LoraConfig {
+        r: 2,
+        lora_alpha: 4.0,
+        target_modules: ["q_proj", "down_proj"].map(String::from).to_vec(),
+    };
+    let mut model = model();
+    model
+        .add_lora(
+            &lora,
+            LoraInit::RandomBoth {
+                seed: 5,
+                bound: 0.3,
+            },
+        )
+        .expect("lora");
+    let vocab = model.config().text.vocab_size;
+    let batch = inputs(vocab);
+    let copy = model.frozen_copy().expect("copy");
+    let original = model.token_logprobs(&batch).expect("original");
+    let copied = copy.token_logprobs(&batch).expect("copy");
+    assert_eq!(bits(&original), bits(&copied));
+    assert!(original.track_op(), "the model itself trains");
+    assert!(!copied.track_op(), "nothing in the copy takes a gradient");
+    assert_eq!(copy.frozen_names().len(), copy.named_vars().len());
+    // Training the model moves it, not the copy.
+    for (_, var) in model
+        .named_vars()
+        .into_iter()
+        .filter(|(n, _)| n == "model.norm.weight")
+        .chain(model.lora_vars().into_iter().take(2))
+    {
+        var.set(&(var.as_tensor() * 1.5).expect("scaled"))
+            .expect("set");
+    }
+    assert_ne!(
+        bits(&model.token_logprobs(&batch).expect("moved")),
+        bits(&original)
+    );
+    assert_eq!(
+        bits(&copy.token_logprobs(&batch).expect("kept")),
+        bits(&original)
+    );
+}

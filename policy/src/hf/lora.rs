@@ -180,6 +180,8 @@ pub struct LoraBuilder<'a> {
     /// Adapter variables created so far, by PEFT name.
     pub vars: BTreeMap<String, Var>,
     problems: Vec<String>,
+    /// Whether layers get the adapters detached (no gradient flows to them).
+    frozen: bool,
 }
 
 impl<'a> LoraBuilder<'a> {
@@ -196,7 +198,15 @@ impl<'a> LoraBuilder<'a> {
             device: device.clone(),
             vars: BTreeMap::new(),
             problems: Vec::new(),
+            frozen: false,
         }
+    }
+
+    /// The same builder, attaching adapters detached: they still hold variables, but no gradient
+    /// flows to them.
+    pub fn frozen(mut self) -> Self {
+        self.frozen = true;
+        self
     }
 
     fn draw(&mut self, shape: (usize, usize), bound: f64) -> Result<Tensor> {
@@ -254,7 +264,14 @@ impl<'a> LoraBuilder<'a> {
         };
         let a = Var::from_tensor(&a)?;
         let b = Var::from_tensor(&b)?;
-        layer.attach(a.as_tensor().clone(), b.as_tensor().clone(), scale);
+        let handle = |var: &Var| {
+            if self.frozen {
+                var.as_tensor().detach()
+            } else {
+                var.as_tensor().clone()
+            }
+        };
+        layer.attach(handle(&a), handle(&b), scale);
         self.vars.insert(a_name, a);
         self.vars.insert(b_name, b);
         Ok(())

@@ -1,10 +1,11 @@
 //! The parameters of an [`HfModel`] for training: listing, counting and freezing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use candle_core::Var;
+use candle_core::{Tensor, Var};
 
 use crate::error::{PolicyError, Result};
+use crate::hf::lora::{LoraBuilder, LoraInit};
 use crate::hf::model::HfModel;
 use crate::params::{scalar_count, select_vars, ParamBuilder};
 
@@ -90,6 +91,36 @@ impl HfModel {
         let count = rebuilt.frozen.len();
         *self = rebuilt;
         Ok(count)
+    }
+
+    /// An independent copy of the weights, adapters included, with every parameter frozen: it
+    /// does not change when this model trains (a fixed reference model for KL penalties).
+    pub fn frozen_copy(&self) -> Result<Self> {
+        let copy_all = |vars: &BTreeMap<String, Var>| {
+            vars.iter()
+                .map(|(name, var)| Ok((name.clone(), var.as_tensor().copy()?)))
+                .collect::<Result<BTreeMap<String, Tensor>>>()
+        };
+        let builder = ParamBuilder::loaded(
+            copy_all(&self.vars)?,
+            "frozen copy",
+            self.dtype,
+            &self.device,
+        );
+        let mut copy = Self::build(&self.config, builder, self.dtype, &self.device)?;
+        copy.freeze(|_| true)?;
+        if let Some((lora, vars)) = &self.lora {
+            let mut tensors = copy_all(vars)?;
+            let mut builder =
+                LoraBuilder::new(LoraInit::Loaded(&mut tensors), self.dtype, &self.device).frozen();
+            let targets = |module: &str| lora.targets(module);
+            for layer in &mut copy.layers {
+                layer.add_lora(&mut builder, &targets, lora.r, lora.scale())?;
+            }
+            let vars = builder.finish("frozen copy")?;
+            copy.lora = Some((lora.clone(), vars));
+        }
+        Ok(copy)
     }
 
     /// Names of the frozen base parameters, sorted.
