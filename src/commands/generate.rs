@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
 use medgym_kernels::{CpuSampler, RandomKey, Sampler, SamplingParams};
-use medgym_policy::hf::{patchify, HfInput, HfModel, HfTokenizer, RgbImage};
+use medgym_policy::hf::{preprocess, HfInput, HfModel, HfTokenizer, ResizeBounds, RgbImage};
 
 use crate::{MedgymError, Result};
 
@@ -20,7 +20,7 @@ pub struct GenerateArgs {
     /// Wrap the prompt as one user message with the checkpoint's chat template.
     #[arg(long)]
     pub chat: bool,
-    /// Binary PPM (P6) or PGM (P5) image whose sides are multiples of 28 (vision models only).
+    /// PNG, JPEG or PPM/PGM image, resized as the checkpoint's processor does (vision models only).
     #[arg(long)]
     pub image: Option<PathBuf>,
     /// Tokens to generate at most.
@@ -40,67 +40,27 @@ pub struct GenerateArgs {
     pub json: bool,
 }
 
-/// Read a binary netpbm image (P6 colour or P5 grey, maxval 255) as RGB.
-pub fn read_netpbm(path: &Path) -> Result<RgbImage> {
-    let bytes = std::fs::read(path).map_err(|source| MedgymError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let bad = |reason: &str| MedgymError::InvalidSetting {
+/// Read an image file (PNG, JPEG, or netpbm PPM/PGM, told apart by content) as RGB.
+pub fn read_image(path: &Path) -> Result<RgbImage> {
+    let unreadable = |reason: String| MedgymError::InvalidSetting {
         field: format!("--image {}", path.display()),
-        reason: reason.to_string(),
+        reason,
     };
-    let mut fields = Vec::new();
-    let mut i = 0;
-    while fields.len() < 4 {
-        while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b'#') {
-            if bytes[i] == b'#' {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            } else {
-                i += 1;
-            }
-        }
-        let start = i;
-        while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if start == i {
-            return Err(bad("truncated netpbm header"));
-        }
-        fields.push(String::from_utf8_lossy(&bytes[start..i]).to_string());
-    }
-    let data = &bytes[(i + 1).min(bytes.len())..];
-    let number = |s: &str| {
-        s.parse::<usize>()
-            .map_err(|_| bad("bad number in the header"))
-    };
-    let (width, height, maxval) = (
-        number(&fields[1])?,
-        number(&fields[2])?,
-        number(&fields[3])?,
-    );
-    if maxval != 255 {
-        return Err(bad("only maxval 255 is supported"));
-    }
-    let pixels = match fields[0].as_str() {
-        "P6" if data.len() >= width * height * 3 => data[..width * height * 3].to_vec(),
-        "P5" if data.len() >= width * height => data[..width * height]
-            .iter()
-            .flat_map(|&v| [v, v, v])
-            .collect(),
-        "P5" | "P6" => return Err(bad("fewer pixel bytes than the header says")),
-        _ => {
-            return Err(bad(
-                "not a binary PPM (P6) or PGM (P5) file; PNG/JPEG are not read here",
-            ))
-        }
-    };
+    let reader = image::ImageReader::open(path)
+        .map_err(|source| MedgymError::Io {
+            path: path.display().to_string(),
+            source,
+        })?
+        .with_guessed_format()
+        .map_err(|err| unreadable(err.to_string()))?;
+    let decoded = reader
+        .decode()
+        .map_err(|err| unreadable(format!("not a readable PNG, JPEG or PPM/PGM image: {err}")))?
+        .to_rgb8();
     Ok(RgbImage {
-        width,
-        height,
-        pixels,
+        width: decoded.width() as usize,
+        height: decoded.height() as usize,
+        pixels: decoded.into_raw(),
     })
 }
 
@@ -132,7 +92,8 @@ pub fn generate(
                 reason: format!("{} has no vision tower", args.model.display()),
             });
         };
-        let patches = patchify(&read_netpbm(path)?, &vision)?;
+        let bounds = ResizeBounds::from_dir(&args.model)?;
+        let patches = preprocess(&read_image(path)?, &vision, bounds)?;
         let pad = "<|image_pad|>".repeat(patches.merged_tokens(vision.spatial_merge_size));
         text = if !args.chat && text.contains("<|image_pad|>") {
             text.replacen("<|image_pad|>", &pad, 1)
@@ -289,8 +250,15 @@ mod tests {
         a.max_new_tokens = 3;
         let out = generate(&model, &tokenizer, &a).expect("generate");
         let pad = tokenizer.token_id("<|image_pad|>").expect("pad id");
-        assert_eq!(out.input_ids.iter().filter(|&&t| t == pad).count(), 2);
+        // 28 × 56 is under the processor's 56 × 56 minimum: smart resize makes it 56 × 84, a
+        // 4 × 6 patch grid merged 2 × 2 into six tokens.
+        let pads = |out: &GenerateOutput| out.input_ids.iter().filter(|&&t| t == pad).count();
+        assert_eq!(pads(&out), 6);
         assert_eq!(out.output_ids.len(), 3);
+        // A PNG of any size is read and resized too (45 × 71 → 56 × 84).
+        a.image = Some(fixture("image").join("round.png"));
+        assert_eq!(pads(&generate(&model, &tokenizer, &a).expect("png")), 6);
+        a.image = Some(path.clone());
         std::fs::write(&path, b"P3\n2 2\n255\n").expect("write");
         let err = generate(&model, &tokenizer, &a)
             .expect_err("ascii ppm")

@@ -1,5 +1,10 @@
-//! Qwen2-VL image preprocessing: rescale, CLIP mean/std normalisation and patchify into the
-//! `(t, h, w)` grid, for RGB images already resized to sides that are multiples of 28.
+//! Qwen2-VL image preprocessing as transformers' processor does it: smart resize (sides made
+//! multiples of 28 within the pixel bounds of `preprocessor_config.json`), bicubic resampling,
+//! rescale, CLIP mean/std normalisation and patchify into the `(t, h, w)` grid.
+
+use std::path::Path;
+
+use image::imageops::FilterType;
 
 use crate::error::{PolicyError, Result};
 use crate::hf::config::VisionTowerConfig;
@@ -34,6 +39,172 @@ impl PixelPatches {
     pub fn merged_tokens(&self, merge: usize) -> usize {
         self.grid[0] * (self.grid[1] / merge) * (self.grid[2] / merge)
     }
+}
+
+/// Bounds on the pixel count of a resized image (`min_pixels` / `max_pixels`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResizeBounds {
+    /// Fewest pixels after resizing.
+    pub min_pixels: usize,
+    /// Most pixels after resizing.
+    pub max_pixels: usize,
+}
+
+impl Default for ResizeBounds {
+    /// The Qwen2-VL processor's defaults: 56 × 56 and 28 × 28 × 1280 pixels.
+    fn default() -> Self {
+        Self {
+            min_pixels: 56 * 56,
+            max_pixels: 28 * 28 * 1280,
+        }
+    }
+}
+
+impl ResizeBounds {
+    /// The bounds in `dir/preprocessor_config.json` (`min_pixels` / `max_pixels`, or transformers
+    /// 5's `size.shortest_edge` / `size.longest_edge`); the defaults when the file is absent.
+    pub fn from_dir(dir: &Path) -> Result<Self> {
+        let path = dir.join("preprocessor_config.json");
+        if !path.exists() {
+            return Ok(Self::default());
+        }
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|source| PolicyError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|err| PolicyError::InvalidConfig {
+                field: shown.clone(),
+                reason: err.to_string(),
+            })?;
+        let read = |top: &str, nested: &str, default: usize| -> Result<usize> {
+            let value = json.get(top).or_else(|| json.get("size")?.get(nested));
+            match value {
+                None | Some(serde_json::Value::Null) => Ok(default),
+                Some(value) => value
+                    .as_u64()
+                    .filter(|&v| v > 0)
+                    .map(|v| v as usize)
+                    .ok_or_else(|| PolicyError::InvalidConfig {
+                        field: format!("{shown}: {top}"),
+                        reason: format!("expected a positive integer, found {value}"),
+                    }),
+            }
+        };
+        let defaults = Self::default();
+        let bounds = Self {
+            min_pixels: read("min_pixels", "shortest_edge", defaults.min_pixels)?,
+            max_pixels: read("max_pixels", "longest_edge", defaults.max_pixels)?,
+        };
+        if bounds.min_pixels > bounds.max_pixels {
+            return Err(PolicyError::InvalidConfig {
+                field: format!("{shown}: min_pixels"),
+                reason: format!(
+                    "{} is above max_pixels {}",
+                    bounds.min_pixels, bounds.max_pixels
+                ),
+            });
+        }
+        Ok(bounds)
+    }
+}
+
+/// The processor's target size `(height, width)`: each side a multiple of `factor`, the pixel
+/// count within `bounds`, the aspect ratio kept as closely as possible. The same arithmetic as
+/// transformers' `smart_resize`, Python's round-half-to-even included.
+pub fn smart_resize(
+    height: usize,
+    width: usize,
+    factor: usize,
+    bounds: ResizeBounds,
+) -> Result<(usize, usize)> {
+    if height == 0 || width == 0 || factor == 0 {
+        return Err(PolicyError::InvalidInput(format!(
+            "cannot resize a {width}x{height} image to multiples of {factor}"
+        )));
+    }
+    let (h, w, f) = (height as f64, width as f64, factor as f64);
+    if h.max(w) / h.min(w) > 200.0 {
+        return Err(PolicyError::InvalidInput(format!(
+            "image is {width}x{height}: the aspect ratio must be at most 200"
+        )));
+    }
+    let mut h_bar = (h / f).round_ties_even() * f;
+    let mut w_bar = (w / f).round_ties_even() * f;
+    if h_bar * w_bar > bounds.max_pixels as f64 {
+        let beta = (h * w / bounds.max_pixels as f64).sqrt();
+        h_bar = f.max((h / beta / f).floor() * f);
+        w_bar = f.max((w / beta / f).floor() * f);
+    } else if h_bar * w_bar < bounds.min_pixels as f64 {
+        let beta = (bounds.min_pixels as f64 / (h * w)).sqrt();
+        h_bar = (h * beta / f).ceil() * f;
+        w_bar = (w * beta / f).ceil() * f;
+    }
+    Ok((h_bar as usize, w_bar as usize))
+}
+
+/// `image` resampled to `height × width` as PIL's bicubic resize does (transformers' PIL
+/// processor): Catmull-Rom weights whose support widens when shrinking, the horizontal pass first,
+/// rounded and clipped to bytes between the passes.
+pub fn resize_rgb(image: &RgbImage, height: usize, width: usize) -> Result<RgbImage> {
+    if (image.height, image.width) == (height, width) {
+        return Ok(image.clone());
+    }
+    let (Ok(old_width), Ok(old_height), Ok(new_width), Ok(new_height)) = (
+        u32::try_from(image.width),
+        u32::try_from(image.height),
+        u32::try_from(width),
+        u32::try_from(height),
+    ) else {
+        return Err(PolicyError::InvalidInput(format!(
+            "cannot resize a {}x{} image to {width}x{height}",
+            image.width, image.height
+        )));
+    };
+    if height == 0 || width == 0 {
+        return Err(PolicyError::InvalidInput(format!(
+            "cannot resize to {width}x{height}"
+        )));
+    }
+    let source = image::RgbImage::from_raw(old_width, old_height, image.pixels.clone())
+        .ok_or_else(|| {
+            PolicyError::InvalidInput(format!(
+                "image has {} bytes, expected {} ({}x{} RGB)",
+                image.pixels.len(),
+                image.width * image.height * 3,
+                image.width,
+                image.height
+            ))
+        })?;
+    // One `resize` call per direction: a call whose other side is unchanged leaves it alone, and
+    // its byte output is PIL's rounding and clipping between the passes.
+    let wide = if new_width == old_width {
+        source
+    } else {
+        image::imageops::resize(&source, new_width, old_height, FilterType::CatmullRom)
+    };
+    let resized = if new_height == old_height {
+        wide
+    } else {
+        image::imageops::resize(&wide, new_width, new_height, FilterType::CatmullRom)
+    };
+    Ok(RgbImage {
+        width,
+        height,
+        pixels: resized.into_raw(),
+    })
+}
+
+/// The processor's whole path for one image: smart resize within `bounds`, bicubic resampling,
+/// normalisation and patchify.
+pub fn preprocess(
+    image: &RgbImage,
+    cfg: &VisionTowerConfig,
+    bounds: ResizeBounds,
+) -> Result<PixelPatches> {
+    let (height, width) = smart_resize(image.height, image.width, cfg.pixel_multiple(), bounds)?;
+    patchify(&resize_rgb(image, height, width)?, cfg)
 }
 
 /// Normalise and patchify `image`; each side must be a positive multiple of patch × merge size.

@@ -12,7 +12,9 @@ pub mod vision;
 pub mod weights;
 
 pub use config::{Architecture, HfConfig, TextConfig, VisionKind, VisionTowerConfig};
-pub use image::{patchify, PixelPatches, RgbImage};
+pub use image::{
+    patchify, preprocess, resize_rgb, smart_resize, PixelPatches, ResizeBounds, RgbImage,
+};
 pub use lora::{LoraConfig, LoraInit};
 pub use model::{HfDecodeState, HfInput, HfModel};
 pub use tokenizer::HfTokenizer;
