@@ -7,12 +7,17 @@ It uses the processor's PIL backend (no torch needed) and writes policy/tests/fi
   <case>.png                  small synthetic source images
   cases.json                  each case's source, pixel bounds and patch grid
   pixel_values.safetensors    the processor's pixel_values for each case
+  resize_cases.json           sizes of PIL bicubic resizes of noise images (and PIL's version)
+  resized.safetensors         PIL's bytes for each of them
 """
+
+import random
 
 import json
 from pathlib import Path
 
 import numpy as np
+import PIL
 from PIL import Image
 from safetensors.numpy import save_file
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
@@ -37,6 +42,34 @@ def synthetic(height, width, seed):
                 ((x + y) * 7 + noise * 3) % 256,
             ]
     return pixels
+
+
+def noise(count, seed):
+    """Bytes of a 31-bit linear congruential generator; the Rust test makes the same."""
+    state = seed
+    out = bytearray(count)
+    for i in range(count):
+        state = (state * 1103515245 + 12345) % (1 << 31)
+        out[i] = (state >> 16) & 255
+    return np.frombuffer(bytes(out), dtype=np.uint8)
+
+
+def resize_cases():
+    """PIL's bicubic resize of RGB noise images: random sizes, 1-pixel sides, both pass orders."""
+    rng = random.Random(7)
+    sizes = [tuple(rng.randint(1, 60) for _ in range(4)) for _ in range(80)]
+    sizes += [(150, 100, 140, 112), (100, 150, 56, 84), (97, 61, 28, 28), (200, 30, 56, 28),
+              (33, 300, 28, 112), (1, 40, 28, 28), (40, 1, 3, 5)]
+    cases, tensors = [], {}
+    for index, (height, width, new_height, new_width) in enumerate(sizes):
+        seed = 1000 + index
+        source = noise(height * width * 3, seed).reshape(height, width, 3)
+        resized = Image.fromarray(source).resize((new_width, new_height), Image.BICUBIC)
+        name = f"case{index}"
+        tensors[name] = np.ascontiguousarray(np.asarray(resized), dtype=np.uint8)
+        cases.append({"name": name, "seed": seed, "height": height, "width": width,
+                      "new_height": new_height, "new_width": new_width})
+    return {"pillow": PIL.__version__, "cases": cases}, tensors
 
 
 def smart_resize_table():
@@ -97,6 +130,10 @@ def main():
         print(name, (height, width), "->", grid, tensors[name].shape)
     (OUT / "cases.json").write_text(json.dumps(cases, indent=1) + "\n")
     save_file(tensors, OUT / "pixel_values.safetensors")
+    table, resized = resize_cases()
+    (OUT / "resize_cases.json").write_text(json.dumps(table) + "\n")
+    save_file(resized, OUT / "resized.safetensors")
+    print("resize cases:", len(table["cases"]), "with Pillow", table["pillow"])
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ mod hf_common;
 
 use candle_core::Device;
 use hf_common::fixture;
-use medgym_policy::hf::{preprocess, smart_resize, HfConfig, ResizeBounds, RgbImage};
+use medgym_policy::hf::{
+    preprocess, resize_rgb, rgb_on_white, smart_resize, HfConfig, ResizeBounds, RgbImage,
+};
 use serde_json::Value;
 
 fn image_fixture(name: &str) -> std::path::PathBuf {
@@ -113,7 +115,8 @@ fn resize_bounds_read_both_config_layouts_and_refuse_bad_values() {
             max_pixels: 12_845_056
         }
     );
-    write(r#"{"size": {"shortest_edge": 1000, "longest_edge": 5000}}"#);
+    // A null top-level value gives way to `size`, as in transformers.
+    write(r#"{"min_pixels": null, "size": {"shortest_edge": 1000, "longest_edge": 5000}}"#);
     assert_eq!(
         ResizeBounds::from_dir(dir.path()).expect("v5"),
         ResizeBounds {
@@ -132,4 +135,73 @@ fn resize_bounds_read_both_config_layouts_and_refuse_bad_values() {
             .to_string();
         assert!(err.contains("preprocessor_config.json"), "{err}");
     }
+}
+
+/// The fixture script's noise bytes: a 31-bit linear congruential generator.
+fn noise(count: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed;
+    (0..count)
+        .map(|_| {
+            state = (state * 1_103_515_245 + 12_345) % (1 << 31);
+            ((state >> 16) & 255) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn resizing_gives_pils_bicubic_bytes() {
+    let table = json("resize_cases.json");
+    let expected =
+        candle_core::safetensors::load(image_fixture("resized.safetensors"), &Device::Cpu)
+            .expect("resized");
+    let cases = table["cases"].as_array().expect("cases");
+    assert!(cases.len() > 80);
+    let mut vertical_first = 0;
+    for case in cases {
+        let size = |key: &str| case[key].as_u64().expect(key) as usize;
+        let (height, width) = (size("height"), size("width"));
+        let (new_height, new_width) = (size("new_height"), size("new_width"));
+        let image = RgbImage {
+            width,
+            height,
+            pixels: noise(height * width * 3, case["seed"].as_u64().expect("seed")),
+        };
+        let ours = resize_rgb(&image, new_height, new_width).expect("resize");
+        let name = case["name"].as_str().expect("name");
+        let theirs: Vec<u8> = expected[name]
+            .flatten_all()
+            .expect("flat")
+            .to_vec1()
+            .expect("bytes");
+        assert_eq!(
+            ours.pixels, theirs,
+            "{name}: {height}x{width} -> {new_height}x{new_width}"
+        );
+        if new_height < height && height - new_height > 2 * width.saturating_sub(new_width) {
+            vertical_first += 1;
+        }
+    }
+    assert!(
+        vertical_first > 0,
+        "some cases take the vertical pass first"
+    );
+    eprintln!(
+        "{} resizes equal Pillow {}'s bytes ({vertical_first} vertical first)",
+        cases.len(),
+        table["pillow"]
+    );
+}
+
+#[test]
+fn transparency_is_composited_onto_white_as_transformers_does() {
+    let mut rgba = image::RgbaImage::new(3, 1);
+    rgba.put_pixel(0, 0, image::Rgba([0, 0, 0, 0]));
+    rgba.put_pixel(1, 0, image::Rgba([200, 100, 0, 255]));
+    rgba.put_pixel(2, 0, image::Rgba([0, 0, 0, 128]));
+    let rgb = rgb_on_white(&image::DynamicImage::ImageRgba8(rgba));
+    // PIL.Image.alpha_composite onto white: (c·a + 255·(255 − a) + 127) / 255.
+    assert_eq!(rgb.pixels, vec![255, 255, 255, 200, 100, 0, 127, 127, 127]);
+    let grey =
+        image::DynamicImage::ImageLuma8(image::GrayImage::from_raw(1, 1, vec![9]).expect("grey"));
+    assert_eq!(rgb_on_white(&grey).pixels, vec![9, 9, 9]);
 }

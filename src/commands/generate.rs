@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
 use medgym_kernels::{CpuSampler, RandomKey, Sampler, SamplingParams};
-use medgym_policy::hf::{preprocess, HfInput, HfModel, HfTokenizer, ResizeBounds, RgbImage};
+use medgym_policy::hf::{
+    preprocess, rgb_on_white, HfInput, HfModel, HfTokenizer, ResizeBounds, RgbImage,
+};
 
 use crate::{MedgymError, Result};
 
@@ -40,7 +42,8 @@ pub struct GenerateArgs {
     pub json: bool,
 }
 
-/// Read an image file (PNG, JPEG, or netpbm PPM/PGM, told apart by content) as RGB.
+/// Read an image file (PNG, JPEG, or netpbm PPM/PGM, told apart by content) as RGB, transparency
+/// composited onto white as transformers does.
 pub fn read_image(path: &Path) -> Result<RgbImage> {
     let unreadable = |reason: String| MedgymError::InvalidSetting {
         field: format!("--image {}", path.display()),
@@ -55,13 +58,8 @@ pub fn read_image(path: &Path) -> Result<RgbImage> {
         .map_err(|err| unreadable(err.to_string()))?;
     let decoded = reader
         .decode()
-        .map_err(|err| unreadable(format!("not a readable PNG, JPEG or PPM/PGM image: {err}")))?
-        .to_rgb8();
-    Ok(RgbImage {
-        width: decoded.width() as usize,
-        height: decoded.height() as usize,
-        pixels: decoded.into_raw(),
-    })
+        .map_err(|err| unreadable(format!("not a readable PNG, JPEG or PPM/PGM image: {err}")))?;
+    Ok(rgb_on_white(&decoded))
 }
 
 /// What `medgym generate` produced.
@@ -93,7 +91,12 @@ pub fn generate(
             });
         };
         let bounds = ResizeBounds::from_dir(&args.model)?;
-        let patches = preprocess(&read_image(path)?, &vision, bounds)?;
+        let patches = preprocess(&read_image(path)?, &vision, bounds).map_err(|err| {
+            MedgymError::InvalidSetting {
+                field: format!("--image {}", path.display()),
+                reason: err.to_string(),
+            }
+        })?;
         let pad = "<|image_pad|>".repeat(patches.merged_tokens(vision.spatial_merge_size));
         text = if !args.chat && text.contains("<|image_pad|>") {
             text.replacen("<|image_pad|>", &pad, 1)
@@ -245,6 +248,19 @@ mod tests {
         let model = HfModel::load(&fixture("qwen25vl"), DType::F32, &Device::Cpu).expect("model");
         let tokenizer = HfTokenizer::from_dir(&fixture("qwen25vl")).expect("tokenizer");
         let mut a = args("qwen25vl", "Is there a nodule?");
+        // An image the processor refuses (aspect ratio over 200) is named in the error.
+        let thin = dir.path().join("thin.ppm");
+        let mut bytes = b"P6\n300 1\n255\n".to_vec();
+        bytes.extend(std::iter::repeat_n(7u8, 900));
+        std::fs::write(&thin, bytes).expect("write");
+        a.image = Some(thin);
+        let err = generate(&model, &tokenizer, &a)
+            .expect_err("thin")
+            .to_string();
+        assert!(
+            err.contains("thin.ppm") && err.contains("aspect ratio"),
+            "{err}"
+        );
         a.image = Some(path.clone());
         a.chat = true;
         a.max_new_tokens = 3;

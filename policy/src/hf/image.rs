@@ -4,8 +4,6 @@
 
 use std::path::Path;
 
-use image::imageops::FilterType;
-
 use crate::error::{PolicyError, Result};
 use crate::hf::config::VisionTowerConfig;
 
@@ -78,8 +76,14 @@ impl ResizeBounds {
                 field: shown.clone(),
                 reason: err.to_string(),
             })?;
+        fn present(value: Option<&serde_json::Value>) -> Option<&serde_json::Value> {
+            value.filter(|v| !v.is_null())
+        }
         let read = |top: &str, nested: &str, default: usize| -> Result<usize> {
-            let value = json.get(top).or_else(|| json.get("size")?.get(nested));
+            let size = json.get("size");
+            let value = present(json.get(top))
+                .or_else(|| present(size?.get(nested)))
+                .or_else(|| present(size?.get(top)));
             match value {
                 None | Some(serde_json::Value::Null) => Ok(default),
                 Some(value) => value
@@ -119,9 +123,10 @@ pub fn smart_resize(
     factor: usize,
     bounds: ResizeBounds,
 ) -> Result<(usize, usize)> {
-    if height == 0 || width == 0 || factor == 0 {
+    if height == 0 || width == 0 || factor == 0 || bounds.max_pixels == 0 {
         return Err(PolicyError::InvalidInput(format!(
-            "cannot resize a {width}x{height} image to multiples of {factor}"
+            "cannot resize a {width}x{height} image to multiples of {factor} within {} pixels",
+            bounds.max_pixels
         )));
     }
     let (h, w, f) = (height as f64, width as f64, factor as f64);
@@ -144,56 +149,58 @@ pub fn smart_resize(
     Ok((h_bar as usize, w_bar as usize))
 }
 
-/// `image` resampled to `height × width` as PIL's bicubic resize does (transformers' PIL
-/// processor): Catmull-Rom weights whose support widens when shrinking, the horizontal pass first,
-/// rounded and clipped to bytes between the passes.
+/// `image` resampled to `height × width` as PIL's bicubic resize does (the bytes of
+/// transformers' PIL processor; see [`crate::hf::resample`]).
 pub fn resize_rgb(image: &RgbImage, height: usize, width: usize) -> Result<RgbImage> {
-    if (image.height, image.width) == (height, width) {
-        return Ok(image.clone());
-    }
-    let (Ok(old_width), Ok(old_height), Ok(new_width), Ok(new_height)) = (
-        u32::try_from(image.width),
-        u32::try_from(image.height),
-        u32::try_from(width),
-        u32::try_from(height),
-    ) else {
+    if image.width == 0 || image.height == 0 || height == 0 || width == 0 {
         return Err(PolicyError::InvalidInput(format!(
             "cannot resize a {}x{} image to {width}x{height}",
             image.width, image.height
         )));
-    };
-    if height == 0 || width == 0 {
+    }
+    if image.pixels.len() != image.width * image.height * 3 {
         return Err(PolicyError::InvalidInput(format!(
-            "cannot resize to {width}x{height}"
+            "image has {} bytes, expected {} ({}x{} RGB)",
+            image.pixels.len(),
+            image.width * image.height * 3,
+            image.width,
+            image.height
         )));
     }
-    let source = image::RgbImage::from_raw(old_width, old_height, image.pixels.clone())
-        .ok_or_else(|| {
-            PolicyError::InvalidInput(format!(
-                "image has {} bytes, expected {} ({}x{} RGB)",
-                image.pixels.len(),
-                image.width * image.height * 3,
-                image.width,
-                image.height
-            ))
-        })?;
-    // One `resize` call per direction: a call whose other side is unchanged leaves it alone, and
-    // its byte output is PIL's rounding and clipping between the passes.
-    let wide = if new_width == old_width {
-        source
-    } else {
-        image::imageops::resize(&source, new_width, old_height, FilterType::CatmullRom)
-    };
-    let resized = if new_height == old_height {
-        wide
-    } else {
-        image::imageops::resize(&wide, new_width, new_height, FilterType::CatmullRom)
-    };
     Ok(RgbImage {
         width,
         height,
-        pixels: resized.into_raw(),
+        pixels: crate::hf::resample::resize_bicubic(
+            &image.pixels,
+            (image.height, image.width),
+            (height, width),
+            3,
+        ),
     })
+}
+
+/// A decoded image as RGB the way transformers converts it: transparency (an alpha channel or a
+/// transparent palette entry) is composited onto white, as `PIL.Image.alpha_composite` rounds.
+pub fn rgb_on_white(decoded: &image::DynamicImage) -> RgbImage {
+    let (width, height) = (decoded.width() as usize, decoded.height() as usize);
+    let pixels = if decoded.color().has_alpha() {
+        decoded
+            .to_rgba8()
+            .pixels()
+            .flat_map(|p| {
+                let alpha = u32::from(p[3]);
+                [0, 1, 2]
+                    .map(|c| ((u32::from(p[c]) * alpha + 255 * (255 - alpha) + 127) / 255) as u8)
+            })
+            .collect()
+    } else {
+        decoded.to_rgb8().into_raw()
+    };
+    RgbImage {
+        width,
+        height,
+        pixels,
+    }
 }
 
 /// The processor's whole path for one image: smart resize within `bounds`, bicubic resampling,

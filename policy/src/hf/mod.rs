@@ -5,6 +5,7 @@ pub mod config;
 pub mod image;
 pub mod lora;
 pub mod model;
+pub mod resample;
 pub mod text;
 pub mod tokenizer;
 pub mod training;
@@ -13,7 +14,8 @@ pub mod weights;
 
 pub use config::{Architecture, HfConfig, TextConfig, VisionKind, VisionTowerConfig};
 pub use image::{
-    patchify, preprocess, resize_rgb, smart_resize, PixelPatches, ResizeBounds, RgbImage,
+    patchify, preprocess, resize_rgb, rgb_on_white, smart_resize, PixelPatches, ResizeBounds,
+    RgbImage,
 };
 pub use lora::{LoraConfig, LoraInit};
 pub use model::{HfDecodeState, HfInput, HfModel};

@@ -93,8 +93,9 @@ impl HfModel {
         Ok(count)
     }
 
-    /// An independent copy of the weights, adapters included, with every parameter frozen: it
-    /// does not change when this model trains (a fixed reference model for KL penalties).
+    /// An independent copy of the weights, adapters included, with every parameter frozen (the
+    /// adapters attached detached): it does not change when this model trains (a fixed
+    /// reference model for KL penalties).
     pub fn frozen_copy(&self) -> Result<Self> {
         let copy_all = |vars: &BTreeMap<String, Var>| {
             vars.iter()
