@@ -97,21 +97,18 @@ impl HfModel {
     /// adapters attached detached): it does not change when this model trains (a fixed
     /// reference model for KL penalties).
     pub fn frozen_copy(&self) -> Result<Self> {
-        let copy_all = |vars: &BTreeMap<String, Var>| {
+        // Detached handles share the storage; building variables from them copies it once.
+        let handles = |vars: &BTreeMap<String, Var>| -> BTreeMap<String, Tensor> {
             vars.iter()
-                .map(|(name, var)| Ok((name.clone(), var.as_tensor().copy()?)))
-                .collect::<Result<BTreeMap<String, Tensor>>>()
+                .map(|(name, var)| (name.clone(), var.as_tensor().detach()))
+                .collect()
         };
-        let builder = ParamBuilder::loaded(
-            copy_all(&self.vars)?,
-            "frozen copy",
-            self.dtype,
-            &self.device,
-        );
+        let builder =
+            ParamBuilder::loaded(handles(&self.vars), "frozen copy", self.dtype, &self.device);
         let mut copy = Self::build(&self.config, builder, self.dtype, &self.device)?;
         copy.freeze(|_| true)?;
         if let Some((lora, vars)) = &self.lora {
-            let mut tensors = copy_all(vars)?;
+            let mut tensors = handles(vars);
             let mut builder =
                 LoraBuilder::new(LoraInit::Loaded(&mut tensors), self.dtype, &self.device).frozen();
             let targets = |module: &str| lora.targets(module);
