@@ -150,7 +150,7 @@ pub fn smart_resize(
 }
 
 /// `image` resampled to `height × width` as PIL's bicubic resize does (the bytes of
-/// transformers' PIL processor; see [`crate::hf::resample`]).
+/// transformers' PIL processor): Pillow 13's fixed-point weights and pass order.
 pub fn resize_rgb(image: &RgbImage, height: usize, width: usize) -> Result<RgbImage> {
     if image.width == 0 || image.height == 0 || height == 0 || width == 0 {
         return Err(PolicyError::InvalidInput(format!(

@@ -5,7 +5,7 @@ pub mod config;
 pub mod image;
 pub mod lora;
 pub mod model;
-pub mod resample;
+pub(crate) mod resample;
 pub mod text;
 pub mod tokenizer;
 pub mod training;

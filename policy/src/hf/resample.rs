@@ -42,7 +42,7 @@ fn taps(in_size: usize, out_size: usize) -> Taps {
         let start = ((center - support + 0.5) as i64).max(0) as usize;
         let end = ((center + support + 0.5) as i64).min(in_size as i64).max(0) as usize;
         let raw: Vec<f64> = (start..end.max(start))
-            .map(|x| bicubic((x as f64 - center + 0.5) / filter_scale))
+            .map(|x| bicubic((x as f64 - center + 0.5) * (1.0 / filter_scale)))
             .collect();
         let total: f64 = raw.iter().sum();
         let fixed = raw
@@ -110,7 +110,7 @@ fn vertical(plane: &Plane, taps: &Taps) -> Vec<u8> {
 
 /// `data` (`height × width × channels` bytes) resized to `new_height × new_width` as Pillow 13's
 /// `Image.resize(..., BICUBIC)` does. The caller checks that the sizes are positive and match.
-pub fn resize_bicubic(
+pub(crate) fn resize_bicubic(
     data: &[u8],
     (height, width): (usize, usize),
     (new_height, new_width): (usize, usize),
