@@ -58,6 +58,13 @@ pub fn run(args: InspectArgs) -> Result<()> {
     match HfModel::load(&args.dir, DType::F32, &Device::Cpu) {
         Ok(model) => {
             println!("parameters (model): {}", model.parameter_count());
+            let frozen = model.frozen_names();
+            if !frozen.is_empty() {
+                println!(
+                    "frozen at load: {} tensors (the vision tower; HfModel::unfreeze trains them)",
+                    frozen.len()
+                );
+            }
             println!("tensor problems: none");
         }
         Err(e) => println!("tensor problems:\n{e}"),
