@@ -79,15 +79,18 @@ struct Plane<'a> {
 fn horizontal(plane: &Plane, height: usize, taps: &Taps) -> Vec<u8> {
     let (c, out_width) = (plane.channels, taps.first.len());
     let mut out = Vec::with_capacity(height * out_width * c);
+    let mut sums = vec![0i64; c];
     for y in 0..height {
         let row = &plane.data[y * plane.width * c..(y + 1) * plane.width * c];
         for (start, weights) in taps.first.iter().zip(&taps.weights) {
-            for channel in 0..c {
-                let sum = weights.iter().enumerate().fold(HALF, |sum, (i, &w)| {
-                    sum + i64::from(row[(start + i) * c + channel]) * w
-                });
-                out.push(clip8(sum));
+            sums.fill(HALF);
+            let window = &row[start * c..(start + weights.len()) * c];
+            for (pixel, &w) in window.chunks_exact(c).zip(weights) {
+                for (sum, &value) in sums.iter_mut().zip(pixel) {
+                    *sum += i64::from(value) * w;
+                }
             }
+            out.extend(sums.iter().map(|&sum| clip8(sum)));
         }
     }
     out
@@ -97,13 +100,16 @@ fn horizontal(plane: &Plane, height: usize, taps: &Taps) -> Vec<u8> {
 fn vertical(plane: &Plane, taps: &Taps) -> Vec<u8> {
     let row_len = plane.width * plane.channels;
     let mut out = Vec::with_capacity(taps.first.len() * row_len);
+    let mut sums = vec![0i64; row_len];
     for (start, weights) in taps.first.iter().zip(&taps.weights) {
-        for x in 0..row_len {
-            let sum = weights.iter().enumerate().fold(HALF, |sum, (i, &w)| {
-                sum + i64::from(plane.data[(start + i) * row_len + x]) * w
-            });
-            out.push(clip8(sum));
+        sums.fill(HALF);
+        for (i, &w) in weights.iter().enumerate() {
+            let row = &plane.data[(start + i) * row_len..(start + i + 1) * row_len];
+            for (sum, &value) in sums.iter_mut().zip(row) {
+                *sum += i64::from(value) * w;
+            }
         }
+        out.extend(sums.iter().map(|&sum| clip8(sum)));
     }
     out
 }
