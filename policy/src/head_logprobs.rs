@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
 
 use crate::error::{PolicyError, Result};
-use crate::ops::{contiguous_f32, exp_nonpositive, for_row_blocks, row_log_sum_exp};
+use crate::ops::{check_targets, contiguous_f32, exp_nonpositive, for_row_blocks, row_log_sum_exp};
 use crate::skinny::{matmul_transposed, SKINNY_MAX_ROWS};
 
 /// `log_softmax(hidden · weightᵀ)[r, targets[r]]` for hidden `(rows, d)` and weight `(vocab, d)`
@@ -33,19 +33,10 @@ pub fn head_target_logprobs(hidden: &Tensor, weight: &Tensor, targets: &[u32]) -
             "head_target_logprobs: hidden size {d} does not match the head's {weight_d} columns"
         )));
     }
+    // Checked before either path runs its product.
+    check_targets("head_target_logprobs", rows, vocab, targets)?;
     if !takes_fused_op(hidden, weight)? {
         return crate::ops::target_logprobs(&matmul_transposed(hidden, weight)?, targets);
-    }
-    if targets.len() != rows {
-        return Err(PolicyError::InvalidInput(format!(
-            "head_target_logprobs got {} targets for {rows} rows",
-            targets.len()
-        )));
-    }
-    if let Some(bad) = targets.iter().find(|&&t| t as usize >= vocab) {
-        return Err(PolicyError::InvalidInput(format!(
-            "target token {bad} is out of range for vocabulary size {vocab}"
-        )));
     }
     let op = HeadTargetLogprobs {
         targets: targets.to_vec(),

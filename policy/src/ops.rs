@@ -17,17 +17,7 @@ const ROWS_PER_TASK: usize = 16;
 /// with respect to `logits`. Half-precision logits are computed in f32.
 pub fn target_logprobs(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
     let (rows, vocab) = logits.dims2()?;
-    if targets.len() != rows {
-        return Err(PolicyError::InvalidInput(format!(
-            "target_logprobs got {} targets for {rows} rows",
-            targets.len()
-        )));
-    }
-    if let Some(bad) = targets.iter().find(|&&t| t as usize >= vocab) {
-        return Err(PolicyError::InvalidInput(format!(
-            "target token {bad} is out of range for vocabulary size {vocab}"
-        )));
-    }
+    check_targets("target_logprobs", rows, vocab, targets)?;
     let logits = match logits.dtype() {
         DType::BF16 | DType::F16 => logits.to_dtype(DType::F32)?,
         _ => logits.clone(),
@@ -41,6 +31,27 @@ pub fn target_logprobs(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
             .apply_op1_arc(std::sync::Arc::new(Box::new(op)))?);
     }
     composed_target_logprobs(&logits, targets)
+}
+
+/// One target per row, each inside the vocabulary; `caller` names the function in the error.
+pub(crate) fn check_targets(
+    caller: &str,
+    rows: usize,
+    vocab: usize,
+    targets: &[u32],
+) -> Result<()> {
+    if targets.len() != rows {
+        return Err(PolicyError::InvalidInput(format!(
+            "{caller} got {} targets for {rows} rows",
+            targets.len()
+        )));
+    }
+    if let Some(bad) = targets.iter().find(|&&t| t as usize >= vocab) {
+        return Err(PolicyError::InvalidInput(format!(
+            "target token {bad} is out of range for vocabulary size {vocab}"
+        )));
+    }
+    Ok(())
 }
 
 /// The reference form: `log_softmax` over the last dimension, then `gather`.
