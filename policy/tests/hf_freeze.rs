@@ -3,36 +3,12 @@
 
 mod hf_common;
 
-use candle_core::{DType, Device, Tensor};
-use hf_common::fixture;
-use medgym_policy::hf::{HfInput, HfModel, LoraConfig, LoraInit};
+use candle_core::{DType, Device};
+use hf_common::{bits, fixture, long_text_batch};
+use medgym_policy::hf::{HfModel, LoraConfig, LoraInit};
 
 fn model() -> HfModel {
     HfModel::load(&fixture("qwen2_tied"), DType::F32, &Device::Cpu).expect("load")
-}
-
-/// Two left-padded sequences with more predicting columns than the skinny product's 64 rows, so
-/// the output head runs as the fused op.
-fn inputs(vocab: usize) -> Vec<HfInput> {
-    [41usize, 30]
-        .iter()
-        .enumerate()
-        .map(|(row, &len)| HfInput {
-            token_ids: (0..len)
-                .map(|i| ((row * 7919 + i * 104_729 + 3) % vocab) as u32)
-                .collect(),
-            images: Vec::new(),
-        })
-        .collect()
-}
-
-fn bits(tensor: &Tensor) -> Vec<u32> {
-    let values: Vec<f32> = tensor
-        .flatten_all()
-        .expect("flat")
-        .to_vec1()
-        .expect("values");
-    values.iter().map(|v| v.to_bits()).collect()
 }
 
 /// Each base parameter's name and the bits of its gradient (None where none flowed).
@@ -41,7 +17,9 @@ type GradientBits = Vec<(String, Option<Vec<u32>>)>;
 /// Log-probs and the gradient of their sum for every base parameter.
 fn logprobs_and_gradients(model: &HfModel) -> (Vec<u32>, GradientBits) {
     let vocab = model.config().text.vocab_size;
-    let logp = model.token_logprobs(&inputs(vocab)).expect("logprobs");
+    let logp = model
+        .token_logprobs(&long_text_batch(vocab))
+        .expect("logprobs");
     let grads = logp.sum_all().expect("sum").backward().expect("backward");
     let per_var = model
         .named_vars()
@@ -120,7 +98,11 @@ fn a_frozen_parameter_shares_its_storage_with_its_variable() {
     let mut model = model();
     model.freeze(|_| true).expect("freeze");
     let vocab = model.config().text.vocab_size;
-    let before = bits(&model.token_logprobs(&inputs(vocab)).expect("before"));
+    let before = bits(
+        &model
+            .token_logprobs(&long_text_batch(vocab))
+            .expect("before"),
+    );
     let (_, norm) = model
         .named_vars()
         .into_iter()
@@ -128,7 +110,11 @@ fn a_frozen_parameter_shares_its_storage_with_its_variable() {
         .expect("final norm");
     norm.set(&(norm.as_tensor() * 2.0).expect("scaled"))
         .expect("set");
-    let after = bits(&model.token_logprobs(&inputs(vocab)).expect("after"));
+    let after = bits(
+        &model
+            .token_logprobs(&long_text_batch(vocab))
+            .expect("after"),
+    );
     assert_ne!(before, after, "setting a frozen variable changes the model");
 }
 
@@ -146,7 +132,7 @@ fn adapters_train_on_a_frozen_base_and_freezing_after_them_is_refused() {
         .expect("lora");
     let vocab = model.config().text.vocab_size;
     let grads = model
-        .token_logprobs(&inputs(vocab))
+        .token_logprobs(&long_text_batch(vocab))
         .expect("logprobs")
         .sum_all()
         .expect("sum")
@@ -161,11 +147,15 @@ fn adapters_train_on_a_frozen_base_and_freezing_after_them_is_refused() {
     assert!(adapters
         .iter()
         .all(|(_, var)| grads.get(var.as_tensor()).is_some()));
-    let refused = model.freeze(|_| false).expect_err("refused");
-    assert!(
-        refused.to_string().contains("before attaching LoRA"),
-        "{refused}"
-    );
+    for refused in [
+        model.freeze(|_| false).expect_err("freeze refused"),
+        model.unfreeze(|_| true).expect_err("unfreeze refused"),
+    ] {
+        assert!(
+            refused.to_string().contains("before attaching LoRA"),
+            "{refused}"
+        );
+    }
 }
 
 #[test]
@@ -186,7 +176,7 @@ fn a_frozen_copy_keeps_the_weights_and_adapters_it_was_taken_with() {
         )
         .expect("lora");
     let vocab = model.config().text.vocab_size;
-    let batch = inputs(vocab);
+    let batch = long_text_batch(vocab);
     let copy = model.frozen_copy().expect("copy");
     let original = model.token_logprobs(&batch).expect("original");
     let copied = copy.token_logprobs(&batch).expect("copy");

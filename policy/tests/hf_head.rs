@@ -4,23 +4,9 @@
 mod hf_common;
 
 use candle_core::{DType, Device, Tensor};
-use hf_common::fixture;
+use hf_common::{bits, fixture, long_text_batch};
 use medgym_policy::hf::{HfInput, HfModel};
 use medgym_policy::ops::target_logprobs;
-
-/// Two left-padded sequences whose predicting columns (2 × 40) exceed the skinny product's 64 rows.
-fn inputs(vocab: usize) -> Vec<HfInput> {
-    [41usize, 30]
-        .iter()
-        .enumerate()
-        .map(|(row, &len)| HfInput {
-            token_ids: (0..len)
-                .map(|i| ((row * 7919 + i * 104_729 + 3) % vocab) as u32)
-                .collect(),
-            images: Vec::new(),
-        })
-        .collect()
-}
 
 /// Log-probs of columns 1.. (zero at padding), built from the composed ops as before the fused op.
 fn composed_token_logprobs(model: &HfModel, inputs: &[HfInput]) -> Tensor {
@@ -59,21 +45,12 @@ fn composed_token_logprobs(model: &HfModel, inputs: &[HfInput]) -> Tensor {
     (logp * keep).expect("masked")
 }
 
-fn bits(tensor: &Tensor) -> Vec<u32> {
-    let values: Vec<f32> = tensor
-        .flatten_all()
-        .expect("flat")
-        .to_vec1()
-        .expect("values");
-    values.iter().map(|v| v.to_bits()).collect()
-}
-
 #[test]
 fn fused_token_logprobs_match_the_composed_ops_in_values_and_every_gradient() {
     for name in ["qwen2_tied", "qwen2_untied"] {
         let model = HfModel::load(&fixture(name), DType::F32, &Device::Cpu).expect("load");
         let vocab = model.config().text.vocab_size;
-        let batch = inputs(vocab);
+        let batch = long_text_batch(vocab);
         let fused = model.token_logprobs(&batch).expect("fused");
         let len = fused.dim(1).expect("len");
         let fused = fused.narrow(1, 1, len - 1).expect("columns 1..");

@@ -52,3 +52,28 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         .to_scalar::<f32>()
         .expect("scalar")
 }
+
+/// Two left-padded text sequences whose predicting columns (2 × 40) exceed the skinny product's
+/// 64 rows, so the output head runs as the fused op.
+pub fn long_text_batch(vocab: usize) -> Vec<medgym_policy::hf::HfInput> {
+    [41usize, 30]
+        .iter()
+        .enumerate()
+        .map(|(row, &len)| medgym_policy::hf::HfInput {
+            token_ids: (0..len)
+                .map(|i| ((row * 7919 + i * 104_729 + 3) % vocab) as u32)
+                .collect(),
+            images: Vec::new(),
+        })
+        .collect()
+}
+
+/// The bit patterns of a tensor's f32 values, for exact comparisons.
+pub fn bits(tensor: &Tensor) -> Vec<u32> {
+    let values: Vec<f32> = tensor
+        .flatten_all()
+        .expect("flat")
+        .to_vec1()
+        .expect("values");
+    values.iter().map(|v| v.to_bits()).collect()
+}
