@@ -37,16 +37,6 @@ impl Default for ResizeBounds {
     }
 }
 
-/// Python-style round half to even, as `round()` in Hugging Face's `smart_resize`.
-fn round_half_even(value: f64) -> f64 {
-    let rounded = value.round();
-    if (value - value.trunc()).abs() == 0.5 && rounded % 2.0 != 0.0 {
-        rounded - value.signum()
-    } else {
-        rounded
-    }
-}
-
 /// The `(height, width)` Qwen2.5-VL resizes an image to (Hugging Face `smart_resize`).
 ///
 /// Sides are rounded to the nearest multiple of `factor`; when the area falls outside
@@ -70,8 +60,8 @@ pub fn smart_resize(height: u32, width: u32, bounds: ResizeBounds) -> Result<(u3
             ),
         });
     }
-    let mut h_bar = f.max(round_half_even(h / f) * f);
-    let mut w_bar = f.max(round_half_even(w / f) * f);
+    let mut h_bar = f.max((h / f).round_ties_even() * f);
+    let mut w_bar = f.max((w / f).round_ties_even() * f);
     if h_bar * w_bar > bounds.max_pixels as f64 {
         let beta = (h * w / bounds.max_pixels as f64).sqrt();
         h_bar = f.max((h / beta / f).floor() * f);
