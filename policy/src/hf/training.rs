@@ -20,15 +20,10 @@ pub fn is_vision_parameter(name: &str) -> bool {
 impl HfModel {
     /// The model with its vision tower (if any) frozen: how models start.
     pub(crate) fn with_vision_frozen(mut self) -> Result<Self> {
-        if self.vision_parameter_count() > 0 {
+        if self.config.vision.is_some() {
             self.freeze(is_vision_parameter)?;
         }
         Ok(self)
-    }
-
-    /// Number of vision-tower parameters (tensors).
-    fn vision_parameter_count(&self) -> usize {
-        self.vars.keys().filter(|n| is_vision_parameter(n)).count()
     }
 
     /// All base parameters, sorted by name.
