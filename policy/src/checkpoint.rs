@@ -6,7 +6,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 
 use crate::config::PolicyConfig;
-use crate::error::{PolicyError, Result};
+use crate::error::{read_json_file, PolicyError, Result};
 use crate::model::Policy;
 use crate::tokenizer::PolicyTokenizer;
 
@@ -35,12 +35,7 @@ pub fn save_policy(policy: &Policy, tokenizer: &PolicyTokenizer, dir: &Path) -> 
 
 /// Read `config.json` from `dir`.
 pub fn load_config(dir: &Path) -> Result<PolicyConfig> {
-    let path = dir.join("config.json");
-    let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
-    serde_json::from_str(&text).map_err(|source| PolicyError::Json {
-        path: path.display().to_string(),
-        source,
-    })
+    read_json_file(&dir.join("config.json"))
 }
 
 /// Load a policy and tokenizer saved by [`save_policy`].

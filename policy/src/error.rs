@@ -51,3 +51,16 @@ pub enum PolicyError {
 
 /// Result alias for the policy crate.
 pub type Result<T> = std::result::Result<T, PolicyError>;
+
+/// A JSON file parsed into `T`; the errors name the file.
+pub(crate) fn read_json_file<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T> {
+    let shown = || path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+        path: shown(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| PolicyError::Json {
+        path: shown(),
+        source,
+    })
+}

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
-use crate::error::{PolicyError, Result};
+use crate::error::{read_json_file, PolicyError, Result};
 
 /// Which model family a checkpoint holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,14 +208,7 @@ impl HfConfig {
     /// Read `dir/config.json`.
     pub fn from_dir(dir: &Path) -> Result<Self> {
         let path = dir.join("config.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| PolicyError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let value: Value = serde_json::from_str(&text).map_err(|source| PolicyError::Json {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let value: Value = read_json_file(&path)?;
         Self::from_value(value, &path.display().to_string())
     }
 

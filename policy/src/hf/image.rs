@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::error::{PolicyError, Result};
+use crate::error::{read_json_file, PolicyError, Result};
 use crate::hf::config::VisionTowerConfig;
 
 /// Per-channel mean of the Qwen2-VL processor (OpenAI CLIP).
@@ -67,15 +67,7 @@ impl ResizeBounds {
             return Ok(Self::default());
         }
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|source| PolicyError::Io {
-            path: shown.clone(),
-            source,
-        })?;
-        let json: serde_json::Value =
-            serde_json::from_str(&text).map_err(|err| PolicyError::InvalidConfig {
-                field: shown.clone(),
-                reason: err.to_string(),
-            })?;
+        let json: serde_json::Value = read_json_file(&path)?;
         fn present(value: Option<&serde_json::Value>) -> Option<&serde_json::Value> {
             value.filter(|v| !v.is_null())
         }
@@ -85,7 +77,7 @@ impl ResizeBounds {
                 .or_else(|| present(size?.get(nested)))
                 .or_else(|| present(size?.get(top)));
             match value {
-                None | Some(serde_json::Value::Null) => Ok(default),
+                None => Ok(default),
                 Some(value) => value
                     .as_u64()
                     .filter(|&v| v > 0)

@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{PolicyError, Result};
+use crate::error::{read_json_file, PolicyError, Result};
 use crate::layers::Linear;
 
 /// Prefix PEFT puts in front of module paths in `adapter_model.safetensors`.
@@ -59,15 +59,7 @@ impl LoraConfig {
     /// Read `adapter_config.json` from `dir`.
     pub fn from_dir(dir: &Path) -> Result<Self> {
         let path = dir.join("adapter_config.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| PolicyError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|source| PolicyError::Json {
-                path: path.display().to_string(),
-                source,
-            })?;
+        let value: serde_json::Value = read_json_file(&path)?;
         for (field, ok) in [
             (
                 "peft_type",

@@ -7,7 +7,7 @@ use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, Tensor};
 use serde_json::Value;
 
-use crate::error::{PolicyError, Result};
+use crate::error::{read_json_file, PolicyError, Result};
 
 /// Name of the single-file checkpoint.
 pub const SINGLE_FILE: &str = "model.safetensors";
@@ -36,11 +36,7 @@ pub fn canonical_name(name: &str) -> String {
 pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let index = dir.join(INDEX_FILE);
     if index.exists() {
-        let text = std::fs::read_to_string(&index).map_err(|e| io_err(&index, e))?;
-        let value: Value = serde_json::from_str(&text).map_err(|source| PolicyError::Json {
-            path: index.display().to_string(),
-            source,
-        })?;
+        let value: Value = read_json_file(&index)?;
         let map = value
             .get("weight_map")
             .and_then(Value::as_object)
