@@ -56,6 +56,22 @@ mod simd;
 mod tensor;
 #[cfg(feature = "candle-cuda")]
 mod tensor_cuda;
+#[cfg(not(feature = "candle-cuda"))]
+mod tensor_cuda {
+    //! Without the `candle-cuda` feature candle has no CUDA tensors to sample.
+
+    use crate::{KernelError, TensorSampler};
+
+    /// Always an error: this build cannot read candle CUDA tensors.
+    pub(crate) fn tensor_sampler(
+        _device: &candle_core::Device,
+    ) -> Result<Box<dyn TensorSampler>, KernelError> {
+        Err(KernelError::BackendUnavailable {
+            backend: "cuda",
+            reason: "this build lacks the `candle-cuda` feature (candle's CUDA build)".into(),
+        })
+    }
+}
 
 pub use backend::{select_backend, BackendChoice, SelectedBackend};
 pub use cpu::{check_batch, sample_row, CpuSampler};
@@ -64,9 +80,9 @@ pub use history::TokenCounts;
 pub use params::{SampledToken, SamplingParams};
 pub use philox::{philox4x32_10, uniform, RandomKey};
 pub use row::{draw_word, filtered_distribution, FilteredDistribution};
-pub use tensor::sample_tensor;
+pub use tensor::{sample_tensor, tensor_sampler_for, CpuTensorSampler, TensorSampler};
 #[cfg(feature = "candle-cuda")]
-pub use tensor_cuda::sample_cuda_tensor;
+pub use tensor_cuda::{sample_cuda_tensor, CudaTensorSampler};
 
 /// A sampling backend.
 pub trait Sampler: Send + Sync {

@@ -1,6 +1,6 @@
 //! Sampling straight from candle tensors (CPU tensors are read in place, without a copy).
 
-use candle_core::{DType, Storage, Tensor};
+use candle_core::{DType, Device, Storage, Tensor};
 
 use crate::error::KernelError;
 use crate::params::{SampledToken, SamplingParams};
@@ -49,5 +49,56 @@ pub fn sample_tensor(
             sampler.sample_with_history(row_major, vocab_size, params, keys, histories)
         }
         _ => Err(KernelError::Tensor("expected CPU storage".into())),
+    }
+}
+
+/// Samples candle logits tensors where they live, without copying them to the host first.
+pub trait TensorSampler: Send + Sync {
+    /// Short backend name ("cpu" or "cuda").
+    fn name(&self) -> &'static str;
+
+    /// Samples the rows of a `(rows, vocab)` logits tensor (any float dtype or layout).
+    fn sample_tensor(
+        &self,
+        logits: &Tensor,
+        params: &[SamplingParams],
+        keys: &[RandomKey],
+        histories: &[&[u32]],
+    ) -> Result<Vec<SampledToken>, KernelError>;
+}
+
+/// CPU tensors through the CPU backend.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuTensorSampler;
+
+impl TensorSampler for CpuTensorSampler {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn sample_tensor(
+        &self,
+        logits: &Tensor,
+        params: &[SamplingParams],
+        keys: &[RandomKey],
+        histories: &[&[u32]],
+    ) -> Result<Vec<SampledToken>, KernelError> {
+        sample_tensor(&crate::CpuSampler, logits, params, keys, histories)
+    }
+}
+
+/// The sampler for tensors on `device`: the CPU backend for the CPU, the CUDA backend on the
+/// device's own stream for a CUDA device (feature `candle-cuda`), else a clear error.
+pub fn tensor_sampler_for(device: &Device) -> Result<Box<dyn TensorSampler>, KernelError> {
+    match device {
+        Device::Cpu => Ok(Box::new(CpuTensorSampler)),
+        Device::Cuda(_) => crate::tensor_cuda::tensor_sampler(device),
+        other => Err(KernelError::BackendUnavailable {
+            backend: "tensor",
+            reason: format!(
+                "no sampler for tensors on {:?}; use the CPU or a CUDA device",
+                other.location()
+            ),
+        }),
     }
 }

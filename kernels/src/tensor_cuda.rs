@@ -1,11 +1,12 @@
 //! Sampling candle CUDA tensors in place (feature `candle-cuda`).
 
-use candle_core::{DType, Storage, Tensor};
+use candle_core::{DType, Device, Storage, Tensor};
 
 use crate::cuda::CudaSampler;
 use crate::error::KernelError;
 use crate::params::{SampledToken, SamplingParams};
 use crate::philox::RandomKey;
+use crate::tensor::TensorSampler;
 
 /// Maps a candle error into the crate's error.
 fn tensor_error(error: candle_core::Error) -> KernelError {
@@ -41,4 +42,44 @@ pub fn sample_cuda_tensor(
             "expected a tensor on a CUDA device".into(),
         )),
     }
+}
+
+/// The CUDA backend on one candle CUDA device's own stream, sampling its tensors in place.
+pub struct CudaTensorSampler {
+    /// The device whose tensors this sampler reads.
+    device: Device,
+    /// The kernel, loaded on the device's stream.
+    sampler: CudaSampler,
+}
+
+impl TensorSampler for CudaTensorSampler {
+    fn name(&self) -> &'static str {
+        "cuda"
+    }
+
+    fn sample_tensor(
+        &self,
+        logits: &Tensor,
+        params: &[SamplingParams],
+        keys: &[RandomKey],
+        histories: &[&[u32]],
+    ) -> Result<Vec<SampledToken>, KernelError> {
+        if !logits.device().same_device(&self.device) {
+            return Err(KernelError::Tensor(format!(
+                "the tensor is on {:?}, the sampler on {:?}",
+                logits.device().location(),
+                self.device.location()
+            )));
+        }
+        sample_cuda_tensor(&self.sampler, logits, params, keys, histories)
+    }
+}
+
+/// The CUDA tensor sampler of a candle CUDA device.
+pub(crate) fn tensor_sampler(device: &Device) -> Result<Box<dyn TensorSampler>, KernelError> {
+    let stream = device.as_cuda_device().map_err(tensor_error)?.cuda_stream();
+    Ok(Box::new(CudaTensorSampler {
+        device: device.clone(),
+        sampler: CudaSampler::on_stream(stream)?,
+    }))
 }

@@ -1,7 +1,9 @@
 //! Sampling from candle CPU tensors gives exactly what sampling the same host slice gives.
 
 use candle_core::{DType, Device, Tensor};
-use medgym_kernels::{sample_tensor, CpuSampler, KernelError, RandomKey, Sampler, SamplingParams};
+use medgym_kernels::{
+    sample_tensor, tensor_sampler_for, CpuSampler, KernelError, RandomKey, Sampler, SamplingParams,
+};
 
 fn batch() -> (Vec<f32>, Vec<SamplingParams>, Vec<RandomKey>) {
     let logits: Vec<f32> = (0..6 * 50)
@@ -66,4 +68,20 @@ fn wrong_rank_is_a_tensor_error() {
     let tensor = Tensor::zeros((2, 3, 4), DType::F32, &Device::Cpu).expect("tensor");
     let result = sample_tensor(&CpuSampler, &tensor, &[], &[], &[]);
     assert!(matches!(result, Err(KernelError::Tensor(_))), "{result:?}");
+}
+
+#[test]
+fn the_cpu_device_gets_the_cpu_tensor_sampler() {
+    let (logits, params, keys) = batch();
+    let histories: Vec<&[u32]> = vec![&[4]; 6];
+    let expected = CpuSampler
+        .sample_with_history(&logits, 50, &params, &keys, &histories)
+        .expect("slice sampling");
+    let sampler = tensor_sampler_for(&Device::Cpu).expect("cpu sampler");
+    assert_eq!(sampler.name(), "cpu");
+    let tensor = Tensor::from_vec(logits, (6, 50), &Device::Cpu).expect("tensor");
+    let got = sampler
+        .sample_tensor(&tensor, &params, &keys, &histories)
+        .expect("tensor sampling");
+    assert_eq!(got, expected);
 }
