@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Compiles and lints the code behind the CUDA-only cargo features (medgym-kernels/candle-cuda,
-# medgym-policy/cuda) on a machine without the CUDA toolkit, so that code cannot rot unseen.
+# Compiles and lints the code behind the CUDA-only cargo features (medgym/cuda, which turns on
+# medgym-kernels/candle-cuda and medgym-policy/cuda) on a machine without the CUDA toolkit, so
+# that code cannot rot unseen.
 #
 # candle's CUDA build scripts run nvcc to turn its .cu kernels into PTX and objects. Here a
 # stand-in `nvcc` writes those outputs empty instead: enough for `cargo clippy`, which runs the
@@ -69,6 +70,6 @@ fi
 PATH="$stand_in_dir:$PATH" NVCC="$stand_in" CUDARC_CUDA_VERSION=12080 \
     CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}" \
     CARGO_TARGET_DIR="$PWD/target/cuda-features" \
-    cargo clippy -p medgym-kernels -p medgym-policy \
-    --features medgym-kernels/candle-cuda,medgym-policy/cuda --all-targets -- -D warnings
+    cargo clippy -p medgym-kernels -p medgym-policy -p medgym \
+    --features medgym/cuda --all-targets -- -D warnings
 echo "CUDA feature code compiles and passes clippy (kernels are stand-ins: nothing here can run)"

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
-use medgym_kernels::{CpuSampler, RandomKey, Sampler, SamplingParams};
+use medgym_kernels::{tensor_sampler_for, RandomKey, SamplingParams};
 use medgym_policy::hf::{
-    preprocess, rgb_on_white, HfInput, HfModel, HfTokenizer, ResizeBounds, RgbImage,
+    preprocess, rgb_on_white, select_device, HfInput, HfModel, HfTokenizer, ResizeBounds, RgbImage,
 };
 
 use crate::{MedgymError, Result};
@@ -40,6 +40,52 @@ pub struct GenerateArgs {
     /// Print input_ids, output_ids and output_logprobs as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Where the model runs: `cpu`, or `cuda` / `cuda:N` (a build with the `cuda` feature); on a
+    /// GPU the sampler reads the logits in place.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Weight and activation precision.
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub dtype: Precision,
+}
+
+/// Weight and activation precision of `medgym generate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Precision {
+    /// 32-bit floats.
+    F32,
+    /// bfloat16.
+    Bf16,
+    /// IEEE half precision.
+    F16,
+}
+
+impl Precision {
+    /// The candle dtype.
+    pub fn dtype(self) -> DType {
+        match self {
+            Precision::F32 => DType::F32,
+            Precision::Bf16 => DType::BF16,
+            Precision::F16 => DType::F16,
+        }
+    }
+}
+
+/// The device named by `--device`: `cpu`, `cuda` (device 0) or `cuda:N`.
+pub fn parse_device(text: &str) -> Result<Device> {
+    let invalid = |reason: String| MedgymError::InvalidSetting {
+        field: format!("--device {text}"),
+        reason,
+    };
+    let ordinal = match text {
+        "cpu" => None,
+        "cuda" => Some(0),
+        _ => match text.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(ordinal)) => Some(ordinal),
+            _ => return Err(invalid("use cpu, cuda or cuda:N".into())),
+        },
+    };
+    select_device(ordinal).map_err(|err| invalid(err.to_string()))
 }
 
 /// Read an image file (PNG, JPEG, or netpbm PPM/PGM, told apart by content) as RGB, transparency
@@ -118,17 +164,17 @@ pub fn generate(
     params.validate()?;
     let vocab = model.config().text.vocab_size;
     let stops = &model.config().text.eos_token_ids;
+    let sampler = tensor_sampler_for(model.device())?;
     let (mut state, mut logits) =
         model.prefill(std::slice::from_ref(&input), args.max_new_tokens)?;
     let mut output_ids = Vec::new();
     let mut output_logprobs = Vec::new();
     for step in 0..args.max_new_tokens {
-        let row: Vec<f32> = logits
-            .flatten_all()
-            .and_then(|t| t.to_vec1())
+        let row = logits
+            .reshape((1, vocab))
             .map_err(medgym_policy::PolicyError::from)?;
         let key = RandomKey::new(args.seed, 0, step as u64);
-        let picked = CpuSampler.sample(&row, vocab, &[params], &[key])?;
+        let picked = sampler.sample_tensor(&row, &[params], &[key], &[])?;
         let Some(token) = picked.first() else {
             break;
         };
@@ -149,7 +195,8 @@ pub fn generate(
 
 /// Runs `medgym generate`.
 pub fn run(args: GenerateArgs) -> Result<()> {
-    let model = HfModel::load(&args.model, DType::F32, &Device::Cpu)?;
+    let device = parse_device(&args.device)?;
+    let model = HfModel::load(&args.model, args.dtype.dtype(), &device)?;
     let tokenizer = HfTokenizer::from_dir(&args.model)?;
     let out = generate(&model, &tokenizer, &args)?;
     if args.json {
@@ -185,6 +232,8 @@ mod tests {
             top_p: 1.0,
             seed: 0,
             json: true,
+            device: "cpu".into(),
+            dtype: Precision::F32,
         }
     }
 
@@ -229,6 +278,30 @@ mod tests {
                 .expect("row"),
         );
         assert!((logp[out.output_ids[0] as usize] - out.output_logprobs[0] as f64).abs() < 1e-4);
+    }
+
+    #[test]
+    fn devices_are_parsed_and_bad_names_are_reported() {
+        assert!(parse_device("cpu").expect("cpu").is_cpu());
+        for bad in ["gpu", "cuda:", "cuda:x", "CUDA"] {
+            let err = parse_device(bad).expect_err(bad).to_string();
+            assert!(err.contains(&format!("--device {bad}")), "{err}");
+        }
+    }
+
+    #[test]
+    fn half_precision_generation_runs_on_the_cpu() {
+        let model =
+            HfModel::load(&fixture("qwen2_tied"), DType::BF16, &Device::Cpu).expect("bf16 model");
+        let tokenizer = HfTokenizer::from_dir(&fixture("qwen2_tied")).expect("tokenizer");
+        let mut a = args("qwen2_tied", "The scan shows");
+        a.max_new_tokens = 4;
+        let out = generate(&model, &tokenizer, &a).expect("generate");
+        assert!(!out.output_ids.is_empty() && out.output_ids.len() <= 4);
+        assert!(out
+            .output_logprobs
+            .iter()
+            .all(|logprob| logprob.is_finite() && *logprob <= 0.0));
     }
 
     fn log_softmax(row: &[f32]) -> Vec<f64> {
