@@ -87,8 +87,7 @@ impl TensorSampler for CpuTensorSampler {
     }
 }
 
-/// The sampler for tensors on `device`: the CPU backend for the CPU, the CUDA backend on the
-/// device's own stream for a CUDA device (feature `candle-cuda`), else a clear error.
+/// The sampler for tensors on `device` (CPU, or CUDA with feature `candle-cuda`), else an error.
 pub fn tensor_sampler_for(device: &Device) -> Result<Box<dyn TensorSampler>, KernelError> {
     match device {
         Device::Cpu => Ok(Box::new(CpuTensorSampler)),

@@ -44,7 +44,10 @@ pub fn sample_cuda_tensor(
     }
 }
 
-/// The CUDA backend on one candle CUDA device's own stream, sampling its tensors in place.
+/// The CUDA backend on a candle CUDA device's stream, sampling its tensors without a host copy.
+///
+/// candle queues work on a per-thread stream: sample from the thread that computed the logits, so
+/// the kernel runs after them.
 pub struct CudaTensorSampler {
     /// The device whose tensors this sampler reads.
     device: Device,
@@ -66,20 +69,27 @@ impl TensorSampler for CudaTensorSampler {
     ) -> Result<Vec<SampledToken>, KernelError> {
         if !logits.device().same_device(&self.device) {
             return Err(KernelError::Tensor(format!(
-                "the tensor is on {:?}, the sampler on {:?}",
-                logits.device().location(),
-                self.device.location()
+                "the tensor is on {:?} through another candle device handle than the sampler's \
+                 (build the sampler from the tensor's own device)",
+                logits.device().location()
             )));
         }
         sample_cuda_tensor(&self.sampler, logits, params, keys, histories)
     }
 }
 
+impl CudaTensorSampler {
+    /// Loads the kernel on the stream candle hands this thread for `device`.
+    pub fn new(device: &Device) -> Result<Self, KernelError> {
+        let stream = device.as_cuda_device().map_err(tensor_error)?.cuda_stream();
+        Ok(Self {
+            device: device.clone(),
+            sampler: CudaSampler::on_stream(stream)?,
+        })
+    }
+}
+
 /// The CUDA tensor sampler of a candle CUDA device.
 pub(crate) fn tensor_sampler(device: &Device) -> Result<Box<dyn TensorSampler>, KernelError> {
-    let stream = device.as_cuda_device().map_err(tensor_error)?.cuda_stream();
-    Ok(Box::new(CudaTensorSampler {
-        device: device.clone(),
-        sampler: CudaSampler::on_stream(stream)?,
-    }))
+    Ok(Box::new(CudaTensorSampler::new(device)?))
 }
