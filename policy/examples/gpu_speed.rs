@@ -56,10 +56,14 @@ fn settings() -> Result<Settings> {
         Some(other) => return Err(invalid(format!("dtype `{other}`: use bf16, f16 or f32"))),
     };
     let layers = match args.get(2) {
-        Some(text) => Some(
-            text.parse()
-                .map_err(|_| invalid(format!("layer count `{text}` is not a number")))?,
-        ),
+        Some(text) => match text.parse::<usize>() {
+            Ok(layers) if layers > 0 => Some(layers),
+            _ => {
+                return Err(invalid(format!(
+                    "layer count `{text}`: use a positive number"
+                )))
+            }
+        },
         None => None,
     };
     Ok(Settings {
@@ -81,7 +85,7 @@ fn config(layers: Option<usize>) -> Result<HfConfig> {
     HfConfig::from_value(raw, "the built-in Qwen2.5-VL-3B shape")
 }
 
-/// Bytes of device memory in use (CUDA only; `None` on the CPU).
+/// Bytes of memory in use on the whole device (CUDA only; `None` on the CPU).
 #[cfg(feature = "cuda")]
 fn device_memory_used(device: &Device) -> Option<usize> {
     let cuda = device.as_cuda_device().ok()?;
@@ -89,7 +93,7 @@ fn device_memory_used(device: &Device) -> Option<usize> {
     Some(total - free)
 }
 
-/// Bytes of device memory in use (CUDA only; `None` on the CPU).
+/// Bytes of memory in use on the whole device (CUDA only; `None` on the CPU).
 #[cfg(not(feature = "cuda"))]
 fn device_memory_used(_device: &Device) -> Option<usize> {
     None
@@ -98,10 +102,11 @@ fn device_memory_used(_device: &Device) -> Option<usize> {
 fn memory_note(device: &Device, phase: &str) {
     match device_memory_used(device) {
         Some(bytes) => println!(
-            "  device memory in use after {phase}: {:.2} GiB",
+            "  device memory in use after {phase} (whole device): {:.2} GiB",
             bytes as f64 / (1u64 << 30) as f64
         ),
-        None => println!("  device memory: not measured on the CPU"),
+        None if device.is_cpu() => println!("  device memory: not measured on the CPU"),
+        None => println!("  device memory: the driver did not report it"),
     }
 }
 
@@ -118,6 +123,9 @@ fn text_prompts(batch: usize, len: usize, vocab: usize) -> Vec<HfInput> {
 
 /// Greedy generation of `new` tokens per row; prints prefill time and decode tokens/s.
 fn generate(model: &HfModel, label: &str, inputs: &[HfInput], new: usize) -> Result<()> {
+    if new < 2 {
+        return Err(invalid(format!("{label}: generate at least 2 tokens")));
+    }
     let start = Instant::now();
     let (mut state, mut logits) = model.prefill(inputs, new)?;
     let first: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
@@ -180,6 +188,8 @@ fn train_steps(model: &HfModel, batch: usize, len: usize, vocab: usize) -> Resul
         let start = Instant::now();
         let logp = model.token_logprobs(&inputs)?;
         let loss = (logp.sum_all()?.neg()? / (batch * (len - 1)) as f64)?;
+        // candle queues device work: wait for it so the forward time is the device's.
+        model.device().synchronize()?;
         let forward = start.elapsed().as_secs_f64();
         let grads = loss.backward()?;
         let mut updated = 0;

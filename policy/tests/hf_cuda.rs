@@ -6,7 +6,7 @@
 mod hf_common;
 
 use candle_core::{DType, Device, Tensor};
-use hf_common::{fixture, ids, long_text_batch, max_abs_diff, reference_json, reference_tensors};
+use hf_common::{fixture, ids, long_text_batch, reference_json, reference_tensors};
 use medgym_policy::hf::{patchify, HfInput, HfModel, RgbImage};
 
 /// CUDA device 0, or `None` (with a message) when there is none.
@@ -20,12 +20,29 @@ fn cuda_device() -> Option<Device> {
     }
 }
 
-/// Largest difference between a device tensor and a host reference.
-fn diff_to_host(device_tensor: &Tensor, reference: &Tensor) -> f32 {
-    max_abs_diff(
-        &device_tensor.to_device(&Device::Cpu).expect("to host"),
-        reference,
-    )
+/// A tensor's values on the host, every one of them finite.
+fn finite_values(tensor: &Tensor, what: &str) -> Vec<f32> {
+    let values = tensor
+        .to_device(&Device::Cpu)
+        .and_then(|t| t.to_dtype(DType::F32))
+        .and_then(|t| t.flatten_all())
+        .and_then(|t| t.to_vec1::<f32>())
+        .expect("values on the host");
+    if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
+        panic!("{what}: value {bad} is {}", values[bad]);
+    }
+    values
+}
+
+/// Largest difference between a tensor and a reference of the same shape (a NaN fails).
+fn max_difference(tensor: &Tensor, reference: &Tensor, what: &str) -> f32 {
+    assert_eq!(tensor.dims(), reference.dims(), "{what}: shapes differ");
+    let got = finite_values(tensor, what);
+    let want = finite_values(reference, what);
+    got.iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max)
 }
 
 /// The fixture's image (vision fixtures only).
@@ -52,7 +69,7 @@ fn check_fixture(name: &str, device: &Device) {
         let embeds = model
             .image_embeddings(std::slice::from_ref(&patches))
             .expect("vision tower");
-        let diff = diff_to_host(&embeds, &reference["image_embeds"]);
+        let diff = max_difference(&embeds, &reference["image_embeds"], name);
         assert!(diff < 1e-4, "{name}: vision tower output differs by {diff}");
         patches
     });
@@ -73,9 +90,10 @@ fn check_fixture(name: &str, device: &Device) {
         let (logits, _) = model
             .forward(std::slice::from_ref(&input))
             .expect("forward");
-        let diff = diff_to_host(
+        let diff = max_difference(
             &logits.squeeze(0).expect("squeeze"),
             &reference[&format!("logits_{i}")],
+            name,
         );
         assert!(diff < 1e-4, "{name} prompt {i}: max logit diff {diff}");
         let steps = ids(&prompt["greedy"]).len();
@@ -100,9 +118,16 @@ fn gpu_gradients_agree_with_the_cpu() {
     let Some(device) = cuda_device() else {
         return;
     };
-    let name = "qwen2_untied";
+    for name in ["qwen2_tied", "qwen2_untied", "qwen25vl"] {
+        compare_gradients(name, &device);
+    }
+}
+
+/// Every trainable parameter's gradient of a text batch's log-probs, on the CPU and on `device`:
+/// within 1e-3 of the tensor's largest CPU entry.
+fn compare_gradients(name: &str, device: &Device) {
     let on_cpu = HfModel::load(&fixture(name), DType::F32, &Device::Cpu).expect("cpu model");
-    let on_gpu = HfModel::load(&fixture(name), DType::F32, &device).expect("gpu model");
+    let on_gpu = HfModel::load(&fixture(name), DType::F32, device).expect("gpu model");
     let inputs = long_text_batch(on_cpu.config().text.vocab_size);
     let gradients = |model: &HfModel| {
         let logp = model.token_logprobs(&inputs).expect("log-probs");
@@ -124,20 +149,16 @@ fn gpu_gradients_agree_with_the_cpu() {
     let cpu = gradients(&on_cpu);
     let gpu = gradients(&on_gpu);
     assert_eq!(cpu.len(), gpu.len());
-    for ((name, cpu_grad), (gpu_name, gpu_grad)) in cpu.iter().zip(&gpu) {
-        assert_eq!(name, gpu_name);
-        let scale = cpu_grad
-            .abs()
-            .and_then(|t| t.flatten_all())
-            .and_then(|t| t.max(0))
-            .and_then(|t| t.to_scalar::<f32>())
-            .expect("scale")
-            .max(1e-6);
-        let diff = max_abs_diff(cpu_grad, gpu_grad);
+    for ((parameter, cpu_grad), (gpu_parameter, gpu_grad)) in cpu.iter().zip(&gpu) {
+        assert_eq!(parameter, gpu_parameter);
+        let scale = finite_values(cpu_grad, parameter)
+            .iter()
+            .fold(1e-6f32, |largest, v| largest.max(v.abs()));
+        let diff = max_difference(gpu_grad, cpu_grad, parameter);
         assert!(
             diff <= 1e-3 * scale,
-            "{name}: GPU gradient differs by {diff} (largest CPU entry {scale})"
+            "{name} {parameter}: GPU gradient differs by {diff} (largest CPU entry {scale})"
         );
     }
-    eprintln!("{} gradients agree between CPU and GPU", cpu.len());
+    eprintln!("{name}: {} gradients agree between CPU and GPU", cpu.len());
 }
