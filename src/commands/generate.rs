@@ -40,8 +40,7 @@ pub struct GenerateArgs {
     /// Print input_ids, output_ids and output_logprobs as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Where the model runs: `cpu`, or `cuda` / `cuda:N` (a build with the `cuda` feature); on a
-    /// GPU the sampler reads the logits in place.
+    /// Where the model runs: `cpu`, or `cuda` / `cuda:N` (a build with the `cuda` feature).
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Weight and activation precision.
@@ -164,7 +163,11 @@ pub fn generate(
     params.validate()?;
     let vocab = model.config().text.vocab_size;
     let stops = &model.config().text.eos_token_ids;
-    let sampler = tensor_sampler_for(model.device())?;
+    let sampler =
+        tensor_sampler_for(model.device()).map_err(|err| MedgymError::InvalidSetting {
+            field: format!("--device {}", args.device),
+            reason: format!("no sampler for the model's device: {err}"),
+        })?;
     let (mut state, mut logits) =
         model.prefill(std::slice::from_ref(&input), args.max_new_tokens)?;
     let mut output_ids = Vec::new();
@@ -193,10 +196,15 @@ pub fn generate(
     })
 }
 
+/// Loads `--model` on `--device` in `--dtype`.
+pub fn load_model(args: &GenerateArgs) -> Result<HfModel> {
+    let device = parse_device(&args.device)?;
+    Ok(HfModel::load(&args.model, args.dtype.dtype(), &device)?)
+}
+
 /// Runs `medgym generate`.
 pub fn run(args: GenerateArgs) -> Result<()> {
-    let device = parse_device(&args.device)?;
-    let model = HfModel::load(&args.model, args.dtype.dtype(), &device)?;
+    let model = load_model(&args)?;
     let tokenizer = HfTokenizer::from_dir(&args.model)?;
     let out = generate(&model, &tokenizer, &args)?;
     if args.json {
@@ -281,6 +289,42 @@ mod tests {
     }
 
     #[test]
+    fn device_and_dtype_flags_parse() {
+        #[derive(clap::Parser)]
+        struct Command {
+            #[command(flatten)]
+            args: GenerateArgs,
+        }
+        let parsed = <Command as clap::Parser>::try_parse_from([
+            "generate", "--model", "m", "--prompt", "p", "--dtype", "bf16", "--device", "cuda:1",
+        ])
+        .expect("flags parse");
+        assert_eq!(parsed.args.dtype, Precision::Bf16);
+        assert_eq!(parsed.args.device, "cuda:1");
+        let defaults = <Command as clap::Parser>::try_parse_from([
+            "generate", "--model", "m", "--prompt", "p",
+        ])
+        .expect("defaults");
+        assert_eq!(
+            (defaults.args.dtype, defaults.args.device.as_str()),
+            (Precision::F32, "cpu")
+        );
+        assert!(<Command as clap::Parser>::try_parse_from([
+            "generate", "--model", "m", "--prompt", "p", "--dtype", "f64",
+        ])
+        .is_err());
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn cuda_without_the_feature_is_a_named_error() {
+        let err = parse_device("cuda:0")
+            .expect_err("no CUDA build")
+            .to_string();
+        assert!(err.contains("--device cuda:0"), "{err}");
+    }
+
+    #[test]
     fn devices_are_parsed_and_bad_names_are_reported() {
         assert!(parse_device("cpu").expect("cpu").is_cpu());
         for bad in ["gpu", "cuda:", "cuda:x", "CUDA"] {
@@ -290,18 +334,40 @@ mod tests {
     }
 
     #[test]
-    fn half_precision_generation_runs_on_the_cpu() {
-        let model =
-            HfModel::load(&fixture("qwen2_tied"), DType::BF16, &Device::Cpu).expect("bf16 model");
+    fn half_precision_generation_follows_the_half_precision_model() {
         let tokenizer = HfTokenizer::from_dir(&fixture("qwen2_tied")).expect("tokenizer");
-        let mut a = args("qwen2_tied", "The scan shows");
-        a.max_new_tokens = 4;
-        let out = generate(&model, &tokenizer, &a).expect("generate");
-        assert!(!out.output_ids.is_empty() && out.output_ids.len() <= 4);
-        assert!(out
-            .output_logprobs
-            .iter()
-            .all(|logprob| logprob.is_finite() && *logprob <= 0.0));
+        for precision in [Precision::Bf16, Precision::F16] {
+            let mut a = args("qwen2_tied", "The scan shows");
+            a.dtype = precision;
+            a.max_new_tokens = 4;
+            let model = load_model(&a).expect("half-precision model");
+            assert_eq!(model.dtype(), precision.dtype());
+            let out = generate(&model, &tokenizer, &a).expect("generate");
+            let input = HfInput {
+                token_ids: out.input_ids.clone(),
+                images: Vec::new(),
+            };
+            let greedy = model.greedy(&input, 4).expect("greedy");
+            assert_eq!(
+                out.output_ids,
+                greedy[..out.output_ids.len()],
+                "{precision:?}"
+            );
+            let (_, logits) = model
+                .prefill(std::slice::from_ref(&input), 1)
+                .expect("prefill");
+            let row = logits
+                .to_dtype(DType::F32)
+                .and_then(|t| t.flatten_all())
+                .and_then(|t| t.to_vec1::<f32>())
+                .expect("row");
+            let expected = log_softmax(&row)[out.output_ids[0] as usize];
+            assert!(
+                (expected - out.output_logprobs[0] as f64).abs() < 1e-4,
+                "{precision:?}: {expected} vs {}",
+                out.output_logprobs[0]
+            );
+        }
     }
 
     fn log_softmax(row: &[f32]) -> Vec<f64> {
