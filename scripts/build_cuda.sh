@@ -41,34 +41,37 @@ done
 ln -sf libcurand.so.10 "$cuda/lib/libcurand.so"
 # A link-time stand-in for the driver: every entry point cudarc's bindings name, under the driver's
 # soname. cudarc's build searches `$CUDA_ROOT/lib/stubs`.
+# Rebuilt whenever the cudarc version in Cargo.lock (the bindings' path) changes.
 stub_dir="$cuda/lib/stubs"
-if [[ ! -e "$stub_dir/libcuda.so" ]]; then
-    mkdir -p "$stub_dir"
-    cudarc_manifest=$(cargo metadata --format-version 1 | python3 -c '
+cudarc_manifest=$(cargo metadata --format-version 1 | python3 -c '
 import json, sys
 paths = [p["manifest_path"] for p in json.load(sys.stdin)["packages"] if p["name"] == "cudarc"]
 print(paths[0] if paths else "")')
-    bindings="$(dirname "$cudarc_manifest")/src/driver/sys/mod.rs"
+bindings="$(dirname "$cudarc_manifest")/src/driver/sys/mod.rs"
+if [[ ! -e "$stub_dir/libcuda.so" || "$(cat "$stub_dir/bindings" 2>/dev/null)" != "$bindings" ]]; then
     if [[ -z "$cudarc_manifest" || ! -f "$bindings" ]]; then
         echo "build_cuda.sh: cudarc's driver bindings were not found (looked for $bindings)" >&2
         exit 1
     fi
-    grep -oh 'pub unsafe fn cu[A-Za-z0-9_]*' "$bindings" \
+    mkdir -p "$stub_dir"
+    { grep -oh 'pub unsafe fn cu[A-Za-z0-9_]*' "$bindings" || true; } \
         | awk '{print "int " $4 "(void) { return 999; }"}' | sort -u > "$stub_dir/stub.c"
     if [[ ! -s "$stub_dir/stub.c" ]]; then
         echo "build_cuda.sh: no driver entry points found in $bindings" >&2
         exit 1
     fi
     cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$stub_dir/libcuda.so" "$stub_dir/stub.c"
+    printf '%s' "$bindings" > "$stub_dir/bindings"
 fi
 compute_cap="${CUDA_COMPUTE_CAP:-}"
 if [[ -z "$compute_cap" ]]; then
     compute_cap=$( (nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null || true) \
         | head -n 1 | tr -d '. ')
-    compute_cap="${compute_cap:-90}"
+    # nvidia-smi without a driver prints its complaint on stdout: anything but a number means 90.
+    [[ "$compute_cap" =~ ^[0-9]+[af]?$ ]] || compute_cap=90
 fi
 # Other CUDA locations a user may have set would mix a second toolkit into the build.
 env -u CUDA_HOME -u CUDA_PATH -u CUDA_TOOLKIT_ROOT_DIR -u CUDNN_LIB -u NVCC -u CUDARC_CUDA_VERSION \
     PATH="$cuda/bin:$PATH" CUDA_ROOT="$cuda" CUDA_COMPUTE_CAP="$compute_cap" \
-    LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$cuda/lib" \
+    LD_LIBRARY_PATH="$cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
     CARGO_TARGET_DIR="$PWD/target/cuda-real" cargo "$@"
