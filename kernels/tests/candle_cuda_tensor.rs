@@ -91,7 +91,7 @@ fn cuda_tensors_sample_like_the_cpu() {
     assert!(chosen
         .sample_tensor(&on_cpu, &params, &keys, &histories)
         .is_err());
-    // A tensor of another candle handle may live on another stream: refused, with the reason.
+    // A tensor of another candle handle is refused (that handle may run on its own stream).
     let other = Device::new_cuda(0).expect("second handle");
     let elsewhere = tensor.to_device(&other).expect("copy to the second handle");
     let err = chosen

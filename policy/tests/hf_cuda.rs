@@ -151,10 +151,11 @@ fn compare_gradients(name: &str, device: &Device) {
     assert_eq!(cpu.len(), gpu.len());
     for ((parameter, cpu_grad), (gpu_parameter, gpu_grad)) in cpu.iter().zip(&gpu) {
         assert_eq!(parameter, gpu_parameter);
-        let scale = finite_values(cpu_grad, parameter)
+        let what = format!("{name} {parameter}");
+        let scale = finite_values(cpu_grad, &what)
             .iter()
             .fold(1e-6f32, |largest, v| largest.max(v.abs()));
-        let diff = max_difference(gpu_grad, cpu_grad, parameter);
+        let diff = max_difference(gpu_grad, cpu_grad, &what);
         assert!(
             diff <= 1e-3 * scale,
             "{name} {parameter}: GPU gradient differs by {diff} (largest CPU entry {scale})"
