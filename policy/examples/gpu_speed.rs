@@ -1,8 +1,8 @@
 //! Timings of the Qwen2.5-VL-3B shape with seeded random weights: generation tokens/s (text and
 //! with an image), one training step, and the device memory held after each phase.
 //!
-//! On a GPU (needs the `cuda` feature and the CUDA libraries on the loader path):
-//!   cargo run --release -p medgym-policy --features cuda --example gpu_speed -- cuda bf16
+//! On a GPU (the `cuda` feature; `scripts/build_cuda.sh` provides the CUDA toolkit it needs):
+//!   scripts/build_cuda.sh run --release -p medgym-policy --features cuda --example gpu_speed -- cuda bf16
 //! A shallow smoke run on the CPU (same code path, 2 text layers and 2 vision blocks):
 //!   cargo run --release -p medgym-policy --example gpu_speed -- cpu f32 2
 
