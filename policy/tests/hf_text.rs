@@ -17,31 +17,7 @@ fn text_input(ids: Vec<u32>) -> HfInput {
 }
 
 fn check_parity(name: &str) {
-    let model = HfModel::load(&fixture(name), DType::F32, &Device::Cpu).expect("load");
-    let reference = reference_tensors(name);
-    let json = reference_json(name);
-    for (i, prompt) in json["prompts"]
-        .as_array()
-        .expect("prompts")
-        .iter()
-        .enumerate()
-    {
-        let input = text_input(ids(&prompt["ids"]));
-        let (logits, _) = model
-            .forward(std::slice::from_ref(&input))
-            .expect("forward");
-        let diff = max_abs_diff(
-            &logits.squeeze(0).expect("squeeze"),
-            &reference[&format!("logits_{i}")],
-        );
-        assert!(diff < 1e-4, "{name} prompt {i}: max logit diff {diff}");
-        let greedy = model.greedy(&input, 10).expect("greedy");
-        assert_eq!(
-            greedy,
-            ids(&prompt["greedy"]),
-            "{name} prompt {i}: greedy tokens"
-        );
-    }
+    hf_common::check_against_transformers(name, &Device::Cpu);
 }
 
 #[test]

@@ -10,22 +10,7 @@ use medgym_policy::hf::{patchify, HfInput, HfModel, RgbImage};
 const NAME: &str = "qwen25vl";
 
 fn fixture_image() -> RgbImage {
-    image_of(NAME)
-}
-
-fn image_of(name: &str) -> RgbImage {
-    let reference = reference_tensors(name);
-    let json = reference_json(name);
-    let image = &reference["image"];
-    RgbImage {
-        width: json["width"].as_u64().expect("width") as usize,
-        height: json["height"].as_u64().expect("height") as usize,
-        pixels: image
-            .flatten_all()
-            .expect("flat")
-            .to_vec1::<u8>()
-            .expect("bytes"),
-    }
+    hf_common::fixture_image(NAME)
 }
 
 fn model() -> HfModel {
@@ -92,49 +77,7 @@ fn qwen2_vl_variant_matches_transformers() {
 }
 
 fn check_against_transformers(name: &str) {
-    let model = HfModel::load(&fixture(name), DType::F32, &Device::Cpu).expect("load");
-    let cfg = model.config().vision.clone().expect("vision config");
-    let reference = reference_tensors(name);
-    let json = reference_json(name);
-    let patches = patchify(&image_of(name), &cfg).expect("patchify");
-    let embeds = model
-        .image_embeddings(std::slice::from_ref(&patches))
-        .expect("vision");
-    let diff = max_abs_diff(&embeds, &reference["image_embeds"]);
-    assert!(diff < 1e-4, "{name}: vision tower output differs by {diff}");
-    for (i, prompt) in json["prompts"]
-        .as_array()
-        .expect("prompts")
-        .iter()
-        .enumerate()
-    {
-        let has_image = prompt["has_image"].as_bool().expect("flag");
-        let input = HfInput {
-            token_ids: ids(&prompt["ids"]),
-            images: if has_image {
-                vec![patches.clone()]
-            } else {
-                Vec::new()
-            },
-        };
-        let (logits, _) = model
-            .forward(std::slice::from_ref(&input))
-            .expect("forward");
-        let diff = max_abs_diff(
-            &logits.squeeze(0).expect("squeeze"),
-            &reference[&format!("logits_{i}")],
-        );
-        assert!(
-            diff < 1e-4,
-            "{name} prompt {i} (image: {has_image}): max logit diff {diff}"
-        );
-        let greedy = model.greedy(&input, 6).expect("greedy");
-        assert_eq!(
-            greedy,
-            ids(&prompt["greedy"]),
-            "{name} prompt {i}: greedy tokens"
-        );
-    }
+    hf_common::check_against_transformers(name, &Device::Cpu);
 }
 
 #[test]
