@@ -269,22 +269,13 @@ mod tests {
         };
         assert_eq!(out.input_ids, want(&prompt["ids"]));
         assert_eq!(out.output_ids, want(&prompt["greedy"]));
-        let (_, logits) = model
-            .prefill(
-                &[HfInput {
-                    token_ids: out.input_ids.clone(),
-                    images: Vec::new(),
-                }],
-                1,
-            )
-            .expect("prefill");
-        let logp = log_softmax(
-            &logits
-                .flatten_all()
-                .expect("flat")
-                .to_vec1::<f32>()
-                .expect("row"),
-        );
+        let logp = log_softmax(&last_logits(
+            &model,
+            &HfInput {
+                token_ids: out.input_ids.clone(),
+                images: Vec::new(),
+            },
+        ));
         assert!((logp[out.output_ids[0] as usize] - out.output_logprobs[0] as f64).abs() < 1e-4);
     }
 
@@ -337,16 +328,6 @@ mod tests {
     fn half_precision_generation_follows_the_half_precision_model() {
         let tokenizer = HfTokenizer::from_dir(&fixture("qwen2_tied")).expect("tokenizer");
         let full = load_model(&args("qwen2_tied", "")).expect("f32 model");
-        let last_logits = |model: &HfModel, input: &HfInput| -> Vec<f32> {
-            let (_, logits) = model
-                .prefill(std::slice::from_ref(input), 1)
-                .expect("prefill");
-            logits
-                .to_dtype(DType::F32)
-                .and_then(|t| t.flatten_all())
-                .and_then(|t| t.to_vec1::<f32>())
-                .expect("row")
-        };
         for precision in [Precision::Bf16, Precision::F16] {
             let mut a = args("qwen2_tied", "The scan shows");
             a.dtype = precision;
@@ -383,6 +364,18 @@ mod tests {
                 out.output_logprobs[0]
             );
         }
+    }
+
+    /// The f32 logits a prefill of `input` gives for the next token.
+    fn last_logits(model: &HfModel, input: &HfInput) -> Vec<f32> {
+        let (_, logits) = model
+            .prefill(std::slice::from_ref(input), 1)
+            .expect("prefill");
+        logits
+            .to_dtype(DType::F32)
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1::<f32>())
+            .expect("row")
     }
 
     fn log_softmax(row: &[f32]) -> Vec<f64> {
