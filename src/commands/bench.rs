@@ -4,7 +4,10 @@
 use std::time::{Duration, Instant};
 
 use medgym_kernels::cuda::CudaSampler;
-use medgym_kernels::{philox4x32_10, CpuSampler, RandomKey, Sampler, SamplingParams};
+use medgym_kernels::{
+    philox4x32_10, set_cpu_instruction_set, CpuInstructionSet, CpuSampler, RandomKey, Sampler,
+    SamplingParams,
+};
 
 use crate::{MedgymError, Result};
 
@@ -82,6 +85,48 @@ enum Backend {
     Cuda,
 }
 
+/// Which build of the CPU backend's row loops to time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum InstructionSet {
+    /// The fastest this processor supports.
+    Best,
+    /// AVX-512.
+    Avx512,
+    /// AVX2 + FMA.
+    Avx2,
+    /// Plain Rust.
+    Portable,
+    /// Every build this processor supports, one after another in the same run.
+    All,
+}
+
+impl InstructionSet {
+    /// The builds `self` stands for (`None`: the fastest supported); an error names a build
+    /// this processor lacks.
+    fn expand(self) -> Result<Vec<Option<CpuInstructionSet>>> {
+        let named = match self {
+            Self::Best => return Ok(vec![None]),
+            Self::All => {
+                return Ok(CpuInstructionSet::ALL
+                    .into_iter()
+                    .filter(|set| set.is_supported())
+                    .map(Some)
+                    .collect())
+            }
+            Self::Avx512 => CpuInstructionSet::Avx512,
+            Self::Avx2 => CpuInstructionSet::Avx2,
+            Self::Portable => CpuInstructionSet::Portable,
+        };
+        if !named.is_supported() {
+            return Err(MedgymError::InvalidSetting {
+                field: "--instruction-set".into(),
+                reason: format!("this processor cannot run the {} build", named.name()),
+            });
+        }
+        Ok(vec![Some(named)])
+    }
+}
+
 #[derive(Debug, clap::Args)]
 struct SamplingBenchArgs {
     /// Rows per call.
@@ -96,6 +141,9 @@ struct SamplingBenchArgs {
     /// Backend to time.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
+    /// Build of the CPU backend's row loops (every build gives the same tokens).
+    #[arg(long, value_enum, default_value_t = InstructionSet::Best)]
+    instruction_set: InstructionSet,
     /// Timed calls per mode (after one warm-up call).
     #[arg(long, default_value_t = 15)]
     iterations: usize,
@@ -193,17 +241,23 @@ fn sampling(args: &SamplingBenchArgs) -> Result<()> {
                 pass,
                 bytes as f64 / pass / 1e3
             );
-            for (name, params) in modes {
-                let batch_params = vec![params; args.batch];
-                let median = time_median(args.iterations, || {
-                    CpuSampler.sample(&logits, args.vocab, &batch_params, &keys)?;
-                    Ok(())
-                })?;
-                println!(
-                    "{name:<12} median {median:>10.0} µs per call = {:>6.2} memory passes",
-                    median / pass
-                );
+            for set in args.instruction_set.expand()? {
+                set_cpu_instruction_set(set)?;
+                let build = set.unwrap_or_else(CpuInstructionSet::best);
+                println!("instruction set {}", build.name());
+                for &(name, params) in &modes {
+                    let batch_params = vec![params; args.batch];
+                    let median = time_median(args.iterations, || {
+                        CpuSampler.sample(&logits, args.vocab, &batch_params, &keys)?;
+                        Ok(())
+                    })?;
+                    println!(
+                        "{name:<12} median {median:>10.0} µs per call = {:>6.2} memory passes",
+                        median / pass
+                    );
+                }
             }
+            set_cpu_instruction_set(None)?;
         }
         Backend::Cuda => {
             let sampler = CudaSampler::new(0)?;

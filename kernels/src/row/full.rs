@@ -34,7 +34,7 @@ pub(super) fn prepare(
     raw_max: f32,
     row: usize,
 ) -> Result<PreparedRow, KernelError> {
-    let loops = workspace.loops;
+    let loops = workspace.loops();
     let vocab = row_logits.len();
     workspace.values.resize(vocab, 0.0);
     let penalised = params.has_penalties() && !counts.is_empty();

@@ -23,8 +23,8 @@ pub(crate) struct RowWorkspace {
     select: SelectScratch,
     /// Buffers of the streamed path.
     stream: StreamScratch,
-    /// Loops bound to the processor's instruction set.
-    loops: RowLoops,
+    /// Loops fixed for this workspace (tests), else those of the process-wide choice.
+    pinned_loops: Option<RowLoops>,
 }
 
 impl RowWorkspace {
@@ -34,8 +34,14 @@ impl RowWorkspace {
             values: Vec::new(),
             select: SelectScratch::default(),
             stream: StreamScratch::default(),
-            loops: RowLoops::detect(),
+            pinned_loops: None,
         }
+    }
+
+    /// The loops its rows run: the pinned ones, else the process-wide choice
+    /// ([`crate::set_cpu_instruction_set`]).
+    fn loops(&self) -> RowLoops {
+        self.pinned_loops.unwrap_or_else(RowLoops::current)
     }
 
     /// Bytes its buffers hold.
@@ -49,7 +55,7 @@ impl RowWorkspace {
     #[cfg(test)]
     pub fn with_loops(loops: RowLoops) -> Self {
         Self {
-            loops,
+            pinned_loops: Some(loops),
             ..Self::new()
         }
     }
@@ -128,7 +134,7 @@ fn fill_processed(
     counts: &TokenCounts,
     row: usize,
 ) -> Result<(), KernelError> {
-    let loops = workspace.loops;
+    let loops = workspace.loops();
     let values = &mut workspace.values;
     if params.is_greedy() {
         values.copy_from_slice(row_logits);
@@ -166,7 +172,7 @@ fn sample_greedy(
     raw_max: f32,
     row: usize,
 ) -> Result<SampledToken, KernelError> {
-    let loops = workspace.loops;
+    let loops = workspace.loops();
     let raw_total = (loops.exp_sum)(row_logits, raw_max, next_row);
     let penalised = params.has_penalties() && !counts.is_empty();
     let (values, target): (&[f32], f32) = if penalised {
@@ -216,7 +222,7 @@ fn draw_streamed(
     key: RandomKey,
     row: usize,
 ) -> Result<Option<Drawn>, KernelError> {
-    let loops = workspace.loops;
+    let loops = workspace.loops();
     let penalised = params.has_penalties() && !counts.is_empty();
     let identity = params.temperature == 1.0 && !penalised;
     let (raw_total, processed_max) = if identity {
@@ -274,8 +280,13 @@ fn draw_full(
 ) -> Result<Drawn, KernelError> {
     let prepared = full::prepare(workspace, row_logits, params, counts, raw_max, row)?;
     let target = multiply_high(draw_word(key), prepared.kept_total);
-    let index = full::locate(&workspace.loops, &workspace.values, prepared.floor, target)
-        .ok_or(KernelError::DrawFailed { row })?;
+    let index = full::locate(
+        &workspace.loops(),
+        &workspace.values,
+        prepared.floor,
+        target,
+    )
+    .ok_or(KernelError::DrawFailed { row })?;
     Ok(Drawn {
         index,
         raw_max: prepared.raw_max,
@@ -308,7 +319,7 @@ pub(crate) fn sample_row_before(
     key: RandomKey,
     row: usize,
 ) -> Result<SampledToken, KernelError> {
-    let raw_max = check_row(&workspace.loops, row_logits, row)?;
+    let raw_max = check_row(&workspace.loops(), row_logits, row)?;
     if params.is_greedy() {
         return sample_greedy(
             workspace, row_logits, next_row, params, counts, raw_max, row,
@@ -397,7 +408,7 @@ pub fn filtered_distribution(
     }
     let counts = TokenCounts::from_history(history, row_logits.len(), row)?;
     let mut workspace = RowWorkspace::new();
-    let raw_max = check_row(&workspace.loops, row_logits, row)?;
+    let raw_max = check_row(&workspace.loops(), row_logits, row)?;
     let prepared = full::prepare(&mut workspace, row_logits, params, &counts, raw_max, row)?;
     let mut distribution = FilteredDistribution {
         tokens: Vec::new(),

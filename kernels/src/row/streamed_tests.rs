@@ -10,7 +10,7 @@ fn full_path(
     key: RandomKey,
 ) -> Result<SampledToken, KernelError> {
     let mut workspace = RowWorkspace::new();
-    let raw_max = check_row(&workspace.loops, row_logits, 0)?;
+    let raw_max = check_row(&workspace.loops(), row_logits, 0)?;
     let drawn = draw_full(&mut workspace, row_logits, params, counts, raw_max, key, 0)?;
     let index = drawn.index;
     let processed = processed_logit(
@@ -169,7 +169,7 @@ fn top_p_settles_rows_whose_mass_arrives_late() {
     let mut workspace = RowWorkspace::new();
     let params = SamplingParams::new(1.0, 0, 0.5);
     let settled = streamed::weigh_row(
-        &workspace.loops,
+        &workspace.loops(),
         &mut workspace.stream,
         &mut workspace.select,
         &late,
@@ -193,7 +193,7 @@ fn top_p_gathers_again_from_the_provable_floor_when_the_first_misses_the_cut() {
     tiny[40_000] = 0.0;
     let mut workspace = RowWorkspace::new();
     let settled = streamed::weigh_row(
-        &workspace.loops,
+        &workspace.loops(),
         &mut workspace.stream,
         &mut workspace.select,
         &tiny,

@@ -1,12 +1,20 @@
-//! Row loops of the CPU backend, built twice: portable, and for AVX2 + FMA when the processor has
-//! them (chosen once at run time). Both produce identical bits: every operation is correctly
-//! rounded, and `mul_add` is a true fused multiply-add on either path.
+//! Row loops of the CPU backend, built three times: portable, for AVX2 + FMA, and for AVX-512
+//! (the best the processor has is chosen at run time, unless [`set_cpu_instruction_set`] says
+//! otherwise). All produce identical bits: every operation is correctly rounded, and `mul_add`
+//! is a true fused multiply-add on every path.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod portable;
 
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
+
 use portable::*;
+
+use crate::error::KernelError;
 
 /// Number of band edges measured in one pass by [`RowLoops::band_counts`] / [`RowLoops::band_masses`].
 pub(crate) const BAND_EDGES: usize = 5;
@@ -58,7 +66,7 @@ impl PartialEq for Candidates {
 
 impl Candidates {
     /// Free slots kept past the logical length.
-    pub const SLACK: usize = 8;
+    pub const SLACK: usize = 16;
 
     /// Makes room for [`Self::SLACK`] more slots past the logical length.
     #[inline]
@@ -220,9 +228,22 @@ fn weigh_portable(
 }
 
 impl RowLoops {
-    /// The fastest build this processor supports.
+    /// The build [`set_cpu_instruction_set`] chose, else the fastest this processor supports.
+    pub fn current() -> Self {
+        CpuInstructionSet::selected()
+            .and_then(CpuInstructionSet::loops)
+            .unwrap_or_else(Self::detect)
+    }
+
+    /// The fastest build this processor supports (found once per process).
     pub fn detect() -> Self {
-        accelerated().unwrap_or(PORTABLE)
+        static BEST: OnceLock<RowLoops> = OnceLock::new();
+        *BEST.get_or_init(|| {
+            CpuInstructionSet::ALL
+                .iter()
+                .find_map(|set| set.loops())
+                .unwrap_or(PORTABLE)
+        })
     }
 
     /// The portable build (used to check that both builds agree).
@@ -232,16 +253,120 @@ impl RowLoops {
     }
 }
 
+/// The instruction sets the CPU sampler's row loops are built for; every build gives the same
+/// bits, only the speed differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CpuInstructionSet {
+    /// 512-bit vectors (AVX-512 F, DQ, BW and VL, with AVX2 and FMA).
+    Avx512,
+    /// 256-bit vectors (AVX2 and FMA).
+    Avx2,
+    /// Plain Rust, on any processor.
+    Portable,
+}
+
+/// The instruction set chosen by [`set_cpu_instruction_set`]: 0 for the best supported, else
+/// one more than its position in [`CpuInstructionSet::ALL`].
+static SELECTED_SET: AtomicU8 = AtomicU8::new(0);
+
+impl CpuInstructionSet {
+    /// Every build, fastest first.
+    pub const ALL: [Self; 3] = [Self::Avx512, Self::Avx2, Self::Portable];
+
+    /// Lower-case name, as command lines spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Avx512 => "avx512",
+            Self::Avx2 => "avx2",
+            Self::Portable => "portable",
+        }
+    }
+
+    /// Whether this processor runs the build.
+    pub fn is_supported(self) -> bool {
+        self.loops().is_some()
+    }
+
+    /// The fastest build this processor supports.
+    pub fn best() -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|set| set.is_supported())
+            .unwrap_or(Self::Portable)
+    }
+
+    /// The build's loops, when this processor runs it.
+    fn loops(self) -> Option<RowLoops> {
+        match self {
+            Self::Avx512 => avx512_loops(),
+            Self::Avx2 => avx2_loops(),
+            Self::Portable => Some(PORTABLE),
+        }
+    }
+
+    /// The set chosen by [`set_cpu_instruction_set`], if any.
+    fn selected() -> Option<Self> {
+        let code = SELECTED_SET.load(Ordering::Relaxed) as usize;
+        code.checked_sub(1)
+            .and_then(|index| Self::ALL.get(index).copied())
+    }
+}
+
+/// Makes the CPU sampler use `set` (`None`: the fastest supported, the default) for the rows it
+/// samples from now on, process-wide; an error when this processor lacks it. Results do not
+/// change, only the speed: this exists to compare the builds.
+pub fn set_cpu_instruction_set(set: Option<CpuInstructionSet>) -> Result<(), KernelError> {
+    let code = match set {
+        None => 0,
+        Some(set) if set.is_supported() => {
+            1 + CpuInstructionSet::ALL
+                .iter()
+                .position(|&candidate| candidate == set)
+                .unwrap_or(0) as u8
+        }
+        Some(set) => {
+            return Err(KernelError::BackendUnavailable {
+                backend: set.name(),
+                reason: "this processor lacks the instructions of this CPU build".into(),
+            })
+        }
+    };
+    SELECTED_SET.store(code, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The AVX-512 loops when the processor supports them.
+#[cfg(target_arch = "x86_64")]
+fn avx512_loops() -> Option<RowLoops> {
+    avx512::loops()
+}
+
 /// The AVX2 + FMA loops when the processor supports both.
 #[cfg(target_arch = "x86_64")]
-fn accelerated() -> Option<RowLoops> {
+fn avx2_loops() -> Option<RowLoops> {
     avx2::loops()
 }
 
-/// No specialised build on this architecture.
+/// No AVX-512 build on this architecture.
 #[cfg(not(target_arch = "x86_64"))]
-fn accelerated() -> Option<RowLoops> {
+fn avx512_loops() -> Option<RowLoops> {
     None
+}
+
+/// No AVX2 build on this architecture.
+#[cfg(not(target_arch = "x86_64"))]
+fn avx2_loops() -> Option<RowLoops> {
+    None
+}
+
+/// Every accelerated build this processor supports, by name (for tests).
+#[cfg(test)]
+pub(crate) fn accelerated_builds() -> Vec<(&'static str, RowLoops)> {
+    CpuInstructionSet::ALL
+        .into_iter()
+        .filter(|&set| set != CpuInstructionSet::Portable)
+        .filter_map(|set| set.loops().map(|loops| (set.name(), loops)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -251,7 +376,13 @@ mod tests {
 
     #[test]
     fn accelerated_and_portable_loops_agree_bitwise() {
-        let fast = RowLoops::detect();
+        for (build, fast) in accelerated_builds() {
+            eprintln!("checking the {build} build");
+            accelerated_and_portable_loops_agree_bitwise_with(fast);
+        }
+    }
+
+    fn accelerated_and_portable_loops_agree_bitwise_with(fast: RowLoops) {
         let slow = RowLoops::portable();
         let values: Vec<f32> = (0..5000)
             .map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 0.037)
@@ -326,7 +457,13 @@ mod edge_tests {
 
     #[test]
     fn exponential_loops_agree_on_edge_inputs() {
-        let fast = RowLoops::detect();
+        for (build, fast) in accelerated_builds() {
+            eprintln!("checking the {build} build");
+            exponential_loops_agree_on_edge_inputs_with(fast);
+        }
+    }
+
+    fn exponential_loops_agree_on_edge_inputs_with(fast: RowLoops) {
         let slow = RowLoops::portable();
         let lengths = (0..72).chain([1023, 1024, 1025, 5003]);
         for (seed, len) in lengths.enumerate() {
@@ -371,7 +508,13 @@ mod edge_tests {
 
     #[test]
     fn weighing_loops_agree_on_edge_inputs() {
-        let fast = RowLoops::detect();
+        for (build, fast) in accelerated_builds() {
+            eprintln!("checking the {build} build");
+            weighing_loops_agree_on_edge_inputs_with(fast);
+        }
+    }
+
+    fn weighing_loops_agree_on_edge_inputs_with(fast: RowLoops) {
         let slow = RowLoops::portable();
         for (seed, len) in (0..72).chain([1000, 1024, 1031]).enumerate() {
             let values = edge_row(len, 100 + seed as u64);
