@@ -118,6 +118,12 @@ pub enum KernelError {
         /// Why it cannot run.
         reason: String,
     },
+    /// The CPU build asked for needs instructions this processor lacks.
+    #[error("the CPU sampler's {instruction_set} build needs instructions this processor lacks")]
+    InstructionSetUnsupported {
+        /// Name of the build (`avx512`, `avx2`).
+        instruction_set: &'static str,
+    },
     /// A CUDA driver or NVRTC call failed.
     #[error("CUDA {operation} failed: {message}")]
     Cuda {

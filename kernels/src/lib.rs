@@ -80,7 +80,7 @@ pub use history::TokenCounts;
 pub use params::{SampledToken, SamplingParams};
 pub use philox::{philox4x32_10, uniform, RandomKey};
 pub use row::{draw_word, filtered_distribution, FilteredDistribution};
-pub use simd::{set_cpu_instruction_set, CpuInstructionSet};
+pub use simd::{cpu_instruction_set, set_cpu_instruction_set, CpuInstructionSet};
 pub use tensor::{sample_tensor, tensor_sampler_for, CpuTensorSampler, TensorSampler};
 #[cfg(feature = "candle-cuda")]
 pub use tensor_cuda::{sample_cuda_tensor, CudaTensorSampler};

@@ -5,8 +5,8 @@
 use std::sync::{Mutex, PoisonError};
 
 use medgym_kernels::{
-    set_cpu_instruction_set, CpuInstructionSet, CpuSampler, KernelError, RandomKey, SampledToken,
-    Sampler, SamplingParams,
+    cpu_instruction_set, set_cpu_instruction_set, CpuInstructionSet, CpuSampler, KernelError,
+    RandomKey, SampledToken, Sampler, SamplingParams,
 };
 
 /// The build choice is process-wide: the tests take turns.
@@ -62,6 +62,10 @@ fn params() -> Vec<SamplingParams> {
 
 fn sample_under(set: Option<CpuInstructionSet>) -> Vec<SampledToken> {
     set_cpu_instruction_set(set).expect("supported build");
+    assert_eq!(
+        cpu_instruction_set(),
+        set.unwrap_or_else(CpuInstructionSet::best)
+    );
     let logits = logits();
     let keys: Vec<RandomKey> = (0..ROWS as u64)
         .map(|row| RandomKey::new(11, row, 4))
@@ -118,12 +122,40 @@ fn portable_is_always_supported_and_unsupported_builds_are_refused() {
             assert_eq!(result, Ok(()));
         } else {
             match result {
-                Err(KernelError::BackendUnavailable { backend, .. }) => {
-                    assert_eq!(backend, set.name())
+                Err(KernelError::InstructionSetUnsupported { instruction_set }) => {
+                    assert_eq!(instruction_set, set.name())
                 }
                 other => panic!("{}: expected a refusal, got {other:?}", set.name()),
             }
         }
     }
     set_cpu_instruction_set(None).expect("best build");
+}
+
+#[test]
+fn the_builds_this_processor_can_run_are_offered() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let has = |feature: &str| match feature {
+            "avx512" => {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512dq")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+            _ => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+        };
+        assert_eq!(CpuInstructionSet::Avx512.is_supported(), has("avx512"));
+        assert_eq!(CpuInstructionSet::Avx2.is_supported(), has("avx2"));
+    }
+    let expected_best = CpuInstructionSet::ALL
+        .into_iter()
+        .find(|set| set.is_supported())
+        .expect("portable is always supported");
+    assert_eq!(CpuInstructionSet::best(), expected_best);
 }

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use medgym_kernels::cuda::CudaSampler;
 use medgym_kernels::{
-    philox4x32_10, set_cpu_instruction_set, CpuInstructionSet, CpuSampler, RandomKey, Sampler,
-    SamplingParams,
+    cpu_instruction_set, philox4x32_10, set_cpu_instruction_set, CpuInstructionSet, CpuSampler,
+    RandomKey, Sampler, SamplingParams,
 };
 
 use crate::{MedgymError, Result};
@@ -243,8 +243,7 @@ fn sampling(args: &SamplingBenchArgs) -> Result<()> {
             );
             for set in args.instruction_set.expand()? {
                 set_cpu_instruction_set(set)?;
-                let build = set.unwrap_or_else(CpuInstructionSet::best);
-                println!("instruction set {}", build.name());
+                println!("instruction set {}", cpu_instruction_set().name());
                 for &(name, params) in &modes {
                     let batch_params = vec![params; args.batch];
                     let median = time_median(args.iterations, || {
@@ -260,6 +259,13 @@ fn sampling(args: &SamplingBenchArgs) -> Result<()> {
             set_cpu_instruction_set(None)?;
         }
         Backend::Cuda => {
+            if args.instruction_set != InstructionSet::Best {
+                return Err(MedgymError::InvalidSetting {
+                    field: "--instruction-set".into(),
+                    reason: "chooses a build of the CPU backend; not used with --backend cuda"
+                        .into(),
+                });
+            }
             let sampler = CudaSampler::new(0)?;
             let stream = sampler.stream().clone();
             let device_logits = stream.clone_htod(&logits).map_err(cuda_error)?;

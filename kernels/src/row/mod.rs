@@ -434,6 +434,13 @@ mod tests {
 
     #[test]
     fn portable_and_accelerated_rows_agree() {
+        for (build, loops) in crate::simd::accelerated_builds() {
+            eprintln!("checking the {build} build");
+            portable_and_accelerated_rows_agree_with(loops);
+        }
+    }
+
+    fn portable_and_accelerated_rows_agree_with(loops: RowLoops) {
         let logits: Vec<f32> = (0..4000)
             .map(|i| ((i * 104_729 % 997) as f32 - 498.0) * 0.02)
             .collect();
@@ -443,7 +450,7 @@ mod tests {
         params.repetition_penalty = 1.3;
         params.frequency_penalty = 0.2;
         params.presence_penalty = 0.1;
-        let mut fast = RowWorkspace::new();
+        let mut fast = RowWorkspace::with_loops(loops);
         let mut slow = RowWorkspace::with_loops(RowLoops::portable());
         for step in 0..50 {
             let key = RandomKey::new(5, 1, step);

@@ -1,6 +1,7 @@
 //! The streamed path against the full-buffer path: same token and log-probs, bit for bit.
 
 use super::*;
+use crate::simd::accelerated_builds;
 
 /// The full-buffer path's result for a non-greedy row.
 fn full_path(
@@ -129,7 +130,14 @@ fn test_params(vocab: usize) -> Vec<SamplingParams> {
 
 #[test]
 fn streamed_path_equals_full_buffer_path() {
-    let mut fast = RowWorkspace::new();
+    for (build, loops) in accelerated_builds() {
+        eprintln!("checking the {build} build");
+        streamed_path_equals_full_buffer_path_with(loops);
+    }
+}
+
+fn streamed_path_equals_full_buffer_path_with(loops: RowLoops) {
+    let mut fast = RowWorkspace::with_loops(loops);
     let mut slow = RowWorkspace::with_loops(RowLoops::portable());
     let mut checked = 0;
     for (row_index, row_logits) in test_rows().iter().enumerate() {

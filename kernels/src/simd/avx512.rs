@@ -1,7 +1,7 @@
 //! AVX-512 builds of the row loops: sixteen lanes of exactly the operation sequence of
-//! [`crate::detmath::det_exp`] and [`crate::detmath::fixed_weight`] in the exponential and weight loops, masked compression for
-//! gathering, and the other loops as the portable bodies compiled with the features enabled.
-//! Every operation is correctly rounded as on the other builds, so the results are identical.
+//! [`crate::detmath::det_exp`] and [`crate::detmath::fixed_weight`] in the exponential and
+//! weight loops, masked compression for gathering, and the other loops as the portable bodies
+//! compiled with the features enabled. Every operation is correctly rounded as on the other builds, so the results are identical.
 
 use std::arch::x86_64::*;
 

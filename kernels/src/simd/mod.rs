@@ -41,8 +41,9 @@ pub(crate) struct ChunkSums {
 
 /// Gathered (index, exponential) pairs in increasing index order.
 ///
-/// The buffers always hold at least [`Candidates::SLACK`] slots past the logical length, so a
-/// vector loop can store a full vector of packed lanes there and then count only the valid ones.
+/// Once a writer has called [`Candidates::reserve`], the buffers hold at least
+/// [`Candidates::SLACK`] slots past the logical length (a defensive margin: the vector writers'
+/// bounds-checked full-vector stores stay within the room they reserved).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Candidates {
     /// Token indices (valid up to `len`).
@@ -153,7 +154,7 @@ pub(crate) const HISTOGRAM_SHIFT: u32 = 18;
 /// Buckets of [`RowLoops::histogram`]: every non-negative f32 bit pattern has one.
 pub(crate) const HISTOGRAM_BUCKETS: usize = 1 << (31 - HISTOGRAM_SHIFT);
 
-/// The row loops as plain function pointers, bound to the best instruction set available.
+/// The row loops as plain function pointers, bound to one build (instruction set).
 #[derive(Clone, Copy)]
 pub(crate) struct RowLoops {
     /// Largest value and whether any value is NaN or +inf.
@@ -228,25 +229,19 @@ fn weigh_portable(
 }
 
 impl RowLoops {
-    /// The build [`set_cpu_instruction_set`] chose, else the fastest this processor supports.
+    /// The loops of [`cpu_instruction_set`]: the build [`set_cpu_instruction_set`] chose, else
+    /// the fastest this processor supports.
     pub fn current() -> Self {
-        CpuInstructionSet::selected()
-            .and_then(CpuInstructionSet::loops)
-            .unwrap_or_else(Self::detect)
+        cpu_instruction_set().loops().unwrap_or(PORTABLE)
     }
 
-    /// The fastest build this processor supports (found once per process).
+    /// The fastest build this processor supports.
+    #[cfg(test)]
     pub fn detect() -> Self {
-        static BEST: OnceLock<RowLoops> = OnceLock::new();
-        *BEST.get_or_init(|| {
-            CpuInstructionSet::ALL
-                .iter()
-                .find_map(|set| set.loops())
-                .unwrap_or(PORTABLE)
-        })
+        CpuInstructionSet::best().loops().unwrap_or(PORTABLE)
     }
 
-    /// The portable build (used to check that both builds agree).
+    /// The portable build (used to check that every build agrees with it).
     #[cfg(test)]
     pub fn portable() -> Self {
         PORTABLE
@@ -256,17 +251,18 @@ impl RowLoops {
 /// The instruction sets the CPU sampler's row loops are built for; every build gives the same
 /// bits, only the speed differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CpuInstructionSet {
     /// 512-bit vectors (AVX-512 F, DQ, BW and VL, with AVX2 and FMA).
-    Avx512,
+    Avx512 = 1,
     /// 256-bit vectors (AVX2 and FMA).
-    Avx2,
+    Avx2 = 2,
     /// Plain Rust, on any processor.
-    Portable,
+    Portable = 3,
 }
 
 /// The instruction set chosen by [`set_cpu_instruction_set`]: 0 for the best supported, else
-/// one more than its position in [`CpuInstructionSet::ALL`].
+/// the chosen set's discriminant.
 static SELECTED_SET: AtomicU8 = AtomicU8::new(0);
 
 impl CpuInstructionSet {
@@ -287,29 +283,39 @@ impl CpuInstructionSet {
         self.loops().is_some()
     }
 
-    /// The fastest build this processor supports.
+    /// The fastest build this processor supports (found once per process).
     pub fn best() -> Self {
-        Self::ALL
-            .into_iter()
-            .find(|set| set.is_supported())
-            .unwrap_or(Self::Portable)
+        static BEST: OnceLock<CpuInstructionSet> = OnceLock::new();
+        *BEST.get_or_init(|| {
+            Self::ALL
+                .into_iter()
+                .find(|set| set.is_supported())
+                .unwrap_or(Self::Portable)
+        })
     }
 
-    /// The build's loops, when this processor runs it.
+    /// The build's loops, when this processor runs it (detected once per process).
     fn loops(self) -> Option<RowLoops> {
+        static AVX512: OnceLock<Option<RowLoops>> = OnceLock::new();
+        static AVX2: OnceLock<Option<RowLoops>> = OnceLock::new();
         match self {
-            Self::Avx512 => avx512_loops(),
-            Self::Avx2 => avx2_loops(),
+            Self::Avx512 => *AVX512.get_or_init(avx512_loops),
+            Self::Avx2 => *AVX2.get_or_init(avx2_loops),
             Self::Portable => Some(PORTABLE),
         }
     }
 
     /// The set chosen by [`set_cpu_instruction_set`], if any.
     fn selected() -> Option<Self> {
-        let code = SELECTED_SET.load(Ordering::Relaxed) as usize;
-        code.checked_sub(1)
-            .and_then(|index| Self::ALL.get(index).copied())
+        let code = SELECTED_SET.load(Ordering::Relaxed);
+        Self::ALL.into_iter().find(|&set| set as u8 == code)
     }
+}
+
+/// The build the CPU sampler uses now: the one [`set_cpu_instruction_set`] chose, else the
+/// fastest this processor supports.
+pub fn cpu_instruction_set() -> CpuInstructionSet {
+    CpuInstructionSet::selected().unwrap_or_else(CpuInstructionSet::best)
 }
 
 /// Makes the CPU sampler use `set` (`None`: the fastest supported, the default) for the rows it
@@ -318,16 +324,10 @@ impl CpuInstructionSet {
 pub fn set_cpu_instruction_set(set: Option<CpuInstructionSet>) -> Result<(), KernelError> {
     let code = match set {
         None => 0,
-        Some(set) if set.is_supported() => {
-            1 + CpuInstructionSet::ALL
-                .iter()
-                .position(|&candidate| candidate == set)
-                .unwrap_or(0) as u8
-        }
+        Some(set) if set.is_supported() => set as u8,
         Some(set) => {
-            return Err(KernelError::BackendUnavailable {
-                backend: set.name(),
-                reason: "this processor lacks the instructions of this CPU build".into(),
+            return Err(KernelError::InstructionSetUnsupported {
+                instruction_set: set.name(),
             })
         }
     };
@@ -524,6 +524,17 @@ mod edge_tests {
                 for gather in [f32::INFINITY, 0.0, 1e-12, 0.3, 1.0] {
                     let spec = WeighSpec { max, floor, gather };
                     let context = format!("len {len} floor {floor} gather {gather}");
+                    // Appending to candidates already held, as later chunks of a row do.
+                    let mut held = Candidates::default();
+                    for index in 0..5 {
+                        held.push(index, 0.5);
+                    }
+                    let mut fast_held = held.clone();
+                    let mut slow_held = held;
+                    let a = (fast.weigh)(&values, &values, &spec, 77, &mut fast_held);
+                    let b = (slow.weigh)(&values, &[], &spec, 77, &mut slow_held);
+                    assert_eq!(a, b, "{context} (appending)");
+                    assert_eq!(fast_held, slow_held, "{context} (appending)");
                     let mut fast_candidates = Candidates::default();
                     let mut slow_candidates = Candidates::default();
                     let a = (fast.weigh)(&values, &values, &spec, 77, &mut fast_candidates);

@@ -1,5 +1,5 @@
-//! Portable row loops: the reference semantics of every loop. The AVX2 + FMA module builds some
-//! of them again from these bodies and writes the heavy ones with explicit intrinsics.
+//! Portable row loops: the reference semantics of every loop. The AVX2 + FMA and AVX-512 modules
+//! build some of them again from these bodies and write the heavy ones with explicit intrinsics.
 
 use super::{Candidates, ChunkSums, WeighSpec, BAND_EDGES, HISTOGRAM_BUCKETS, HISTOGRAM_SHIFT};
 use crate::detmath::{det_exp, fixed_weight};
