@@ -96,7 +96,9 @@ pub(super) fn loops() -> Option<RowLoops> {
 }
 
 /// `det_exp` on `N` vectors of sixteen lanes, step by step across the vectors so that their
-/// dependency chains overlap (the sequence of the AVX2 build, twice as wide).
+/// dependency chains overlap: the sequence of the AVX2 build, twice as wide, except that the
+/// final `poly × 2^n` is one `scalef` (an exact power-of-two scaling, correctly rounded like the
+/// multiply: `2^n` is a normal f32 for every `n` the clamp allows).
 #[inline]
 #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")]
 unsafe fn exp16_many<const N: usize>(x: [__m512; N]) -> [__m512; N] {
@@ -105,8 +107,8 @@ unsafe fn exp16_many<const N: usize>(x: [__m512; N]) -> [__m512; N] {
     let clamped = x.map(|lanes| _mm512_max_ps(lanes, floor));
     let round = _mm512_set1_ps(ROUND_TO_INTEGER);
     let log2_e = _mm512_set1_ps(LOG2_E);
-    let shifted = clamped.map(|lanes| _mm512_add_ps(_mm512_mul_ps(lanes, log2_e), round));
-    let n = shifted.map(|lanes| _mm512_sub_ps(lanes, round));
+    let n = clamped
+        .map(|lanes| _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(lanes, log2_e), round), round));
     let mut reduced = clamped;
     for (slot, &n) in reduced.iter_mut().zip(&n) {
         *slot = _mm512_fmadd_ps(n, _mm512_set1_ps(-LN2_HIGH), *slot);
@@ -121,13 +123,10 @@ unsafe fn exp16_many<const N: usize>(x: [__m512; N]) -> [__m512; N] {
             *slot = _mm512_fmadd_ps(*slot, reduced, coefficient);
         }
     }
-    let mut result = poly;
-    for (slot, &shifted) in result.iter_mut().zip(&shifted) {
-        let exponent = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_castps_si512(round));
-        let scale = _mm512_slli_epi32::<23>(_mm512_add_epi32(exponent, _mm512_set1_epi32(127)));
-        *slot = _mm512_mul_ps(*slot, _mm512_castsi512_ps(scale));
+    for (slot, &n) in poly.iter_mut().zip(&n) {
+        *slot = _mm512_scalef_ps(*slot, n);
     }
-    result
+    poly
 }
 
 /// The unclamped inputs `x − max` of `N` vectors from `pointer`.
