@@ -58,8 +58,18 @@ fn matches_general_product_on_odd_shapes() {
 
 #[test]
 fn portable_and_accelerated_kernels_agree_bitwise() {
-    // Row counts cover the three-, two- and one-row blocks; widths with and without a tail.
-    for (rows, out, inner) in [(5, 13, 37), (4, 9, 64), (32, 22, 256), (7, 6, 8), (2, 3, 5)] {
+    // Row counts cover the four-, three-, two- and one-row blocks; widths with and without a
+    // tail, shorter than one step, and one step and a bit.
+    for (rows, out, inner) in [
+        (5, 13, 37),
+        (4, 9, 64),
+        (32, 22, 256),
+        (7, 6, 8),
+        (2, 3, 5),
+        (11, 17, 16),
+        (6, 8, 33),
+        (64, 40, 896),
+    ] {
         let x: Vec<f32> = matrix(rows, inner, 3)
             .flatten_all()
             .expect("f")
@@ -71,7 +81,6 @@ fn portable_and_accelerated_kernels_agree_bitwise() {
             .to_vec1()
             .expect("v");
         let mut portable = vec![0f32; rows * out];
-        let mut detected = vec![0f32; rows * out];
         run_body(
             &x,
             rows,
@@ -79,14 +88,22 @@ fn portable_and_accelerated_kernels_agree_bitwise() {
             inner,
             &mut portable.chunks_mut(out).collect::<Vec<_>>(),
         );
-        (RowKernel::detect().run)(
-            &x,
-            rows,
-            &w,
-            inner,
-            &mut detected.chunks_mut(out).collect::<Vec<_>>(),
-        );
-        assert_eq!(portable, detected, "{rows}x{out}x{inner}");
+        for (build, kernel) in RowKernel::accelerated_builds() {
+            let mut accelerated = vec![0f32; rows * out];
+            (kernel.run)(
+                &x,
+                rows,
+                &w,
+                inner,
+                &mut accelerated.chunks_mut(out).collect::<Vec<_>>(),
+            );
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&portable),
+                bits(&accelerated),
+                "{build} {rows}x{out}x{inner}"
+            );
+        }
     }
 }
 
