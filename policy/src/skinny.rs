@@ -25,8 +25,8 @@ const MAX_ROWS_PER_TASK: usize = 512;
 const TASKS_PER_THREAD: usize = 4;
 /// Weights below this many elements run on the calling thread.
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 18;
-/// Lanes of the inner loop: each output sums sixteen lane-wise partial sums.
-const LANES: usize = 16;
+/// Vector width of the inner loop.
+const LANES: usize = 8;
 
 /// `x (rows, in) · wᵀ` for `w (out, in)` → `(rows, out)`, differentiable in both arguments.
 pub fn matmul_transposed(x: &Tensor, w: &Tensor) -> Result<Tensor> {
@@ -152,16 +152,14 @@ fn rows_per_task(weight_rows: usize, threads: usize) -> usize {
     even.next_multiple_of(4).clamp(4, MAX_ROWS_PER_TASK)
 }
 
-/// The fixed-order horizontal sum of the sixteen lanes, shared by every build: lanes `i` and
-/// `i + 8`, then `i` and `i + 4` of those, then a fixed tree.
+/// The fixed-order horizontal sum of eight lanes, shared by every build.
 #[inline(always)]
 fn reduce(lanes: [f32; LANES]) -> f32 {
-    let folded: [f32; 8] = std::array::from_fn(|i| lanes[i] + lanes[i + 8]);
     let pairs = [
-        folded[0] + folded[4],
-        folded[1] + folded[5],
-        folded[2] + folded[6],
-        folded[3] + folded[7],
+        lanes[0] + lanes[4],
+        lanes[1] + lanes[5],
+        lanes[2] + lanes[6],
+        lanes[3] + lanes[7],
     ];
     (pairs[0] + pairs[2]) + (pairs[1] + pairs[3])
 }

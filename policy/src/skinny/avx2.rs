@@ -1,10 +1,10 @@
 //! The row kernel with explicit AVX2 loads and fused multiply-adds: the same operations in the
-//! same order as the portable build, sixteen lanes at a time as two vectors of eight. Four weight
-//! rows are reduced together: a 4×4 transpose lines up their partial sums so that one vector
-//! holds the four dot products, summed in [`reduce`](super::reduce)'s order.
+//! same order as the portable build, eight lanes at a time. Four weight rows are reduced
+//! together: a 4×4 transpose lines up their partial sums so that one vector holds the four
+//! dot products, summed in [`reduce`](super::reduce)'s order.
 
 use std::arch::x86_64::{
-    __m128, __m256, _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_fmadd_ps,
+    __m128, __m256, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_fmadd_ps,
     _mm256_loadu_ps, _mm256_setzero_ps, _mm_add_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_prefetch,
     _mm_setzero_ps, _mm_storeu_ps, _mm_unpackhi_ps, _mm_unpacklo_ps, _MM_HINT_T0,
 };
@@ -17,23 +17,9 @@ pub(super) const GROUP: usize = 4;
 pub(super) const LINE_VALUES: usize = 16;
 /// Weight rows between the group being computed and the group being prefetched.
 pub(super) const PREFETCH_AHEAD: usize = 16;
-/// f32 lanes of one AVX2 vector.
-const HALF: usize = LANES / 2;
-
-/// Prefetch hints for the same columns from `k` of each `inner`-long row of `ahead`.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-pub(super) fn prefetch_columns(ahead: &[f32], k: usize, inner: usize) {
-    let mut at = k;
-    while at < ahead.len() {
-        // SAFETY: `at < ahead.len()`; a prefetch is a hint that never faults.
-        _mm_prefetch::<_MM_HINT_T0>(unsafe { ahead.as_ptr().add(at) }.cast());
-        at += inner;
-    }
-}
 
 /// For each of `RX` input rows, the dot products with four weight rows as one vector: each
-/// lane sums its sixteen partial sums as [`reduce`](super::reduce) does; the caller adds the
+/// lane sums its eight partial sums as [`reduce`](super::reduce) does; the caller adds the
 /// scalar tail. Each cache line's worth of columns also prefetches the same columns of the
 /// `ahead` rows, so the next groups' memory traffic is spread evenly over this one's.
 #[target_feature(enable = "avx2,fma")]
@@ -44,29 +30,28 @@ fn block4<const RX: usize>(
 ) -> [__m128; RX] {
     let inner = inputs[0].len();
     let full = inner - inner % LANES;
-    let mut low = [[_mm256_setzero_ps(); RX]; GROUP];
-    let mut high = [[_mm256_setzero_ps(); RX]; GROUP];
+    let mut acc = [[_mm256_setzero_ps(); RX]; GROUP];
     let mut k = 0;
     while k < full {
         if k % LINE_VALUES == 0 {
-            prefetch_columns(ahead, k, inner);
+            // `ahead` holds whole rows of `inner` values: the same columns of each.
+            let mut at = k;
+            while at < ahead.len() {
+                // SAFETY: `at < ahead.len()`; a prefetch is a hint that never faults.
+                _mm_prefetch::<_MM_HINT_T0>(unsafe { ahead.as_ptr().add(at) }.cast());
+                at += inner;
+            }
         }
         // SAFETY: every row holds `inner >= k + LANES` values, so each 8-wide load is in bounds.
         unsafe {
-            let mut x_low = [_mm256_setzero_ps(); RX];
-            let mut x_high = [_mm256_setzero_ps(); RX];
-            for ((low, high), x) in x_low.iter_mut().zip(&mut x_high).zip(&inputs) {
-                *low = _mm256_loadu_ps(x.as_ptr().add(k));
-                *high = _mm256_loadu_ps(x.as_ptr().add(k + HALF));
+            let mut xv = [_mm256_setzero_ps(); RX];
+            for (slot, x) in xv.iter_mut().zip(&inputs) {
+                *slot = _mm256_loadu_ps(x.as_ptr().add(k));
             }
-            for ((low_w, high_w), w) in low.iter_mut().zip(&mut high).zip(&weights) {
-                let w_low = _mm256_loadu_ps(w.as_ptr().add(k));
-                let w_high = _mm256_loadu_ps(w.as_ptr().add(k + HALF));
-                for (slot, &x) in low_w.iter_mut().zip(&x_low) {
-                    *slot = _mm256_fmadd_ps(w_low, x, *slot);
-                }
-                for (slot, &x) in high_w.iter_mut().zip(&x_high) {
-                    *slot = _mm256_fmadd_ps(w_high, x, *slot);
+            for (acc_w, w) in acc.iter_mut().zip(&weights) {
+                let wv = _mm256_loadu_ps(w.as_ptr().add(k));
+                for (slot, &x) in acc_w.iter_mut().zip(&xv) {
+                    *slot = _mm256_fmadd_ps(wv, x, *slot);
                 }
             }
         }
@@ -74,15 +59,12 @@ fn block4<const RX: usize>(
     }
     let mut sums = [_mm_setzero_ps(); RX];
     for (r, slot) in sums.iter_mut().enumerate() {
-        // Lane i and lane i + 8 first, as `reduce` pairs them.
-        let folded: [__m256; GROUP] = std::array::from_fn(|n| _mm256_add_ps(low[n][r], high[n][r]));
-        *slot = reduce4(folded);
+        *slot = reduce4([acc[0][r], acc[1][r], acc[2][r], acc[3][r]]);
     }
     sums
 }
 
-/// Lane `i` of the result is `(p0 + p2) + (p1 + p3)` with `pj = v[i][j] + v[i][j + 4]`: the
-/// last steps of [`reduce`](super::reduce) for four weight rows at once.
+/// Lane `i` of the result is `(p0 + p2) + (p1 + p3)` with `pj = v[i][j] + v[i][j + 4]`.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub(super) fn reduce4(v: [__m256; GROUP]) -> __m128 {
@@ -136,6 +118,12 @@ fn rows_block<const RX: usize>(
     dst: &mut [&mut [f32]],
     n: usize,
 ) {
+    let inner = inputs[0].len();
+    // `block4`'s unchecked loads rely on this.
+    assert!(
+        weights.iter().chain(&inputs).all(|row| row.len() == inner),
+        "skinny-matmul: rows of unequal length"
+    );
     let sums = block4::<RX>(weights, ahead, inputs);
     for ((&lanes, input), out_row) in sums.iter().zip(inputs).zip(dst.iter_mut()) {
         store4(lanes, weights, input, full, &mut out_row[n..]);

@@ -69,6 +69,8 @@ fn portable_and_accelerated_kernels_agree_bitwise() {
         (11, 17, 16),
         (6, 8, 33),
         (64, 40, 896),
+        (3, 9, 47),
+        (9, 12, 1031),
     ] {
         let x: Vec<f32> = matrix(rows, inner, 3)
             .flatten_all()
@@ -89,6 +91,7 @@ fn portable_and_accelerated_kernels_agree_bitwise() {
             &mut portable.chunks_mut(out).collect::<Vec<_>>(),
         );
         for (build, kernel) in RowKernel::accelerated_builds() {
+            eprintln!("checking the {build} build at {rows}x{out}x{inner}");
             let mut accelerated = vec![0f32; rows * out];
             (kernel.run)(
                 &x,
