@@ -1,7 +1,8 @@
-//! AVX-512 builds of the row loops: sixteen lanes of exactly the operation sequence of
-//! [`crate::detmath::det_exp`] and [`crate::detmath::fixed_weight`] in the exponential and
-//! weight loops, masked compression for gathering, and the other loops as the portable bodies
-//! compiled with the features enabled. Every operation is correctly rounded as on the other builds, so the results are identical.
+//! AVX-512 builds of the row loops: sixteen lanes of the operation sequence of
+//! [`crate::detmath::det_exp`] (its final power-of-two scaling done by one `scalef`) and
+//! [`crate::detmath::fixed_weight`] in the exponential and weight loops, masked compression for
+//! gathering, and the other loops as the portable bodies compiled with the features enabled.
+//! Every operation is correctly rounded as on the other builds, so the results are identical.
 
 use std::arch::x86_64::*;
 
@@ -97,8 +98,9 @@ pub(super) fn loops() -> Option<RowLoops> {
 
 /// `det_exp` on `N` vectors of sixteen lanes, step by step across the vectors so that their
 /// dependency chains overlap: the sequence of the AVX2 build, twice as wide, except that the
-/// final `poly × 2^n` is one `scalef` (an exact power-of-two scaling, correctly rounded like the
-/// multiply: `2^n` is a normal f32 for every `n` the clamp allows).
+/// final `poly × 2^n` is one `scalef`, an exact power-of-two scaling rounded like the multiply
+/// wherever `2^n` is a normal f32: from the clamp at −87 up to inputs of about 88.37, far above
+/// the `x − max <= 0` the loops see (beyond it `det_exp` overflows where `scalef` does not).
 #[inline]
 #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")]
 unsafe fn exp16_many<const N: usize>(x: [__m512; N]) -> [__m512; N] {
