@@ -22,8 +22,12 @@ pub(super) const PREFETCH_AHEAD: usize = 16;
 /// lane sums its eight partial sums as [`reduce`](super::reduce) does; the caller adds the
 /// scalar tail. Each cache line's worth of columns also prefetches the same columns of the
 /// `ahead` rows, so the next groups' memory traffic is spread evenly over this one's.
+///
+/// # Safety
+/// The processor has AVX2 and FMA, and every weight and input row holds at least
+/// `inputs[0].len()` values.
 #[target_feature(enable = "avx2,fma")]
-fn block4<const RX: usize>(
+unsafe fn block4<const RX: usize>(
     weights: [&[f32]; GROUP],
     ahead: &[f32],
     inputs: [&[f32]; RX],
@@ -37,22 +41,21 @@ fn block4<const RX: usize>(
             // `ahead` holds whole rows of `inner` values: the same columns of each.
             let mut at = k;
             while at < ahead.len() {
-                // SAFETY: `at < ahead.len()`; a prefetch is a hint that never faults.
-                _mm_prefetch::<_MM_HINT_T0>(unsafe { ahead.as_ptr().add(at) }.cast());
+                // `at < ahead.len()`; a prefetch is a hint that never faults.
+                _mm_prefetch::<_MM_HINT_T0>(ahead.as_ptr().add(at).cast());
                 at += inner;
             }
         }
-        // SAFETY: every row holds `inner >= k + LANES` values, so each 8-wide load is in bounds.
-        unsafe {
-            let mut xv = [_mm256_setzero_ps(); RX];
-            for (slot, x) in xv.iter_mut().zip(&inputs) {
-                *slot = _mm256_loadu_ps(x.as_ptr().add(k));
-            }
-            for (acc_w, w) in acc.iter_mut().zip(&weights) {
-                let wv = _mm256_loadu_ps(w.as_ptr().add(k));
-                for (slot, &x) in acc_w.iter_mut().zip(&xv) {
-                    *slot = _mm256_fmadd_ps(wv, x, *slot);
-                }
+        // Every row holds `inner >= k + LANES` values (the caller's promise), so each 8-wide
+        // load is in bounds.
+        let mut xv = [_mm256_setzero_ps(); RX];
+        for (slot, x) in xv.iter_mut().zip(&inputs) {
+            *slot = _mm256_loadu_ps(x.as_ptr().add(k));
+        }
+        for (acc_w, w) in acc.iter_mut().zip(&weights) {
+            let wv = _mm256_loadu_ps(w.as_ptr().add(k));
+            for (slot, &x) in acc_w.iter_mut().zip(&xv) {
+                *slot = _mm256_fmadd_ps(wv, x, *slot);
             }
         }
         k += LANES;
@@ -119,12 +122,12 @@ fn rows_block<const RX: usize>(
     n: usize,
 ) {
     let inner = inputs[0].len();
-    // `block4`'s unchecked loads rely on this.
     assert!(
         weights.iter().chain(&inputs).all(|row| row.len() == inner),
         "skinny-matmul: rows of unequal length"
     );
-    let sums = block4::<RX>(weights, ahead, inputs);
+    // SAFETY: this function's features are enabled, and every row holds `inner` values.
+    let sums = unsafe { block4::<RX>(weights, ahead, inputs) };
     for ((&lanes, input), out_row) in sums.iter().zip(inputs).zip(dst.iter_mut()) {
         store4(lanes, weights, input, full, &mut out_row[n..]);
     }

@@ -71,6 +71,7 @@ fn portable_and_accelerated_kernels_agree_bitwise() {
         (64, 40, 896),
         (3, 9, 47),
         (9, 12, 1031),
+        (1, 33, 200),
     ] {
         let x: Vec<f32> = matrix(rows, inner, 3)
             .flatten_all()
@@ -192,4 +193,31 @@ fn gradients_match_general_product() {
             assert!((p - q).abs() <= 1e-5 * (1.0 + q.abs()));
         }
     }
+}
+
+#[test]
+fn the_builds_this_processor_can_run_are_offered() {
+    let names: Vec<&str> = RowKernel::accelerated_builds()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    #[cfg(target_arch = "x86_64")]
+    {
+        let has = |feature: &str| match feature {
+            "avx512" => {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512dq")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+            _ => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+        };
+        assert_eq!(names.contains(&"avx512"), has("avx512"));
+        assert_eq!(names.contains(&"avx2"), has("avx2"));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    assert!(names.is_empty());
 }
