@@ -19,24 +19,10 @@ use pack::{Packer, PACK_ORDER};
 /// f32 lanes per vector.
 const WIDTH: usize = 8;
 
-/// Declares a safe wrapper around an AVX2 + FMA function.
-macro_rules! safe_wrapper {
-    ($wrapper:ident, $inner:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
-        fn $wrapper($($arg: $ty),*) $(-> $ret)? {
-            // SAFETY: only reachable through `loops()`, which checked that the CPU has AVX2 and FMA.
-            unsafe { $inner($($arg),*) }
-        }
-    };
-}
-
 /// Declares an AVX2 + FMA build of a portable loop body and its safe wrapper.
 macro_rules! avx2_build {
-    ($wrapper:ident, $inner:ident, $body:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn $inner($($arg: $ty),*) $(-> $ret)? {
-            $body($($arg),*)
-        }
-        safe_wrapper!($wrapper, $inner, ($($arg: $ty),*) $(-> $ret)?);
+    ($($declaration:tt)*) => {
+        feature_build!("avx2,fma", $($declaration)*);
     };
 }
 

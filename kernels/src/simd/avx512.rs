@@ -23,25 +23,10 @@ const UNROLL: usize = 4;
 /// Elements per unrolled step.
 const STEP: usize = UNROLL * WIDTH;
 
-/// Declares a safe wrapper around an AVX-512 function.
-macro_rules! safe_wrapper {
-    ($wrapper:ident, $inner:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
-        fn $wrapper($($arg: $ty),*) $(-> $ret)? {
-            // SAFETY: only reachable through `loops()`, which checked that the CPU has every
-            // feature the inner function enables.
-            unsafe { $inner($($arg),*) }
-        }
-    };
-}
-
 /// Declares an AVX-512 build of a portable loop body and its safe wrapper.
 macro_rules! avx512_build {
-    ($wrapper:ident, $inner:ident, $body:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
-        #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")]
-        unsafe fn $inner($($arg: $ty),*) $(-> $ret)? {
-            $body($($arg),*)
-        }
-        safe_wrapper!($wrapper, $inner, ($($arg: $ty),*) $(-> $ret)?);
+    ($($declaration:tt)*) => {
+        feature_build!("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma", $($declaration)*);
     };
 }
 

@@ -3,6 +3,32 @@
 //! otherwise). All produce identical bits: every operation is correctly rounded, and `mul_add`
 //! is a true fused multiply-add on every path.
 
+/// Declares a safe wrapper around a loop compiled for extra instruction-set features.
+#[cfg(target_arch = "x86_64")]
+macro_rules! safe_wrapper {
+    ($wrapper:ident, $inner:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+        fn $wrapper($($arg: $ty),*) $(-> $ret)? {
+            // SAFETY: only reachable through the module's `loops()`, which checked that the CPU
+            // has every feature the inner function enables.
+            unsafe { $inner($($arg),*) }
+        }
+    };
+}
+
+/// Declares a build of a portable loop body with the target features `$features`, and its safe
+/// wrapper.
+#[cfg(target_arch = "x86_64")]
+macro_rules! feature_build {
+    ($features:literal, $wrapper:ident, $inner:ident, $body:ident,
+        ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+        #[target_feature(enable = $features)]
+        unsafe fn $inner($($arg: $ty),*) $(-> $ret)? {
+            $body($($arg),*)
+        }
+        safe_wrapper!($wrapper, $inner, ($($arg: $ty),*) $(-> $ret)?);
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
