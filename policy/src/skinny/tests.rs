@@ -58,9 +58,14 @@ fn matches_general_product_on_odd_shapes() {
 
 #[test]
 fn portable_and_accelerated_kernels_agree_bitwise() {
-    // Row counts cover the four-, three-, two- and one-row blocks; widths with and without a
-    // tail, shorter than one step, and one step and a bit.
+    // Row counts cover the four-, three-, two- and one-row blocks, below and from the count
+    // where eight weight rows go together (with four- and one-row weight remainders); widths
+    // with and without a tail, shorter than one step, and one step and a bit.
     for (rows, out, inner) in [
+        (8, 8, 24),
+        (10, 28, 72),
+        (13, 21, 40),
+        (7, 16, 24),
         (5, 13, 37),
         (4, 9, 64),
         (32, 22, 256),
