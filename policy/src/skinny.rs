@@ -1,8 +1,9 @@
 //! `x · Wᵀ` for few rows of `x` (decoding), streaming the `(out, in)` weight once without packing.
 //!
 //! A general matrix product repacks the whole weight on every call, which for a batch of one to
-//! a few dozen rows costs as much as the arithmetic. Here each block of four weight rows is read
-//! once (prefetched a few blocks ahead) and multiplied with every input row while it sits in L1.
+//! a few dozen rows costs as much as the arithmetic. Here each block of four weight rows (eight in
+//! the AVX-512 build from eight input rows up) is read once (prefetched a few blocks ahead) and
+//! multiplied with every input row while it sits in L1.
 //! Each output is one dot product summed in a fixed order with fused multiply-adds, which round
 //! exactly on every processor, so the portable, AVX2 and AVX-512 builds give the same bits, and a row's
 //! result does not depend on the other rows of the batch. Backward uses ordinary matrix products.
@@ -146,7 +147,9 @@ fn product(x: &[f32], rows: usize, w: &[f32], out: usize, inner: usize) -> Vec<f
 }
 
 /// Weight rows per parallel task: at most [`MAX_ROWS_PER_TASK`], and few enough that every thread
-/// gets [`TASKS_PER_THREAD`] tasks; a multiple of four, the kernel's group of weight rows.
+/// gets [`TASKS_PER_THREAD`] tasks; a multiple of four, the kernels' smallest group of weight rows
+/// (the AVX-512 build's groups of eight end with one of four where a task's rows are not a
+/// multiple of eight).
 fn rows_per_task(weight_rows: usize, threads: usize) -> usize {
     let even = weight_rows.div_ceil(threads.max(1) * TASKS_PER_THREAD);
     even.next_multiple_of(4).clamp(4, MAX_ROWS_PER_TASK)

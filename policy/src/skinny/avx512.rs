@@ -89,14 +89,19 @@ fn rows_block<const P: usize, const RX: usize>(
     dst: &mut [&mut [f32]],
     n: usize,
 ) {
+    const {
+        assert!(
+            P.is_multiple_of(2),
+            "pairs come in whole groups of four weight rows"
+        )
+    };
     let inner = inputs[0].len();
     assert!(
-        P.is_multiple_of(2)
-            && weights
-                .iter()
-                .flatten()
-                .chain(&inputs)
-                .all(|row| row.len() == inner),
+        weights
+            .iter()
+            .flatten()
+            .chain(&inputs)
+            .all(|row| row.len() == inner),
         "skinny-matmul: rows of unequal length"
     );
     // SAFETY: this function's features are enabled, and every row holds `inner` values.
