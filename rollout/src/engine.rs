@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use candle_core::DType;
 use crossbeam::channel;
 use medgym_envs::rewards::RewardBreakdown;
 use medgym_envs::{TaskFamily, TaskItem};
@@ -11,7 +12,7 @@ use medgym_policy::{Policy, PolicyConfig, PolicyTokenizer, SequenceInput};
 use serde::Serialize;
 
 use crate::error::{Result, RolloutError};
-use crate::prompt::encode_prompt;
+use crate::model::{BuiltinPolicy, RolloutModel};
 
 /// Tokens that only a prompt may contain (vision markers, placeholders, padding): never sampled.
 pub fn prompt_only_tokens(config: &PolicyConfig) -> [u32; 4] {
@@ -65,9 +66,9 @@ impl Default for RolloutConfig {
     }
 }
 
-/// One sampled response with everything training needs.
+/// One sampled response with everything training needs; `P` is the model's prompt type.
 #[derive(Debug, Clone, Serialize)]
-pub struct Trajectory {
+pub struct Trajectory<P = SequenceInput> {
     /// Item id.
     pub item_id: String,
     /// Task id.
@@ -76,9 +77,9 @@ pub struct Trajectory {
     pub group: usize,
     /// Index of the sample within its group.
     pub sample: usize,
-    /// Prompt token ids (with image placeholders).
+    /// Prompt token ids (with image placeholders) and images.
     #[serde(skip)]
-    pub prompt: SequenceInput,
+    pub prompt: P,
     /// Generated token ids, including the end-of-turn token when generation stopped by itself.
     pub response_ids: Vec<u32>,
     /// Log-softmax of the raw logits at each generated token.
@@ -110,19 +111,21 @@ pub struct RolloutTimings {
 
 /// Trajectories in request order (group after group) and timings.
 #[derive(Debug, Clone)]
-pub struct RolloutBatch {
+pub struct RolloutBatch<P = SequenceInput> {
     /// `jobs.len() × group_size` trajectories.
-    pub trajectories: Vec<Trajectory>,
+    pub trajectories: Vec<Trajectory<P>>,
     /// Timings.
     pub timings: RolloutTimings,
 }
 
-/// Runs prompts through a policy and a sampler.
-pub struct RolloutEngine<'a> {
-    policy: &'a Policy,
-    tokenizer: &'a PolicyTokenizer,
+/// Runs prompts through a model (the built-in policy by default) and a sampler.
+pub struct RolloutEngine<'a, M = BuiltinPolicy<'a>> {
+    model: M,
     sampler: &'a dyn Sampler,
 }
+
+/// A finished chunk: its index, its trajectories and the seconds spent scoring them.
+type ChunkResult<P> = (usize, Vec<Trajectory<P>>, f64);
 
 struct RowPlan {
     job: usize,
@@ -130,22 +133,34 @@ struct RowPlan {
     sequence: u64,
 }
 
-impl<'a> RolloutEngine<'a> {
-    /// An engine over a policy, its tokenizer and a sampler backend.
+impl<'a> RolloutEngine<'a, BuiltinPolicy<'a>> {
+    /// An engine over the built-in policy, its tokenizer and a sampler backend.
     pub fn new(
         policy: &'a Policy,
         tokenizer: &'a PolicyTokenizer,
         sampler: &'a dyn Sampler,
     ) -> Self {
-        Self {
-            policy,
-            tokenizer,
-            sampler,
-        }
+        Self::with_model(BuiltinPolicy { policy, tokenizer }, sampler)
+    }
+}
+
+impl<'a, M: RolloutModel> RolloutEngine<'a, M> {
+    /// An engine over any rollout model (such as [`crate::HfPolicy`]) and a sampler backend.
+    pub fn with_model(model: M, sampler: &'a dyn Sampler) -> Self {
+        Self { model, sampler }
+    }
+
+    /// The model rolled out.
+    pub fn model(&self) -> &M {
+        &self.model
     }
 
     /// Roll out every job `group_size` times. Output order and content do not depend on thread timing.
-    pub fn run(&self, jobs: &[PromptJob], config: &RolloutConfig) -> Result<RolloutBatch> {
+    pub fn run(
+        &self,
+        jobs: &[PromptJob],
+        config: &RolloutConfig,
+    ) -> Result<RolloutBatch<M::Prompt>> {
         if config.group_size == 0 || config.rows_per_chunk == 0 || config.max_new_tokens == 0 {
             return Err(RolloutError::InvalidRequest(
                 "group_size, rows_per_chunk and max_new_tokens must be positive".into(),
@@ -153,10 +168,16 @@ impl<'a> RolloutEngine<'a> {
         }
         config.sampling.validate()?;
         let start = Instant::now();
-        let per_image = self.policy.config().vision_config.tokens_per_image();
         let prompts = jobs
             .iter()
-            .map(|j| encode_prompt(&j.task.observation(&j.item), self.tokenizer, per_image))
+            .map(|j| {
+                self.model
+                    .encode_prompt(&j.task.observation(&j.item))
+                    .map_err(|source| RolloutError::Prompt {
+                        item: j.item.id.clone(),
+                        source: Box::new(source),
+                    })
+            })
             .collect::<Result<Vec<_>>>()?;
         let plans: Vec<RowPlan> = (0..jobs.len())
             .flat_map(|job| (0..config.group_size).map(move |sample| (job, sample)))
@@ -182,7 +203,7 @@ impl<'a> RolloutEngine<'a> {
                     let rx = task_rx.clone();
                     let chunks = &chunks;
                     let prompts = &prompts;
-                    scope.spawn(move |_| -> Result<Vec<(usize, Vec<Trajectory>, f64)>> {
+                    scope.spawn(move |_| -> Result<Vec<ChunkResult<M::Prompt>>> {
                         let mut done = Vec::new();
                         while let Ok(i) = rx.recv() {
                             let (trajs, score_s) =
@@ -202,13 +223,14 @@ impl<'a> RolloutEngine<'a> {
                 .collect::<Result<Vec<_>>>()
         })
         .map_err(|_| RolloutError::Worker("worker scope panicked".into()))??;
-        let mut ordered: Vec<Option<Vec<Trajectory>>> = vec![None; chunks.len()];
+        let mut ordered: Vec<Option<Vec<Trajectory<M::Prompt>>>> = vec![None; chunks.len()];
         let mut score_seconds = 0.0;
         for (i, trajs, s) in results.into_iter().flatten() {
             ordered[i] = Some(trajs);
             score_seconds += s;
         }
-        let trajectories: Vec<Trajectory> = ordered.into_iter().flatten().flatten().collect();
+        let trajectories: Vec<Trajectory<M::Prompt>> =
+            ordered.into_iter().flatten().flatten().collect();
         if trajectories.len() != plans.len() {
             return Err(RolloutError::Worker(format!(
                 "expected {} trajectories, collected {}",
@@ -233,25 +255,26 @@ impl<'a> RolloutEngine<'a> {
         &self,
         plans: &[RowPlan],
         jobs: &[PromptJob],
-        prompts: &[SequenceInput],
+        prompts: &[M::Prompt],
         config: &RolloutConfig,
-    ) -> Result<(Vec<Trajectory>, f64)> {
+    ) -> Result<(Vec<Trajectory<M::Prompt>>, f64)> {
         let rows = plans.len();
-        let inputs: Vec<SequenceInput> = plans.iter().map(|p| prompts[p.job].clone()).collect();
-        let vocab = self.policy.config().vocab_size;
-        let eos = self.policy.config().eos_token_id;
-        let banned = prompt_only_tokens(self.policy.config());
+        let inputs: Vec<M::Prompt> = plans.iter().map(|p| prompts[p.job].clone()).collect();
+        let vocab = self.model.vocab_size();
+        let banned = self.model.prompt_only_tokens();
         let mut responses: Vec<Vec<u32>> = vec![Vec::new(); rows];
         let mut raw_lp: Vec<Vec<f32>> = vec![Vec::new(); rows];
         let mut proc_lp: Vec<Vec<f32>> = vec![Vec::new(); rows];
         let mut finished = vec![false; rows];
-        let (mut state, mut logits) = self.policy.prefill(&inputs)?;
+        let (mut state, mut logits) = self.model.prefill(&inputs, config.max_new_tokens)?;
         let mut active: Vec<usize> = (0..rows).collect();
         for step in 0..config.max_new_tokens {
-            let mut flat: Vec<f32> = logits.flatten_all()?.to_vec1()?;
+            let mut flat: Vec<f32> = logits.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
             for row in flat.chunks_mut(vocab) {
                 for &t in &banned {
-                    row[t as usize] = f32::NEG_INFINITY;
+                    if let Some(logit) = row.get_mut(t as usize) {
+                        *logit = f32::NEG_INFINITY;
+                    }
                 }
             }
             let params = vec![config.sampling; active.len()];
@@ -273,7 +296,7 @@ impl<'a> RolloutEngine<'a> {
                 responses[row].push(s.token);
                 raw_lp[row].push(s.logprob);
                 proc_lp[row].push(s.processed_logprob);
-                if s.token == eos {
+                if self.model.is_stop(s.token) {
                     finished[row] = true;
                 } else {
                     keep.push(pos);
@@ -284,16 +307,16 @@ impl<'a> RolloutEngine<'a> {
                 break;
             }
             if keep.len() < active.len() {
-                state.keep_rows(&keep)?;
+                self.model.keep_rows(&mut state, &keep)?;
                 active = keep.iter().map(|&p| active[p]).collect();
             }
-            logits = self.policy.decode(&mut state, &next)?;
+            logits = self.model.decode(&mut state, &next)?;
         }
         let score_start = Instant::now();
         let mut out = Vec::with_capacity(rows);
         for (row, plan) in plans.iter().enumerate() {
             let job = &jobs[plan.job];
-            let text = self.tokenizer.decode(&responses[row], true)?;
+            let text = self.model.response_text(&responses[row])?;
             let breakdown = job.task.score(&job.item, &text);
             out.push(Trajectory {
                 item_id: job.item.id.clone(),

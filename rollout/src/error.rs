@@ -18,6 +18,14 @@ pub enum RolloutError {
     /// The request cannot be served.
     #[error("invalid rollout request: {0}")]
     InvalidRequest(String),
+    /// An item's observation could not be made into a prompt.
+    #[error("prompt of item {item}: {source}")]
+    Prompt {
+        /// The item's id.
+        item: String,
+        /// What went wrong.
+        source: Box<RolloutError>,
+    },
     /// A worker thread died.
     #[error("rollout worker failed: {0}")]
     Worker(String),

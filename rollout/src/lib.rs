@@ -2,6 +2,8 @@
 
 pub mod engine;
 pub mod error;
+pub mod hf_prompt;
+pub mod model;
 pub mod prompt;
 
 pub use engine::{
@@ -9,4 +11,6 @@ pub use engine::{
     Trajectory,
 };
 pub use error::{Result, RolloutError};
+pub use hf_prompt::encode_hf_prompt;
+pub use model::{BuiltinPolicy, HfPolicy, RolloutModel};
 pub use prompt::{chat_messages, encode_prompt, image_input};

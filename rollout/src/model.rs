@@ -1,0 +1,165 @@
+//! What the rollout engine generates with: the built-in policy or a Hugging Face checkpoint,
+//! behind one trait.
+
+use candle_core::Tensor;
+use medgym_envs::Observation;
+use medgym_policy::hf::{HfDecodeState, HfInput, HfModel, HfTokenizer, ResizeBounds};
+use medgym_policy::{DecodeState, Policy, PolicyTokenizer, SequenceInput};
+
+use crate::engine::prompt_only_tokens;
+use crate::error::Result;
+use crate::hf_prompt::encode_hf_prompt;
+use crate::prompt::encode_prompt;
+
+/// A model the rollout engine samples from: prompts from observations, batched prefill and
+/// KV-cached decoding of left-padded rows.
+pub trait RolloutModel: Sync {
+    /// A tokenized prompt with its images, as the model reads it.
+    type Prompt: Clone + Send + Sync;
+    /// The key-value caches of a batch being decoded.
+    type State;
+
+    /// Tokenizes an observation with the chat template and the generation prompt.
+    fn encode_prompt(&self, observation: &Observation) -> Result<Self::Prompt>;
+    /// Logits per row.
+    fn vocab_size(&self) -> usize;
+    /// Whether a sampled token ends its response.
+    fn is_stop(&self, token: u32) -> bool;
+    /// Tokens that only prompts hold (vision markers, placeholders, padding): never sampled.
+    fn prompt_only_tokens(&self) -> Vec<u32>;
+    /// Runs the prompts; the last position's logits per row, `(rows, vocab)`.
+    fn prefill(
+        &self,
+        prompts: &[Self::Prompt],
+        max_new_tokens: usize,
+    ) -> Result<(Self::State, Tensor)>;
+    /// Feeds one token per row still decoding; their next logits, `(rows, vocab)`.
+    fn decode(&self, state: &mut Self::State, tokens: &[u32]) -> Result<Tensor>;
+    /// Keeps only the listed rows of a batch, in that order.
+    fn keep_rows(&self, state: &mut Self::State, rows: &[usize]) -> Result<()>;
+    /// The text of generated tokens, without special tokens.
+    fn response_text(&self, tokens: &[u32]) -> Result<String>;
+}
+
+/// The built-in policy with its tokenizer.
+#[derive(Clone, Copy)]
+pub struct BuiltinPolicy<'a> {
+    /// The policy.
+    pub policy: &'a Policy,
+    /// Its tokenizer.
+    pub tokenizer: &'a PolicyTokenizer,
+}
+
+impl RolloutModel for BuiltinPolicy<'_> {
+    type Prompt = SequenceInput;
+    type State = DecodeState;
+
+    fn encode_prompt(&self, observation: &Observation) -> Result<SequenceInput> {
+        let per_image = self.policy.config().vision_config.tokens_per_image();
+        encode_prompt(observation, self.tokenizer, per_image)
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.policy.config().vocab_size
+    }
+
+    fn is_stop(&self, token: u32) -> bool {
+        token == self.policy.config().eos_token_id
+    }
+
+    fn prompt_only_tokens(&self) -> Vec<u32> {
+        prompt_only_tokens(self.policy.config()).to_vec()
+    }
+
+    fn prefill(&self, prompts: &[SequenceInput], _max_new: usize) -> Result<(DecodeState, Tensor)> {
+        Ok(self.policy.prefill(prompts)?)
+    }
+
+    fn decode(&self, state: &mut DecodeState, tokens: &[u32]) -> Result<Tensor> {
+        Ok(self.policy.decode(state, tokens)?)
+    }
+
+    fn keep_rows(&self, state: &mut DecodeState, rows: &[usize]) -> Result<()> {
+        Ok(state.keep_rows(rows)?)
+    }
+
+    fn response_text(&self, tokens: &[u32]) -> Result<String> {
+        Ok(self.tokenizer.decode(tokens, true)?)
+    }
+}
+
+/// A Hugging Face checkpoint (Qwen2 / Qwen2.5 text, Qwen2-VL, Qwen2.5-VL) with its tokenizer and
+/// chat template.
+pub struct HfPolicy<'a> {
+    model: &'a HfModel,
+    tokenizer: &'a HfTokenizer,
+    bounds: ResizeBounds,
+    prompt_only: Vec<u32>,
+}
+
+impl<'a> HfPolicy<'a> {
+    /// The model, its tokenizer (which must carry a chat template) and the processor's pixel
+    /// bounds for resizing images (`ResizeBounds::from_dir` reads them from the checkpoint).
+    pub fn new(model: &'a HfModel, tokenizer: &'a HfTokenizer, bounds: ResizeBounds) -> Self {
+        let config = model.config();
+        let vision = [
+            config.image_token_id,
+            config.vision_start_token_id,
+            config.vision_end_token_id,
+        ];
+        let named = [
+            "<|image_pad|>",
+            "<|video_pad|>",
+            "<|vision_start|>",
+            "<|vision_end|>",
+        ]
+        .into_iter()
+        .filter_map(|token| tokenizer.token_id(token));
+        let mut prompt_only: Vec<u32> = vision.into_iter().flatten().chain(named).collect();
+        prompt_only.sort_unstable();
+        prompt_only.dedup();
+        Self {
+            model,
+            tokenizer,
+            bounds,
+            prompt_only,
+        }
+    }
+}
+
+impl RolloutModel for HfPolicy<'_> {
+    type Prompt = HfInput;
+    type State = HfDecodeState;
+
+    fn encode_prompt(&self, observation: &Observation) -> Result<HfInput> {
+        encode_hf_prompt(observation, self.model, self.tokenizer, self.bounds)
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.model.config().text.vocab_size
+    }
+
+    fn is_stop(&self, token: u32) -> bool {
+        self.model.config().text.eos_token_ids.contains(&token)
+    }
+
+    fn prompt_only_tokens(&self) -> Vec<u32> {
+        self.prompt_only.clone()
+    }
+
+    fn prefill(&self, prompts: &[HfInput], max_new: usize) -> Result<(HfDecodeState, Tensor)> {
+        Ok(self.model.prefill(prompts, max_new)?)
+    }
+
+    fn decode(&self, state: &mut HfDecodeState, tokens: &[u32]) -> Result<Tensor> {
+        Ok(self.model.decode(state, tokens)?)
+    }
+
+    fn keep_rows(&self, state: &mut HfDecodeState, rows: &[usize]) -> Result<()> {
+        Ok(state.keep_rows(rows)?)
+    }
+
+    fn response_text(&self, tokens: &[u32]) -> Result<String> {
+        Ok(self.tokenizer.decode(tokens, true)?)
+    }
+}
