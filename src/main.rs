@@ -28,6 +28,8 @@ enum Command {
     Data(commands::data::DataArgs),
     /// Generate text with a saved model.
     Generate(commands::generate::GenerateArgs),
+    /// Sample a Hugging Face checkpoint on medgym tasks and score it with their rewards.
+    Rollout(commands::rollout::RolloutArgs),
     /// Print a model folder's architecture, parameters, dtypes and tensor problems.
     Inspect(commands::inspect::InspectArgs),
     /// The built-in tokenizer.
@@ -55,6 +57,7 @@ fn run(cli: Cli) -> Result<(), MedgymError> {
         Command::Bench(args) => commands::bench::run(args)?,
         Command::Data(args) => commands::data::run(args)?,
         Command::Generate(args) => commands::generate::run(args)?,
+        Command::Rollout(args) => commands::rollout::run(args)?,
         Command::Inspect(args) => commands::inspect::run(args)?,
         Command::Tokenizer {
             command: TokenizerCommand::Build { out },

@@ -6,4 +6,5 @@ pub mod envs;
 pub mod generate;
 pub mod inspect;
 pub mod pipeline;
+pub mod rollout;
 pub mod score;
