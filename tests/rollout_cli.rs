@@ -66,18 +66,21 @@ fn summarises_each_task_and_writes_every_trajectory() {
         );
         assert!(line["breakdown"]["outcome"].is_string(), "{line}");
     }
-    let again = rollout(&common);
-    assert_eq!(
-        String::from_utf8_lossy(&again.stdout)
+    let out_again = dir.path().join("again.jsonl");
+    let mut again = common.to_vec();
+    again.extend(["--out", out_again.to_str().expect("path")]);
+    assert!(rollout(&again).status.success());
+    let tokens = |path: &std::path::Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(path)
+            .expect("read")
             .lines()
-            .map(|line| line.split_whitespace().take(6).collect::<Vec<_>>())
-            .collect::<Vec<_>>(),
-        stdout
-            .lines()
-            .map(|line| line.split_whitespace().take(6).collect::<Vec<_>>())
-            .collect::<Vec<_>>(),
-        "same seed, same scores"
-    );
+            .map(|line| {
+                serde_json::from_str::<serde_json::Value>(line).expect("json")["response_ids"]
+                    .clone()
+            })
+            .collect()
+    };
+    assert_eq!(tokens(&out), tokens(&out_again), "same seed, same rollouts");
 }
 
 #[test]
@@ -107,4 +110,63 @@ fn refusals_name_what_is_wrong() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("/nonexistent/checkpoint"), "{stderr}");
+}
+
+#[test]
+fn bad_settings_are_refused_by_flag_and_leave_out_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("kept.jsonl");
+    std::fs::write(&out, "earlier results\n").expect("write");
+    let model = fixture("qwen25vl");
+    let base = [
+        "--model",
+        model.to_str().expect("path"),
+        "--out",
+        out.to_str().expect("path"),
+    ];
+    for (extra, flag) in [
+        (["--items", "0"], "--items"),
+        (["--group-size", "0"], "--group-size"),
+        (["--max-new-tokens", "0"], "--max-new-tokens"),
+        (["--top-p", "1.5"], "--top-p"),
+        (["--task", "clinical/no-such-task"], "clinical/no-such-task"),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(extra);
+        let output = rollout(&args);
+        assert!(!output.status.success(), "{extra:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(flag), "{extra:?}: {stderr}");
+        assert_eq!(
+            std::fs::read_to_string(&out).expect("read"),
+            "earlier results\n",
+            "{extra:?}"
+        );
+    }
+    // A failure during the rollouts (an image task on a text-only checkpoint) leaves it too.
+    let text_only = fixture("qwen2_tied");
+    let output = rollout(&[
+        "--model",
+        text_only.to_str().expect("path"),
+        "--task",
+        "clinical/bmi-v1",
+        "--task",
+        "medsynth/lesion-count-v1",
+        "--items",
+        "1",
+        "--max-new-tokens",
+        "2",
+        "--out",
+        out.to_str().expect("path"),
+    ]);
+    assert!(!output.status.success());
+    assert_eq!(
+        std::fs::read_to_string(&out).expect("read"),
+        "earlier results\n"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|entry| entry.expect("entry").file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
 }

@@ -3,14 +3,16 @@
 //! expanded to the merged patch grid.
 
 use medgym_envs::image::to_rgb;
-use medgym_envs::{ContentPart, Observation, Role};
-use medgym_policy::hf::{preprocess, HfInput, HfModel, HfTokenizer, ResizeBounds, RgbImage};
+use medgym_envs::{ContentPart, ItemImage, Observation, Role};
+use medgym_policy::hf::{
+    preprocess, rgb_on_white, HfInput, HfModel, HfTokenizer, ResizeBounds, RgbImage,
+};
 use serde_json::{json, Value};
 
 use crate::error::{Result, RolloutError};
 
 /// Placeholder of one merged image patch.
-const IMAGE_PAD: &str = "<|image_pad|>";
+pub(crate) const IMAGE_PAD: &str = "<|image_pad|>";
 
 /// Tokenizes an observation for a Hugging Face checkpoint, with the generation prompt.
 ///
@@ -43,12 +45,7 @@ pub fn encode_hf_prompt(
                             image.describe()
                         ))
                     })?;
-                    let color = to_rgb(image)?;
-                    let rgb = RgbImage {
-                        width: color.width as usize,
-                        height: color.height as usize,
-                        pixels: color.pixels,
-                    };
+                    let rgb = rgb_image(image)?;
                     let patches = preprocess(&rgb, vision, bounds).map_err(|err| {
                         RolloutError::InvalidRequest(format!("image {}: {err}", image.describe()))
                     })?;
@@ -72,4 +69,33 @@ pub fn encode_hf_prompt(
         token_ids: tokenizer.encode(&rendered)?,
         images,
     })
+}
+
+/// An item image as the checkpoint's processor sees it: files and encoded bytes decoded with their
+/// transparency composited onto white (as transformers converts them), drawn images as they are.
+pub fn rgb_image(image: &ItemImage) -> Result<RgbImage> {
+    let decode = |bytes: &[u8], origin: &str| {
+        image::load_from_memory(bytes)
+            .map(|decoded| rgb_on_white(&decoded))
+            .map_err(|err| {
+                RolloutError::InvalidRequest(format!("image {origin}: not a readable image: {err}"))
+            })
+    };
+    match image {
+        ItemImage::File { path } => {
+            let bytes = std::fs::read(path).map_err(|err| {
+                RolloutError::InvalidRequest(format!("image {}: {err}", path.display()))
+            })?;
+            decode(&bytes, &path.display().to_string())
+        }
+        ItemImage::Encoded { bytes, origin } => decode(bytes, origin),
+        ItemImage::Scan(_) | ItemImage::Color(_) => {
+            let color = to_rgb(image)?;
+            Ok(RgbImage {
+                width: color.width as usize,
+                height: color.height as usize,
+                pixels: color.pixels,
+            })
+        }
+    }
 }

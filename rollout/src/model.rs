@@ -1,14 +1,16 @@
 //! What the rollout engine generates with: the built-in policy or a Hugging Face checkpoint,
 //! behind one trait.
 
+use std::sync::Arc;
+
 use candle_core::Tensor;
 use medgym_envs::Observation;
 use medgym_policy::hf::{HfDecodeState, HfInput, HfModel, HfTokenizer, ResizeBounds};
 use medgym_policy::{DecodeState, Policy, PolicyTokenizer, SequenceInput};
 
 use crate::engine::prompt_only_tokens;
-use crate::error::Result;
-use crate::hf_prompt::encode_hf_prompt;
+use crate::error::{Result, RolloutError};
+use crate::hf_prompt::{encode_hf_prompt, IMAGE_PAD};
 use crate::prompt::encode_prompt;
 
 /// A model the rollout engine samples from: prompts from observations, batched prefill and
@@ -95,20 +97,44 @@ pub struct HfPolicy<'a> {
     tokenizer: &'a HfTokenizer,
     bounds: ResizeBounds,
     prompt_only: Vec<u32>,
+    stops: Vec<u32>,
 }
 
+/// Tokens that end a chat turn or a document in Qwen tokenizers; responses stop at them as well as
+/// at the configured `eos_token_id`s (instruct checkpoints list only one of them in config.json).
+const TURN_ENDS: [&str; 2] = ["<|im_end|>", "<|endoftext|>"];
+
 impl<'a> HfPolicy<'a> {
-    /// The model, its tokenizer (which must carry a chat template) and the processor's pixel
-    /// bounds for resizing images (`ResizeBounds::from_dir` reads them from the checkpoint).
-    pub fn new(model: &'a HfModel, tokenizer: &'a HfTokenizer, bounds: ResizeBounds) -> Self {
+    /// The model, its tokenizer and the processor's pixel bounds for resizing images
+    /// (`ResizeBounds::from_dir` reads them from the checkpoint). Refuses a tokenizer without a
+    /// chat template or with another image placeholder id than the model's, and a checkpoint
+    /// without any stop token.
+    pub fn new(
+        model: &'a HfModel,
+        tokenizer: &'a HfTokenizer,
+        bounds: ResizeBounds,
+    ) -> Result<Self> {
+        let refuse = |reason: String| Err(RolloutError::InvalidRequest(reason));
+        if !tokenizer.has_chat_template() {
+            return refuse("the checkpoint's tokenizer has no chat template".into());
+        }
         let config = model.config();
+        let pad = tokenizer.token_id(IMAGE_PAD);
+        if let Some(image_token) = config.image_token_id {
+            if pad != Some(image_token) {
+                return refuse(format!(
+                    "config.json's image_token_id is {image_token} but the tokenizer's {IMAGE_PAD} is {}",
+                    pad.map_or_else(|| "missing".to_string(), |id| id.to_string())
+                ));
+            }
+        }
         let vision = [
             config.image_token_id,
             config.vision_start_token_id,
             config.vision_end_token_id,
         ];
         let named = [
-            "<|image_pad|>",
+            IMAGE_PAD,
             "<|video_pad|>",
             "<|vision_start|>",
             "<|vision_end|>",
@@ -118,21 +144,52 @@ impl<'a> HfPolicy<'a> {
         let mut prompt_only: Vec<u32> = vision.into_iter().flatten().chain(named).collect();
         prompt_only.sort_unstable();
         prompt_only.dedup();
-        Self {
+        let turn_ends = TURN_ENDS
+            .into_iter()
+            .filter_map(|token| tokenizer.token_id(token));
+        let mut stops: Vec<u32> = config
+            .text
+            .eos_token_ids
+            .iter()
+            .copied()
+            .chain(turn_ends)
+            .collect();
+        stops.sort_unstable();
+        stops.dedup();
+        if stops.is_empty() {
+            return refuse(
+                "no stop token: config.json has no eos_token_id and the tokenizer has neither \
+                 <|im_end|> nor <|endoftext|>"
+                    .into(),
+            );
+        }
+        Ok(Self {
             model,
             tokenizer,
             bounds,
             prompt_only,
-        }
+            stops,
+        })
+    }
+
+    /// Tokens that end a response.
+    pub fn stop_tokens(&self) -> &[u32] {
+        &self.stops
     }
 }
 
 impl RolloutModel for HfPolicy<'_> {
-    type Prompt = HfInput;
+    /// Shared, so that a group's rows and their trajectories hold one copy of the pixels.
+    type Prompt = Arc<HfInput>;
     type State = HfDecodeState;
 
-    fn encode_prompt(&self, observation: &Observation) -> Result<HfInput> {
-        encode_hf_prompt(observation, self.model, self.tokenizer, self.bounds)
+    fn encode_prompt(&self, observation: &Observation) -> Result<Arc<HfInput>> {
+        Ok(Arc::new(encode_hf_prompt(
+            observation,
+            self.model,
+            self.tokenizer,
+            self.bounds,
+        )?))
     }
 
     fn vocab_size(&self) -> usize {
@@ -140,15 +197,16 @@ impl RolloutModel for HfPolicy<'_> {
     }
 
     fn is_stop(&self, token: u32) -> bool {
-        self.model.config().text.eos_token_ids.contains(&token)
+        self.stops.contains(&token)
     }
 
     fn prompt_only_tokens(&self) -> Vec<u32> {
         self.prompt_only.clone()
     }
 
-    fn prefill(&self, prompts: &[HfInput], max_new: usize) -> Result<(HfDecodeState, Tensor)> {
-        Ok(self.model.prefill(prompts, max_new)?)
+    fn prefill(&self, prompts: &[Arc<HfInput>], max_new: usize) -> Result<(HfDecodeState, Tensor)> {
+        let prompts: Vec<HfInput> = prompts.iter().map(|prompt| (**prompt).clone()).collect();
+        Ok(self.model.prefill(&prompts, max_new)?)
     }
 
     fn decode(&self, state: &mut HfDecodeState, tokens: &[u32]) -> Result<Tensor> {

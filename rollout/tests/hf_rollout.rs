@@ -1,14 +1,14 @@
 //! Rollouts of Hugging Face checkpoints (the tiny random fixtures of the policy crate) on medgym
-//! tasks: prompts with their images, greedy parity with the model's own loop, determinism and
-//! batch independence.
+//! tasks: prompts with their images, greedy parity with the model's own loop (f32 and bf16), the
+//! stop rule, determinism and batch independence, and the checks on a checkpoint.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use candle_core::{DType, Device};
-use medgym_envs::{task_at, Split, TaskFamily};
+use medgym_envs::{task_at, ContentPart, ItemImage, Message, Observation, Role, Split, TaskFamily};
 use medgym_kernels::{CpuSampler, SamplingParams};
-use medgym_policy::hf::{HfModel, HfTokenizer, ResizeBounds};
+use medgym_policy::hf::{preprocess, rgb_on_white, HfModel, HfTokenizer, ResizeBounds, RgbImage};
 use medgym_rollout::{
     encode_hf_prompt, HfPolicy, PromptJob, RolloutConfig, RolloutEngine, RolloutModel,
 };
@@ -20,10 +20,13 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn load(name: &str) -> (HfModel, HfTokenizer, ResizeBounds) {
-    let dir = fixture(name);
-    let model = HfModel::load(&dir, DType::F32, &Device::Cpu).expect("model");
-    let tokenizer = HfTokenizer::from_dir(&dir).expect("tokenizer");
-    let bounds = ResizeBounds::from_dir(&dir).expect("bounds");
+    load_dir(&fixture(name), DType::F32)
+}
+
+fn load_dir(dir: &Path, dtype: DType) -> (HfModel, HfTokenizer, ResizeBounds) {
+    let model = HfModel::load(dir, dtype, &Device::Cpu).expect("model");
+    let tokenizer = HfTokenizer::from_dir(dir).expect("tokenizer");
+    let bounds = ResizeBounds::from_dir(dir).expect("bounds");
     (model, tokenizer, bounds)
 }
 
@@ -83,7 +86,10 @@ fn a_text_only_checkpoint_refuses_images_by_name_and_takes_text_tasks() {
     assert!(message.contains("no vision tower"), "{message}");
     assert!(message.contains("scan"), "names the image: {message}");
     let sampler = CpuSampler;
-    let engine = RolloutEngine::with_model(HfPolicy::new(&model, &tokenizer, bounds), &sampler);
+    let engine = RolloutEngine::with_model(
+        HfPolicy::new(&model, &tokenizer, bounds).expect("policy"),
+        &sampler,
+    );
     let batch = engine
         .run(
             &jobs("clinical/bmi-v1", 2),
@@ -100,7 +106,7 @@ fn a_text_only_checkpoint_refuses_images_by_name_and_takes_text_tasks() {
 #[test]
 fn greedy_rollouts_follow_the_models_own_greedy_loop() {
     let (model, tokenizer, bounds) = load("qwen25vl");
-    let policy = HfPolicy::new(&model, &tokenizer, bounds);
+    let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");
     let banned = policy.prompt_only_tokens();
     assert!(!banned.is_empty());
     let sampler = CpuSampler;
@@ -128,7 +134,10 @@ fn greedy_rollouts_follow_the_models_own_greedy_loop() {
 fn sampled_rollouts_repeat_by_seed_and_do_not_depend_on_batching() {
     let (model, tokenizer, bounds) = load("qwen25vl");
     let sampler = CpuSampler;
-    let engine = RolloutEngine::with_model(HfPolicy::new(&model, &tokenizer, bounds), &sampler);
+    let engine = RolloutEngine::with_model(
+        HfPolicy::new(&model, &tokenizer, bounds).expect("policy"),
+        &sampler,
+    );
     let prompts = jobs("medsynth/modality-v1", 3);
     let sampling = SamplingParams::new(1.0, 0, 0.95);
     let run = |rows_per_chunk| {
@@ -152,5 +161,160 @@ fn sampled_rollouts_repeat_by_seed_and_do_not_depend_on_batching() {
     assert_ne!(
         batched[0].0, batched[1].0,
         "the two samples of one prompt draw different tokens"
+    );
+}
+
+/// A copy of a fixture checkpoint with `edit` applied to its config.json.
+fn edited_copy(name: &str, edit: impl Fn(String) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for entry in std::fs::read_dir(fixture(name)).expect("fixture") {
+        let path = entry.expect("entry").path();
+        let target = dir.path().join(path.file_name().expect("name"));
+        std::fs::copy(&path, &target).expect("copy");
+    }
+    let config = dir.path().join("config.json");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, edit(text)).expect("write config");
+    dir
+}
+
+#[test]
+fn markers_are_never_sampled_and_turn_ends_stop() {
+    let (model, tokenizer, bounds) = load("qwen25vl");
+    let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");
+    let banned = policy.prompt_only_tokens();
+    let config = model.config();
+    for id in [
+        config.image_token_id,
+        config.vision_start_token_id,
+        config.vision_end_token_id,
+    ] {
+        let id = id.expect("vision token");
+        assert!(banned.contains(&id), "{id} in {banned:?}");
+    }
+    for eos in &config.text.eos_token_ids {
+        assert!(policy.stop_tokens().contains(eos));
+    }
+    let im_end = tokenizer.token_id("<|im_end|>").expect("im_end");
+    assert!(policy.is_stop(im_end));
+}
+
+#[test]
+fn a_response_stops_at_its_first_stop_token() {
+    let (model, tokenizer, bounds) = load("qwen25vl");
+    let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");
+    let job = &jobs("medsynth/lesion-side-v1", 1)[0];
+    let prompt = encode_hf_prompt(&job.task.observation(&job.item), &model, &tokenizer, bounds)
+        .expect("prompt");
+    let path = model.greedy(&prompt, 12).expect("greedy");
+    assert!(path.iter().all(|token| !policy.is_stop(*token)));
+    // The first token that did not come earlier becomes the checkpoint's end-of-sequence token.
+    let at = (1..path.len())
+        .find(|&k| !path[..k].contains(&path[k]))
+        .expect("a fresh token on the greedy path");
+    let stop = path[at];
+    let dir = edited_copy("qwen25vl", |text| {
+        text.replace(
+            "\"eos_token_id\": 422",
+            &format!("\"eos_token_id\": {stop}"),
+        )
+    });
+    let (model, tokenizer, bounds) = load_dir(dir.path(), DType::F32);
+    let sampler = CpuSampler;
+    let engine = RolloutEngine::with_model(
+        HfPolicy::new(&model, &tokenizer, bounds).expect("policy"),
+        &sampler,
+    );
+    let mut greedy = config(SamplingParams::greedy(), 8);
+    greedy.group_size = 1;
+    let batch = engine
+        .run(std::slice::from_ref(job), &greedy)
+        .expect("rollout");
+    let trajectory = &batch.trajectories[0];
+    assert_eq!(trajectory.response_ids, path[..=at].to_vec());
+    assert!(!trajectory.truncated);
+}
+
+#[test]
+fn bf16_rollouts_follow_the_bf16_greedy_loop() {
+    let (model, tokenizer, bounds) = load_dir(&fixture("qwen25vl"), DType::BF16);
+    let sampler = CpuSampler;
+    let engine = RolloutEngine::with_model(
+        HfPolicy::new(&model, &tokenizer, bounds).expect("policy"),
+        &sampler,
+    );
+    let batch = engine
+        .run(
+            &jobs("medsynth/lesion-count-v1", 2),
+            &config(SamplingParams::greedy(), 8),
+        )
+        .expect("bf16 rollout");
+    for trajectory in &batch.trajectories {
+        let expected = model.greedy(&trajectory.prompt, 12).expect("greedy");
+        assert_eq!(
+            trajectory.response_ids.as_slice(),
+            &expected[..trajectory.response_ids.len()]
+        );
+    }
+}
+
+#[test]
+fn encoded_images_are_composited_onto_white_as_transformers_does() {
+    let (model, tokenizer, bounds) = load("qwen25vl");
+    let mut rgba = image::RgbaImage::new(56, 56);
+    for (x, y, pixel) in rgba.enumerate_pixels_mut() {
+        *pixel = image::Rgba([(x * 4) as u8, (y * 4) as u8, 90, ((x + y) * 2) as u8]);
+    }
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageRgba8(rgba)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .expect("png");
+    let observation = Observation {
+        messages: vec![Message {
+            role: Role::User,
+            content: vec![
+                ContentPart::Image(0),
+                ContentPart::Text("What is shown?".into()),
+            ],
+        }],
+        images: vec![ItemImage::Encoded {
+            bytes: bytes.clone().into(),
+            origin: "test.png".into(),
+        }],
+    };
+    let prompt = encode_hf_prompt(&observation, &model, &tokenizer, bounds).expect("prompt");
+    let vision = model.config().vision.as_ref().expect("vision");
+    let decoded = image::load_from_memory(&bytes).expect("decode");
+    let on_white = preprocess(&rgb_on_white(&decoded), vision, bounds).expect("preprocess");
+    assert_eq!(prompt.images, vec![on_white]);
+    let alpha_dropped = decoded.to_rgb8();
+    let dropped = RgbImage {
+        width: 56,
+        height: 56,
+        pixels: alpha_dropped.into_raw(),
+    };
+    assert_ne!(
+        prompt.images[0],
+        preprocess(&dropped, vision, bounds).expect("preprocess"),
+        "transparency matters in this image"
+    );
+}
+
+#[test]
+fn a_checkpoint_whose_placeholder_ids_disagree_is_refused() {
+    let dir = edited_copy("qwen25vl", |text| {
+        text.replace("\"image_token_id\": 425", "\"image_token_id\": 424")
+    });
+    let (model, tokenizer, bounds) = load_dir(dir.path(), DType::F32);
+    let Err(err) = HfPolicy::new(&model, &tokenizer, bounds) else {
+        panic!("a mismatched image placeholder is accepted");
+    };
+    let message = err.to_string();
+    assert!(
+        message.contains("424") && message.contains("425"),
+        "{message}"
     );
 }

@@ -2,10 +2,10 @@
 //! verifiable rewards.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use medgym_envs::{task_at, Split, TaskFamily};
+use medgym_envs::{task_at, Split, TaskFamily, MEDSYNTH_V1_TASK_IDS};
 use medgym_kernels::{CpuSampler, SamplingParams};
 use medgym_policy::hf::{HfInput, HfModel, HfTokenizer, ResizeBounds};
 use medgym_rollout::{HfPolicy, PromptJob, RolloutConfig, RolloutEngine, Trajectory};
@@ -15,21 +15,13 @@ use crate::commands::generate::{parse_device, Precision};
 use crate::error::MedgymError;
 use crate::Result;
 
-/// The tasks rolled out when none is named: the pipeline's four built-in tasks.
-const DEFAULT_TASKS: [&str; 4] = [
-    "medsynth/lesion-presence-v1",
-    "medsynth/lesion-count-v1",
-    "medsynth/lesion-side-v1",
-    "medsynth/modality-v1",
-];
-
 /// Arguments of `medgym rollout`.
 #[derive(Debug, clap::Args)]
 pub struct RolloutArgs {
     /// Checkpoint folder (config.json, safetensors, tokenizer.json with a chat template).
     #[arg(long)]
     pub model: PathBuf,
-    /// Task id (repeatable); the four built-in `medsynth/*-v1` tasks when omitted.
+    /// Task id (repeatable); the pipeline's four `medsynth/*-v1` tasks when omitted.
     #[arg(long = "task")]
     pub tasks: Vec<String>,
     /// Items per task: positions `0..items` of the split's stream.
@@ -98,55 +90,89 @@ pub struct TaskRollouts {
     pub tokens_per_second: f64,
 }
 
-/// Rolls out `model` on every task and summarises each; trajectories go to `sink` as JSON lines.
-pub fn rollout(
-    model: &HfModel,
-    tokenizer: &HfTokenizer,
-    bounds: ResizeBounds,
-    args: &RolloutArgs,
-    mut sink: Option<&mut dyn Write>,
-) -> Result<Vec<TaskRollouts>> {
-    if args.items == 0 {
-        return Err(MedgymError::InvalidSetting {
-            field: "--items".into(),
-            reason: "roll out at least one item".into(),
-        });
+/// The settings `args` give, checked before anything is loaded; each refusal names its flag.
+pub fn rollout_config(args: &RolloutArgs) -> Result<RolloutConfig> {
+    for (flag, value) in [
+        ("--items", args.items),
+        ("--group-size", args.group_size),
+        ("--max-new-tokens", args.max_new_tokens),
+        ("--workers", args.workers),
+        ("--rows-per-chunk", args.rows_per_chunk),
+    ] {
+        if value == 0 {
+            return Err(MedgymError::InvalidSetting {
+                field: flag.into(),
+                reason: "must be at least 1".into(),
+            });
+        }
     }
-    let sampler = CpuSampler;
-    let engine = RolloutEngine::with_model(HfPolicy::new(model, tokenizer, bounds), &sampler);
-    let config = RolloutConfig {
+    let sampling = SamplingParams::new(args.temperature, 0, args.top_p);
+    sampling
+        .validate()
+        .map_err(|err| MedgymError::InvalidSetting {
+            field: format!(
+                "--temperature {} / --top-p {}",
+                args.temperature, args.top_p
+            ),
+            reason: err.to_string(),
+        })?;
+    Ok(RolloutConfig {
         group_size: args.group_size,
         max_new_tokens: args.max_new_tokens,
-        sampling: SamplingParams::new(args.temperature, 0, args.top_p),
+        sampling,
         seed: args.seed,
         sequence_offset: 0,
         workers: args.workers,
         rows_per_chunk: args.rows_per_chunk,
-    };
-    let names: Vec<&str> = if args.tasks.is_empty() {
-        DEFAULT_TASKS.to_vec()
+    })
+}
+
+/// Every named task's items (`0..items` of the split, at `seed`), resolved before any rollout.
+pub fn task_jobs(args: &RolloutArgs) -> Result<Vec<(String, Vec<PromptJob>)>> {
+    let names: Vec<String> = if args.tasks.is_empty() {
+        MEDSYNTH_V1_TASK_IDS
+            .iter()
+            .map(|id| id.to_string())
+            .collect()
     } else {
-        args.tasks.iter().map(String::as_str).collect()
+        args.tasks.clone()
     };
     let split = match args.split {
         SplitChoice::Train => Split::Train,
         SplitChoice::Eval => Split::Eval,
     };
-    let mut summaries = Vec::with_capacity(names.len());
-    for name in names {
-        let task: Arc<dyn TaskFamily> = task_at(name, None)?;
-        let jobs = (0..args.items as u64)
-            .map(|index| {
-                let item = task.item(split, args.seed, index)?;
-                Ok(PromptJob {
-                    task: task.clone(),
-                    item,
+    names
+        .into_iter()
+        .map(|name| {
+            let task: Arc<dyn TaskFamily> = task_at(&name, None)?;
+            let jobs = (0..args.items as u64)
+                .map(|index| {
+                    Ok(PromptJob {
+                        task: task.clone(),
+                        item: task.item(split, args.seed, index)?,
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let batch = engine.run(&jobs, &config)?;
-        if let Some(sink) = sink.as_deref_mut() {
-            write_lines(sink, &batch.trajectories)?;
+                .collect::<Result<Vec<_>>>()?;
+            Ok((name, jobs))
+        })
+        .collect()
+}
+
+/// Rolls out `policy` on every task's jobs and summarises each; trajectories go to `sink` as
+/// JSON lines (`sink_path` names it in errors).
+pub fn rollout(
+    policy: HfPolicy<'_>,
+    tasks: &[(String, Vec<PromptJob>)],
+    config: &RolloutConfig,
+    mut sink: Option<(&mut dyn Write, &Path)>,
+) -> Result<Vec<TaskRollouts>> {
+    let sampler = CpuSampler;
+    let engine = RolloutEngine::with_model(policy, &sampler);
+    let mut summaries = Vec::with_capacity(tasks.len());
+    for (name, jobs) in tasks {
+        let batch = engine.run(jobs, config)?;
+        if let Some((writer, path)) = sink.as_mut() {
+            write_lines(&mut **writer, path, &batch.trajectories)?;
         }
         summaries.push(summarise(
             name,
@@ -157,15 +183,18 @@ pub fn rollout(
     Ok(summaries)
 }
 
+/// Trajectories of a Hugging Face checkpoint.
+type HfTrajectory = Trajectory<Arc<HfInput>>;
+
 /// One JSON line per trajectory.
-fn write_lines(sink: &mut dyn Write, trajectories: &[Trajectory<HfInput>]) -> Result<()> {
+fn write_lines(sink: &mut dyn Write, path: &Path, trajectories: &[HfTrajectory]) -> Result<()> {
     for trajectory in trajectories {
         let line = serde_json::to_string(trajectory).map_err(|source| MedgymError::Json {
             what: format!("trajectory of {}", trajectory.item_id),
             source,
         })?;
         writeln!(sink, "{line}").map_err(|source| MedgymError::Io {
-            path: "--out".into(),
+            path: path.display().to_string(),
             source,
         })?;
     }
@@ -173,15 +202,10 @@ fn write_lines(sink: &mut dyn Write, trajectories: &[Trajectory<HfInput>]) -> Re
 }
 
 /// Accuracy, format rate, reward and length over one task's trajectories.
-fn summarise(
-    id: &str,
-    trajectories: &[Trajectory<HfInput>],
-    tokens_per_second: f64,
-) -> TaskRollouts {
+fn summarise(id: &str, trajectories: &[HfTrajectory], tokens_per_second: f64) -> TaskRollouts {
     let n = trajectories.len().max(1) as f64;
-    let share = |hit: fn(&Trajectory<HfInput>) -> bool| {
-        trajectories.iter().filter(|t| hit(t)).count() as f64 / n
-    };
+    let share =
+        |hit: fn(&HfTrajectory) -> bool| trajectories.iter().filter(|t| hit(t)).count() as f64 / n;
     TaskRollouts {
         id: id.to_string(),
         samples: trajectories.len(),
@@ -203,37 +227,60 @@ fn summarise(
 
 /// Runs `medgym rollout`.
 pub fn run(args: RolloutArgs) -> Result<()> {
+    let config = rollout_config(&args)?;
+    let tasks = task_jobs(&args)?;
     let device = parse_device(&args.device)?;
     let model = HfModel::load(&args.model, args.dtype.dtype(), &device)?;
     let tokenizer = HfTokenizer::from_dir(&args.model)?;
     let bounds = ResizeBounds::from_dir(&args.model)?;
-    let mut file = match &args.out {
-        Some(path) => Some(std::io::BufWriter::new(
-            std::fs::File::create(path).map_err(|source| MedgymError::Io {
+    let policy =
+        HfPolicy::new(&model, &tokenizer, bounds).map_err(|err| MedgymError::InvalidSetting {
+            field: format!("--model {}", args.model.display()),
+            reason: err.to_string(),
+        })?;
+    let summaries = match &args.out {
+        // Written beside the target and renamed at the end, so a failed run leaves it untouched.
+        Some(path) => {
+            let partial = path.with_extension("jsonl.partial");
+            let io_error = |source| MedgymError::Io {
+                path: partial.display().to_string(),
+                source,
+            };
+            let mut writer =
+                std::io::BufWriter::new(std::fs::File::create(&partial).map_err(io_error)?);
+            let summaries = rollout(policy, &tasks, &config, Some((&mut writer, &partial)));
+            let summaries = match summaries {
+                Ok(summaries) => summaries,
+                Err(err) => {
+                    drop(writer);
+                    // The partial file is of no use; failing to remove it changes nothing.
+                    let _ = std::fs::remove_file(&partial);
+                    return Err(err);
+                }
+            };
+            writer.flush().map_err(io_error)?;
+            drop(writer);
+            std::fs::rename(&partial, path).map_err(|source| MedgymError::Io {
                 path: path.display().to_string(),
                 source,
-            })?,
-        )),
-        None => None,
+            })?;
+            summaries
+        }
+        None => rollout(policy, &tasks, &config, None)?,
     };
-    let sink = file.as_mut().map(|writer| writer as &mut dyn Write);
-    let summaries = rollout(&model, &tokenizer, bounds, &args, sink)?;
-    if let Some(mut writer) = file {
-        writer.flush().map_err(|source| MedgymError::Io {
-            path: args
-                .out
-                .as_ref()
-                .map_or_else(String::new, |p| p.display().to_string()),
-            source,
-        })?;
-    }
+    let width = summaries
+        .iter()
+        .map(|task| task.id.len())
+        .max()
+        .unwrap_or(0)
+        .max("task".len());
     println!(
-        "{:<32} {:>7} {:>8} {:>7} {:>7} {:>8} {:>9}",
+        "{:<width$} {:>7} {:>8} {:>7} {:>7} {:>8} {:>9}",
         "task", "samples", "accuracy", "format", "reward", "tokens", "tokens/s"
     );
     for task in &summaries {
         println!(
-            "{:<32} {:>7} {:>8.3} {:>7.3} {:>7.3} {:>8.1} {:>9.1}",
+            "{:<width$} {:>7} {:>8.3} {:>7.3} {:>7.3} {:>8.1} {:>9.1}",
             task.id,
             task.samples,
             task.accuracy,
