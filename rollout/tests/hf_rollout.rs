@@ -8,9 +8,11 @@ use std::sync::Arc;
 use candle_core::{DType, Device};
 use medgym_envs::{task_at, ContentPart, ItemImage, Message, Observation, Role, Split, TaskFamily};
 use medgym_kernels::{CpuSampler, SamplingParams};
-use medgym_policy::hf::{preprocess, rgb_on_white, HfModel, HfTokenizer, ResizeBounds, RgbImage};
+use medgym_policy::hf::{
+    preprocess, rgb_on_white, HfInput, HfModel, HfTokenizer, ResizeBounds, RgbImage,
+};
 use medgym_rollout::{
-    encode_hf_prompt, HfPolicy, PromptJob, RolloutConfig, RolloutEngine, RolloutModel,
+    encode_hf_prompt, HfPolicy, PromptJob, RolloutBatch, RolloutConfig, RolloutEngine, RolloutModel,
 };
 
 fn fixture(name: &str) -> PathBuf {
@@ -38,6 +40,19 @@ fn jobs(task: &str, items: u64) -> Vec<PromptJob> {
             item: task.item(Split::Eval, 3, index).expect("item"),
         })
         .collect()
+}
+
+/// Rolls `jobs` out on a loaded checkpoint with the CPU sampler.
+fn roll(
+    (model, tokenizer, bounds): &(HfModel, HfTokenizer, ResizeBounds),
+    jobs: &[PromptJob],
+    config: &RolloutConfig,
+) -> RolloutBatch<Arc<HfInput>> {
+    let sampler = CpuSampler;
+    let policy = HfPolicy::new(model, tokenizer, *bounds).expect("policy");
+    RolloutEngine::with_model(policy, &sampler)
+        .run(jobs, config)
+        .expect("rollout")
 }
 
 fn config(sampling: SamplingParams, rows_per_chunk: usize) -> RolloutConfig {
@@ -85,17 +100,12 @@ fn a_text_only_checkpoint_refuses_images_by_name_and_takes_text_tasks() {
     let message = err.to_string();
     assert!(message.contains("no vision tower"), "{message}");
     assert!(message.contains("scan"), "names the image: {message}");
-    let sampler = CpuSampler;
-    let engine = RolloutEngine::with_model(
-        HfPolicy::new(&model, &tokenizer, bounds).expect("policy"),
-        &sampler,
+    let checkpoint = (model, tokenizer, bounds);
+    let batch = roll(
+        &checkpoint,
+        &jobs("clinical/bmi-v1", 2),
+        &config(SamplingParams::greedy(), 8),
     );
-    let batch = engine
-        .run(
-            &jobs("clinical/bmi-v1", 2),
-            &config(SamplingParams::greedy(), 8),
-        )
-        .expect("text rollout");
     assert_eq!(batch.trajectories.len(), 4);
     assert!(batch
         .trajectories
@@ -219,17 +229,13 @@ fn a_response_stops_at_its_first_stop_token() {
             &format!("\"eos_token_id\": {stop}"),
         )
     });
-    let (model, tokenizer, bounds) = load_dir(dir.path(), DType::F32);
-    let sampler = CpuSampler;
-    let engine = RolloutEngine::with_model(
-        HfPolicy::new(&model, &tokenizer, bounds).expect("policy"),
-        &sampler,
-    );
     let mut greedy = config(SamplingParams::greedy(), 8);
     greedy.group_size = 1;
-    let batch = engine
-        .run(std::slice::from_ref(job), &greedy)
-        .expect("rollout");
+    let batch = roll(
+        &load_dir(dir.path(), DType::F32),
+        std::slice::from_ref(job),
+        &greedy,
+    );
     let trajectory = &batch.trajectories[0];
     assert_eq!(trajectory.response_ids, path[..=at].to_vec());
     assert!(!trajectory.truncated);
@@ -237,18 +243,13 @@ fn a_response_stops_at_its_first_stop_token() {
 
 #[test]
 fn bf16_rollouts_follow_the_bf16_greedy_loop() {
-    let (model, tokenizer, bounds) = load_dir(&fixture("qwen25vl"), DType::BF16);
-    let sampler = CpuSampler;
-    let engine = RolloutEngine::with_model(
-        HfPolicy::new(&model, &tokenizer, bounds).expect("policy"),
-        &sampler,
+    let checkpoint = load_dir(&fixture("qwen25vl"), DType::BF16);
+    let model = &checkpoint.0;
+    let batch = roll(
+        &checkpoint,
+        &jobs("medsynth/lesion-count-v1", 2),
+        &config(SamplingParams::greedy(), 8),
     );
-    let batch = engine
-        .run(
-            &jobs("medsynth/lesion-count-v1", 2),
-            &config(SamplingParams::greedy(), 8),
-        )
-        .expect("bf16 rollout");
     for trajectory in &batch.trajectories {
         let expected = model.greedy(&trajectory.prompt, 12).expect("greedy");
         assert_eq!(
