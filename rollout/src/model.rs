@@ -43,6 +43,48 @@ pub trait RolloutModel: Sync {
     fn response_text(&self, tokens: &[u32]) -> Result<String>;
 }
 
+/// A borrowed model rolls out as the model itself does.
+impl<T: RolloutModel> RolloutModel for &T {
+    type Prompt = T::Prompt;
+    type State = T::State;
+
+    fn encode_prompt(&self, observation: &Observation) -> Result<Self::Prompt> {
+        (**self).encode_prompt(observation)
+    }
+
+    fn vocab_size(&self) -> usize {
+        (**self).vocab_size()
+    }
+
+    fn is_stop(&self, token: u32) -> bool {
+        (**self).is_stop(token)
+    }
+
+    fn prompt_only_tokens(&self) -> Vec<u32> {
+        (**self).prompt_only_tokens()
+    }
+
+    fn prefill(
+        &self,
+        prompts: &[Self::Prompt],
+        max_new_tokens: usize,
+    ) -> Result<(Self::State, Tensor)> {
+        (**self).prefill(prompts, max_new_tokens)
+    }
+
+    fn decode(&self, state: &mut Self::State, tokens: &[u32]) -> Result<Tensor> {
+        (**self).decode(state, tokens)
+    }
+
+    fn keep_rows(&self, state: &mut Self::State, rows: &[usize]) -> Result<()> {
+        (**self).keep_rows(state, rows)
+    }
+
+    fn response_text(&self, tokens: &[u32]) -> Result<String> {
+        (**self).response_text(tokens)
+    }
+}
+
 /// The built-in policy with its tokenizer.
 #[derive(Clone, Copy)]
 pub struct BuiltinPolicy<'a> {
@@ -175,6 +217,16 @@ impl<'a> HfPolicy<'a> {
     /// Tokens that end a response.
     pub fn stop_tokens(&self) -> &[u32] {
         &self.stops
+    }
+
+    /// The checkpoint's model.
+    pub fn model(&self) -> &'a HfModel {
+        self.model
+    }
+
+    /// The checkpoint's tokenizer.
+    pub fn tokenizer(&self) -> &'a HfTokenizer {
+        self.tokenizer
     }
 }
 

@@ -17,20 +17,12 @@ pub struct ResponseLogprobs {
     pub tokens: usize,
 }
 
-/// Run the policy on prompt + response and gather the log-probability of every response token.
-pub fn response_logprobs(
-    policy: &Policy,
-    prompts: &[SequenceInput],
-    responses: &[Vec<u32>],
-) -> Result<ResponseLogprobs, TrainError> {
-    if prompts.len() != responses.len() || prompts.is_empty() {
+/// Checks that a batch has one non-empty response per prompt, and at least one.
+pub(crate) fn check_batch(prompts: usize, responses: &[Vec<u32>]) -> Result<(), TrainError> {
+    if prompts != responses.len() || prompts == 0 {
         return Err(TrainError::InvalidArgument {
             what: "batch".into(),
-            reason: format!(
-                "{} prompts for {} responses",
-                prompts.len(),
-                responses.len()
-            ),
+            reason: format!("{prompts} prompts for {} responses", responses.len()),
         });
     }
     if let Some(i) = responses.iter().position(Vec::is_empty) {
@@ -39,6 +31,16 @@ pub fn response_logprobs(
             reason: "empty response".into(),
         });
     }
+    Ok(())
+}
+
+/// Run the policy on prompt + response and gather the log-probability of every response token.
+pub fn response_logprobs(
+    policy: &Policy,
+    prompts: &[SequenceInput],
+    responses: &[Vec<u32>],
+) -> Result<ResponseLogprobs, TrainError> {
+    check_batch(prompts.len(), responses)?;
     let inputs: Vec<SequenceInput> = prompts
         .iter()
         .zip(responses)

@@ -5,12 +5,12 @@ use std::time::Instant;
 use candle_core::Tensor;
 use medgym_kernels::{Sampler, SamplingParams};
 use medgym_policy::{Policy, PolicyTokenizer};
-use medgym_rollout::{RolloutConfig, RolloutEngine, Trajectory};
+use medgym_rollout::{BuiltinPolicy, RolloutConfig, RolloutEngine, Trajectory};
 use serde::{Deserialize, Serialize};
 
-use crate::batch::response_logprobs;
 use crate::data::{PassRateCurriculum, TaskStream};
 use crate::error::TrainError;
+use crate::model::{ScoreResponses, TrainModel};
 use crate::objectives::{
     aggregate, clipped_surrogate, group_advantages, k3_kl, AdvantageEstimator, LossAggregation,
 };
@@ -58,22 +58,34 @@ pub struct GrpoConfig {
     pub updates_per_batch: usize,
 }
 
-/// Runs GRPO; `on_step` sees each step's metrics.
+/// Runs GRPO on the built-in policy; `on_step` sees each step's metrics.
 pub fn run_grpo(
     policy: &Policy,
     tokenizer: &PolicyTokenizer,
     sampler: &dyn Sampler,
     stream: &TaskStream,
     config: &GrpoConfig,
+    on_step: impl FnMut(&StepMetrics),
+) -> Result<Vec<StepMetrics>, TrainError> {
+    let model = BuiltinPolicy { policy, tokenizer };
+    run_grpo_on(&model, sampler, stream, config, on_step)
+}
+
+/// Runs GRPO on any [`TrainModel`] (the built-in policy, a Hugging Face checkpoint); `on_step`
+/// sees each step's metrics.
+pub fn run_grpo_on<M: TrainModel>(
+    model: &M,
+    sampler: &dyn Sampler,
+    stream: &TaskStream,
+    config: &GrpoConfig,
     mut on_step: impl FnMut(&StepMetrics),
 ) -> Result<Vec<StepMetrics>, TrainError> {
     let reference = if config.kl_coef > 0.0 {
-        Some(policy.frozen_copy()?)
+        Some(model.reference()?)
     } else {
         None
     };
-    let freeze_vision = config.freeze_vision;
-    let trainable = policy.trainable_vars(|name| !(freeze_vision && name.starts_with("visual.")));
+    let trainable = model.trainable(config.freeze_vision);
     let mut optimizer = Optimizer::new(trainable, config.optimizer.clone())?;
     let mut history = Vec::with_capacity(config.steps);
     let mut curriculum =
@@ -98,7 +110,7 @@ pub fn run_grpo(
             rows_per_chunk: config.group_size
                 * config.prompts_per_step.div_ceil(config.workers.max(1)),
         };
-        let batch = RolloutEngine::new(policy, tokenizer, sampler).run(&jobs, &rollout_config)?;
+        let batch = RolloutEngine::with_model(model, sampler).run(&jobs, &rollout_config)?;
         let trajs = &batch.trajectories;
         for task in stream.tasks() {
             let id = &task.spec().id;
@@ -123,7 +135,7 @@ pub fn run_grpo(
             let mut behaviour: Option<Tensor> = None;
             for _ in 0..config.updates_per_batch.max(1) {
                 let (loss, sampled_logp) = grpo_loss(
-                    policy,
+                    model,
                     reference.as_ref(),
                     trajs,
                     &advantages,
@@ -161,10 +173,10 @@ pub fn run_grpo(
 /// The GRPO loss on `rows` and the detached log-probabilities it was computed with; `behaviour`
 /// (the sampling policy's log-probabilities from the first update) is the clip ratio's denominator,
 /// or the current log-probabilities themselves when `None`.
-fn grpo_loss(
-    policy: &Policy,
-    reference: Option<&Policy>,
-    trajs: &[Trajectory],
+fn grpo_loss<M: TrainModel>(
+    model: &M,
+    reference: Option<&M::Reference>,
+    trajs: &[Trajectory<M::Prompt>],
     advantages: &[f32],
     rows: &[usize],
     behaviour: Option<&Tensor>,
@@ -175,7 +187,7 @@ fn grpo_loss(
         .iter()
         .map(|&i| trajs[i].response_ids.clone())
         .collect();
-    let current = response_logprobs(policy, &prompts, &responses)?;
+    let current = model.response_logprobs(&prompts, &responses)?;
     let old = match behaviour {
         Some(logp) => logp.clone(),
         None => current.logp.detach(),
@@ -187,7 +199,8 @@ fn grpo_loss(
         clipped_surrogate(&current.logp, &old, &adv, config.clip_low, config.clip_high)?;
     let mut loss = aggregate(&per_token, &current.mask, LossAggregation::TokenMean)?;
     if let Some(reference) = reference {
-        let ref_lp = response_logprobs(reference, &prompts, &responses)?
+        let ref_lp = reference
+            .response_logprobs(&prompts, &responses)?
             .logp
             .detach();
         let kl = aggregate(

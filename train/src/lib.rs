@@ -6,6 +6,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod grpo;
+pub mod model;
 pub mod objectives;
 pub mod optim;
 pub mod sft;
@@ -13,7 +14,8 @@ pub mod sft;
 pub use data::TaskStream;
 pub use error::TrainError;
 pub use eval::{evaluate, EvalConfig, TaskEval};
-pub use grpo::{run_grpo, GrpoConfig};
+pub use grpo::{run_grpo, run_grpo_on, GrpoConfig};
+pub use model::{hf_response_logprobs, ScoreResponses, TrainModel};
 pub use sft::{run_sft, SftConfig};
 
 use serde::Serialize;

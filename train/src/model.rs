@@ -1,0 +1,149 @@
+//! What the trainers need from a model beyond sampling: differentiable log-probabilities of
+//! responses, the parameters to update and a frozen reference copy; for the built-in policy and
+//! for Hugging Face checkpoints.
+
+use std::sync::Arc;
+
+use candle_core::{Tensor, Var};
+use medgym_policy::hf::{is_vision_parameter, HfInput, HfModel};
+use medgym_policy::{Policy, SequenceInput};
+use medgym_rollout::{BuiltinPolicy, HfPolicy, RolloutModel};
+
+use crate::batch::{check_batch, response_logprobs, ResponseLogprobs};
+use crate::error::TrainError;
+
+/// Differentiable log-probabilities of responses given their prompts.
+pub trait ScoreResponses<P> {
+    /// Log-probability of every response token `(b, t_max)` with its 0/1 mask.
+    fn response_logprobs(
+        &self,
+        prompts: &[P],
+        responses: &[Vec<u32>],
+    ) -> Result<ResponseLogprobs, TrainError>;
+}
+
+/// A model the RL trainers can sample from and update.
+pub trait TrainModel: RolloutModel + ScoreResponses<<Self as RolloutModel>::Prompt> {
+    /// A frozen snapshot of the model (the reference of the KL term).
+    type Reference: ScoreResponses<<Self as RolloutModel>::Prompt>;
+
+    /// The parameters an optimizer updates, by name; the vision tower's only when
+    /// `freeze_vision` is false.
+    fn trainable(&self, freeze_vision: bool) -> Vec<(String, Var)>;
+    /// A frozen copy of the current weights.
+    fn reference(&self) -> Result<Self::Reference, TrainError>;
+}
+
+impl ScoreResponses<SequenceInput> for Policy {
+    fn response_logprobs(
+        &self,
+        prompts: &[SequenceInput],
+        responses: &[Vec<u32>],
+    ) -> Result<ResponseLogprobs, TrainError> {
+        response_logprobs(self, prompts, responses)
+    }
+}
+
+impl ScoreResponses<SequenceInput> for BuiltinPolicy<'_> {
+    fn response_logprobs(
+        &self,
+        prompts: &[SequenceInput],
+        responses: &[Vec<u32>],
+    ) -> Result<ResponseLogprobs, TrainError> {
+        response_logprobs(self.policy, prompts, responses)
+    }
+}
+
+impl TrainModel for BuiltinPolicy<'_> {
+    type Reference = Policy;
+
+    fn trainable(&self, freeze_vision: bool) -> Vec<(String, Var)> {
+        self.policy
+            .trainable_vars(|name| !(freeze_vision && name.starts_with("visual.")))
+    }
+
+    fn reference(&self) -> Result<Policy, TrainError> {
+        Ok(self.policy.frozen_copy()?)
+    }
+}
+
+impl ScoreResponses<Arc<HfInput>> for HfModel {
+    fn response_logprobs(
+        &self,
+        prompts: &[Arc<HfInput>],
+        responses: &[Vec<u32>],
+    ) -> Result<ResponseLogprobs, TrainError> {
+        hf_response_logprobs(self, prompts, responses)
+    }
+}
+
+impl ScoreResponses<Arc<HfInput>> for HfPolicy<'_> {
+    fn response_logprobs(
+        &self,
+        prompts: &[Arc<HfInput>],
+        responses: &[Vec<u32>],
+    ) -> Result<ResponseLogprobs, TrainError> {
+        hf_response_logprobs(self.model(), prompts, responses)
+    }
+}
+
+impl TrainModel for HfPolicy<'_> {
+    type Reference = HfModel;
+
+    /// The unfrozen base parameters (see `HfModel::freeze`) and every LoRA adapter.
+    fn trainable(&self, freeze_vision: bool) -> Vec<(String, Var)> {
+        let model = self.model();
+        let mut vars = model.trainable_vars(|name| !(freeze_vision && is_vision_parameter(name)));
+        vars.extend(model.lora_vars());
+        vars
+    }
+
+    fn reference(&self) -> Result<HfModel, TrainError> {
+        Ok(self.model().frozen_copy()?)
+    }
+}
+
+/// Log-probabilities of each response token after its prompt, for a Hugging Face checkpoint: one
+/// differentiable forward over the left-padded prompt + response sequences.
+pub fn hf_response_logprobs(
+    model: &HfModel,
+    prompts: &[Arc<HfInput>],
+    responses: &[Vec<u32>],
+) -> Result<ResponseLogprobs, TrainError> {
+    check_batch(prompts.len(), responses)?;
+    let sequences: Vec<HfInput> = prompts
+        .iter()
+        .zip(responses)
+        .map(|(prompt, response)| HfInput {
+            token_ids: prompt.token_ids.iter().chain(response).copied().collect(),
+            images: prompt.images.clone(),
+        })
+        .collect();
+    let per_column = model.token_logprobs(&sequences)?;
+    let (b, len) = per_column.dims2()?;
+    let t_max = responses.iter().map(Vec::len).max().unwrap_or(0);
+    let mut columns = Vec::with_capacity(b * t_max);
+    let mut mask = Vec::with_capacity(b * t_max);
+    for (row, response) in responses.iter().enumerate() {
+        // Rows are left-padded, so every response fills the last columns of its row.
+        let first = len - response.len();
+        for t in 0..t_max {
+            let real = t < response.len();
+            columns.push((row * len + if real { first + t } else { first }) as u32);
+            mask.push(if real { 1f32 } else { 0f32 });
+        }
+    }
+    let device = per_column.device().clone();
+    let columns = Tensor::from_vec(columns, b * t_max, &device)?;
+    let logp = per_column
+        .reshape(b * len)?
+        .index_select(&columns, 0)?
+        .reshape((b, t_max))?;
+    let mask = Tensor::from_vec(mask, (b, t_max), &device)?.to_dtype(logp.dtype())?;
+    let logp = (logp * &mask)?;
+    Ok(ResponseLogprobs {
+        logp,
+        mask,
+        tokens: responses.iter().map(Vec::len).sum(),
+    })
+}
