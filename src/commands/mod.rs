@@ -4,6 +4,7 @@ pub mod bench;
 pub mod data;
 pub mod envs;
 pub mod generate;
+pub mod grpo;
 pub mod inspect;
 pub mod pipeline;
 pub mod rollout;
