@@ -22,26 +22,36 @@ fn path(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
 }
 
-fn short_run<'a>(model: &'a Path, out: &'a Path, task: &'a str) -> Vec<&'a str> {
-    vec![
-        "grpo",
-        "--model",
-        path(model),
-        "--out",
-        path(out),
-        "--task",
-        task,
-        "--steps",
-        "2",
-        "--prompts-per-step",
-        "2",
-        "--group-size",
-        "2",
-        "--max-new-tokens",
-        "4",
-        "--lr",
-        "0.01",
+/// A two-step run's arguments, with `overrides` replacing or adding flags.
+fn short_run(model: &Path, out: &Path, task: &str, overrides: &[(&str, &str)]) -> Vec<String> {
+    let mut flags: Vec<(String, String)> = [
+        ("--model", path(model)),
+        ("--out", path(out)),
+        ("--task", task),
+        ("--steps", "2"),
+        ("--prompts-per-step", "2"),
+        ("--group-size", "2"),
+        ("--max-new-tokens", "4"),
+        ("--lr", "0.01"),
     ]
+    .iter()
+    .map(|(flag, value)| (flag.to_string(), value.to_string()))
+    .collect();
+    for (flag, value) in overrides {
+        match flags.iter_mut().find(|(name, _)| name == flag) {
+            Some(slot) => slot.1 = value.to_string(),
+            None => flags.push((flag.to_string(), value.to_string())),
+        }
+    }
+    std::iter::once("grpo".to_string())
+        .chain(flags.into_iter().flat_map(|(flag, value)| [flag, value]))
+        .filter(|arg| !arg.is_empty())
+        .collect()
+}
+
+fn grpo(args: &[String]) -> Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    medgym(&args)
 }
 
 #[test]
@@ -49,7 +59,7 @@ fn full_training_writes_a_checkpoint_that_loads_again() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("trained");
     let model = fixture("qwen2_tied");
-    let output = medgym(&short_run(&model, &out, "clinical/bmi-v1"));
+    let output = grpo(&short_run(&model, &out, "clinical/bmi-v1", &[]));
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
@@ -86,9 +96,12 @@ fn lora_training_writes_a_peft_adapter() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("adapter");
     let model = fixture("qwen25vl");
-    let mut args = short_run(&model, &out, "medsynth/lesion-count-v1");
-    args.extend(["--lora-rank", "4"]);
-    let output = medgym(&args);
+    let output = grpo(&short_run(
+        &model,
+        &out,
+        "medsynth/lesion-count-v1",
+        &[("--lora-rank", "4")],
+    ));
     assert!(output.status.success(), "{output:?}");
     let config: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(out.join("adapter_config.json")).expect("adapter config"),
@@ -103,20 +116,68 @@ fn bad_settings_are_refused_by_flag_before_anything_is_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("never");
     let model = fixture("qwen2_tied");
-    for (flag, value) in [
-        ("--steps", "0"),
-        ("--group-size", "1"),
-        ("--lr", "0"),
-        ("--top-p", "2"),
-        ("--task", "clinical/no-such-task"),
+    for (flag, value, wording) in [
+        ("--steps", "0", "must be at least 1"),
+        ("--group-size", "1", "use at least 2"),
+        ("--lr", "0", "is not a positive rate"),
+        ("--top-p", "2", "top_p"),
+        ("--dtype", "bf16", "training runs in f32"),
+        ("--train-vision", "", "drop --lora-rank"),
     ] {
-        let mut args = short_run(&model, &out, "clinical/bmi-v1");
-        args.extend([flag, value]);
-        let output = medgym(&args);
+        let mut overrides = vec![(flag, value)];
+        if flag == "--train-vision" {
+            overrides.push(("--lora-rank", "4"));
+        }
+        let output = grpo(&short_run(&model, &out, "clinical/bmi-v1", &overrides));
         assert!(!output.status.success(), "{flag} {value}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let named = if flag == "--task" { value } else { flag };
-        assert!(stderr.contains(named), "{flag} {value}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains(wording),
+            "{flag} {value}: {stderr}"
+        );
         assert!(!out.exists(), "{flag} {value}: nothing written");
     }
+    let output = grpo(&short_run(
+        &model,
+        &out,
+        "clinical/bmi-v1",
+        &[("--task", "clinical/no-such-task")],
+    ));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("clinical/no-such-task"), "{stderr}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn the_source_checkpoint_and_earlier_runs_are_never_overwritten() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("source");
+    std::fs::create_dir(&source).expect("mkdir");
+    for entry in std::fs::read_dir(fixture("qwen2_tied")).expect("fixture") {
+        let from = entry.expect("entry").path();
+        std::fs::copy(&from, source.join(from.file_name().expect("name"))).expect("copy");
+    }
+    let tokenizer = std::fs::read(source.join("tokenizer.json")).expect("tokenizer");
+    let output = grpo(&short_run(&source, &source, "clinical/bmi-v1", &[]));
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--out") && stderr.contains("being trained"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(source.join("tokenizer.json")).expect("read"),
+        tokenizer
+    );
+    let earlier = dir.path().join("earlier");
+    std::fs::create_dir(&earlier).expect("mkdir");
+    std::fs::write(earlier.join("metrics.jsonl"), "{}\n").expect("write");
+    let output = grpo(&short_run(&source, &earlier, "clinical/bmi-v1", &[]));
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("already holds files"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(earlier.join("metrics.jsonl")).expect("read"),
+        "{}\n"
+    );
 }

@@ -107,21 +107,7 @@ fn main() -> Result<()> {
         // LoRA training: every base parameter frozen, rank-16 adapters on all projections.
         let mut model = HfModel::new_random(&small, 1, DType::F32, &Device::Cpu)?;
         model.freeze(|_| true)?;
-        let lora = LoraConfig {
-            r: 16,
-            lora_alpha: 32.0,
-            target_modules: [
-                "q_proj",
-                "k_proj",
-                "v_proj",
-                "o_proj",
-                "gate_proj",
-                "up_proj",
-                "down_proj",
-            ]
-            .map(String::from)
-            .to_vec(),
-        };
+        let lora = LoraConfig::all_projections(16, 32.0);
         model.add_lora(&lora, LoraInit::Standard { seed: 2 })?;
         sft_steps(&model, "sft step, LoRA r16 on a frozen base")?;
     }

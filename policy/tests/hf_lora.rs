@@ -7,21 +7,7 @@ use hf_common::{fixture, ids, max_abs_diff, reference_json};
 use medgym_policy::hf::{HfInput, HfModel, LoraConfig, LoraInit};
 
 fn lora_config() -> LoraConfig {
-    LoraConfig {
-        r: 4,
-        lora_alpha: 8.0,
-        target_modules: [
-            "q_proj",
-            "k_proj",
-            "v_proj",
-            "o_proj",
-            "gate_proj",
-            "up_proj",
-            "down_proj",
-        ]
-        .map(String::from)
-        .to_vec(),
-    }
+    LoraConfig::all_projections(4, 8.0)
 }
 
 fn input() -> HfInput {

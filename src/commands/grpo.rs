@@ -5,39 +5,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use medgym_envs::{task_at, Split, TaskFamily, MEDSYNTH_V1_TASK_IDS};
-use medgym_kernels::{CpuSampler, SamplingParams};
+use medgym_envs::{task_at, Split, TaskFamily};
+use medgym_kernels::CpuSampler;
 use medgym_policy::hf::{HfModel, HfTokenizer, LoraConfig, LoraInit, ResizeBounds};
 use medgym_rollout::HfPolicy;
 use medgym_train::optim::OptimizerConfig;
 use medgym_train::{run_grpo_on, GrpoConfig, StepMetrics, TaskStream};
 
+use crate::commands::checks::{at_least_one, sampling, task_ids};
 use crate::commands::generate::{parse_device, Precision};
 use crate::error::MedgymError;
 use crate::Result;
-
-/// Files of a checkpoint folder besides its weights and config, copied next to saved weights.
-const CHECKPOINT_COMPANIONS: [&str; 8] = [
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "chat_template.jinja",
-    "chat_template.json",
-    "preprocessor_config.json",
-    "generation_config.json",
-    "special_tokens_map.json",
-    "vocab.json",
-];
-
-/// Projections that LoRA adapters attach to.
-const LORA_TARGETS: [&str; 7] = [
-    "q_proj",
-    "k_proj",
-    "v_proj",
-    "o_proj",
-    "gate_proj",
-    "up_proj",
-    "down_proj",
-];
 
 /// Arguments of `medgym grpo`.
 #[derive(Debug, clap::Args)]
@@ -97,17 +75,13 @@ pub struct GrpoArgs {
 
 /// The GRPO settings `args` give, checked before anything is loaded; each refusal names its flag.
 pub fn grpo_config(args: &GrpoArgs) -> Result<GrpoConfig> {
-    for (flag, value) in [
+    at_least_one(&[
         ("--steps", args.steps),
         ("--prompts-per-step", args.prompts_per_step),
         ("--group-size", args.group_size),
         ("--max-new-tokens", args.max_new_tokens),
         ("--workers", args.workers),
-    ] {
-        if value == 0 {
-            return Err(invalid(flag, "must be at least 1".into()));
-        }
-    }
+    ])?;
     if args.group_size < 2 {
         return Err(invalid(
             "--group-size",
@@ -123,16 +97,21 @@ pub fn grpo_config(args: &GrpoArgs) -> Result<GrpoConfig> {
     if !(args.kl_coef.is_finite() && args.kl_coef >= 0.0) {
         return Err(invalid("--kl-coef", format!("{} is not ≥ 0", args.kl_coef)));
     }
-    let sampling = SamplingParams::new(args.temperature, 0, args.top_p);
-    sampling.validate().map_err(|err| {
-        invalid(
-            &format!(
-                "--temperature {} / --top-p {}",
-                args.temperature, args.top_p
-            ),
-            err.to_string(),
-        )
-    })?;
+    if args.lora_rank > 0 && args.train_vision {
+        return Err(invalid(
+            "--train-vision",
+            "LoRA adapters attach to the decoder's projections of a frozen base: \
+             drop --lora-rank to train the vision tower"
+                .into(),
+        ));
+    }
+    if args.dtype != Precision::F32 {
+        return Err(invalid(
+            "--dtype",
+            "training runs in f32: updates of half-precision weights round away".into(),
+        ));
+    }
+    let sampling = sampling(args.temperature, args.top_p)?;
     Ok(GrpoConfig {
         steps: args.steps,
         prompts_per_step: args.prompts_per_step,
@@ -173,14 +152,7 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> MedgymError + '_ {
 
 /// The training tasks: the named ones, or the pipeline's four.
 fn training_tasks(args: &GrpoArgs) -> Result<Vec<Arc<dyn TaskFamily>>> {
-    let names: Vec<String> = if args.tasks.is_empty() {
-        MEDSYNTH_V1_TASK_IDS
-            .iter()
-            .map(|id| id.to_string())
-            .collect()
-    } else {
-        args.tasks.clone()
-    };
+    let names = task_ids(&args.tasks);
     Ok(names
         .iter()
         .map(|name| task_at(name, None))
@@ -194,11 +166,7 @@ fn trainable_model(args: &GrpoArgs) -> Result<HfModel> {
     let mut model = HfModel::load(&args.model, args.dtype.dtype(), &device)?;
     if args.lora_rank > 0 {
         model.freeze(|_| true)?;
-        let lora = LoraConfig {
-            r: args.lora_rank,
-            lora_alpha: 2.0 * args.lora_rank as f64,
-            target_modules: LORA_TARGETS.map(String::from).to_vec(),
-        };
+        let lora = LoraConfig::all_projections(args.lora_rank, 2.0 * args.lora_rank as f64);
         model.add_lora(&lora, LoraInit::Standard { seed: args.seed })?;
     } else if args.train_vision {
         model.unfreeze(|_| true)?;
@@ -206,16 +174,65 @@ fn trainable_model(args: &GrpoArgs) -> Result<HfModel> {
     Ok(model)
 }
 
-/// Writes the trained weights with the source's tokenizer and processor files, or the adapter.
-fn save(model: &HfModel, args: &GrpoArgs) -> Result<()> {
-    if args.lora_rank > 0 {
-        return Ok(model.save_lora(&args.out, &args.model.display().to_string())?);
+/// Refuses an `--out` that is the source checkpoint or already holds files: nothing of an earlier
+/// run or of the source is ever overwritten.
+fn check_out(args: &GrpoArgs) -> Result<()> {
+    let refuse = |reason: String| Err(invalid(&format!("--out {}", args.out.display()), reason));
+    if let (Ok(out), Ok(source)) = (args.out.canonicalize(), args.model.canonicalize()) {
+        if out == source {
+            return refuse("is the checkpoint being trained: write elsewhere".into());
+        }
     }
-    model.save(&args.out, None)?;
-    for name in CHECKPOINT_COMPANIONS {
-        let source = args.model.join(name);
-        if source.exists() {
-            let target = args.out.join(name);
+    if partial_dir(&args.out)?.exists() {
+        return refuse(format!(
+            "{} (where a run writes before it is renamed) already exists",
+            partial_dir(&args.out)?.display()
+        ));
+    }
+    match std::fs::read_dir(&args.out) {
+        Ok(mut entries) => match entries.next() {
+            Some(_) => refuse("already holds files: give a new or empty folder".into()),
+            None => Ok(()),
+        },
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) => refuse(err.to_string()),
+    }
+}
+
+/// The sibling folder a run writes into before it is renamed to `out`: `out` + `.partial`.
+fn partial_dir(out: &Path) -> Result<PathBuf> {
+    let name = out.file_name().ok_or_else(|| {
+        invalid(
+            &format!("--out {}", out.display()),
+            "name a folder to create".into(),
+        )
+    })?;
+    let mut partial = name.to_os_string();
+    partial.push(".partial");
+    Ok(out.with_file_name(partial))
+}
+
+/// Writes the trained weights with the source's other files (tokenizer, chat template, processor
+/// settings), or the adapter, into `dir`.
+fn save(model: &HfModel, args: &GrpoArgs, dir: &Path) -> Result<()> {
+    if args.lora_rank > 0 {
+        let base = args
+            .model
+            .canonicalize()
+            .unwrap_or_else(|_| args.model.clone());
+        return Ok(model.save_lora(dir, &base.display().to_string())?);
+    }
+    model.save(dir, None)?;
+    let entries = std::fs::read_dir(&args.model).map_err(io_error(&args.model))?;
+    for entry in entries {
+        let source = entry.map_err(io_error(&args.model))?.path();
+        let name = source
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or("");
+        let weights = name.ends_with(".safetensors") || name.ends_with(".safetensors.index.json");
+        if source.is_file() && !weights && name != "config.json" {
+            let target = dir.join(name);
             std::fs::copy(&source, &target).map_err(io_error(&target))?;
         }
     }
@@ -225,6 +242,7 @@ fn save(model: &HfModel, args: &GrpoArgs) -> Result<()> {
 /// Runs `medgym grpo`.
 pub fn run(args: GrpoArgs) -> Result<()> {
     let config = grpo_config(&args)?;
+    check_out(&args)?;
     let stream = TaskStream::new(training_tasks(&args)?, Split::Train, args.seed)?;
     let model = trainable_model(&args)?;
     let tokenizer = HfTokenizer::from_dir(&args.model)?;
@@ -235,8 +253,34 @@ pub fn run(args: GrpoArgs) -> Result<()> {
             err.to_string(),
         )
     })?;
-    std::fs::create_dir_all(&args.out).map_err(io_error(&args.out))?;
-    let metrics_path = args.out.join("metrics.jsonl");
+    // Everything goes to a sibling folder, renamed to --out once the run has succeeded.
+    let partial = partial_dir(&args.out)?;
+    std::fs::create_dir_all(&partial).map_err(io_error(&partial))?;
+    let result = train_into(&policy, &model, &args, &config, &stream, &partial);
+    if result.is_err() {
+        // The partial folder is of no use; failing to remove it changes nothing.
+        let _ = std::fs::remove_dir_all(&partial);
+        return result;
+    }
+    if args.out.exists() {
+        // Checked empty before the run.
+        std::fs::remove_dir(&args.out).map_err(io_error(&args.out))?;
+    }
+    std::fs::rename(&partial, &args.out).map_err(io_error(&args.out))?;
+    println!("saved to {}", args.out.display());
+    Ok(())
+}
+
+/// Trains and writes metrics.jsonl and the checkpoint into `dir`.
+fn train_into(
+    policy: &HfPolicy<'_>,
+    model: &HfModel,
+    args: &GrpoArgs,
+    config: &GrpoConfig,
+    stream: &TaskStream,
+    dir: &Path,
+) -> Result<()> {
+    let metrics_path = dir.join("metrics.jsonl");
     let mut metrics_file = std::io::BufWriter::new(
         std::fs::File::create(&metrics_path).map_err(io_error(&metrics_path))?,
     );
@@ -260,7 +304,7 @@ pub fn run(args: GrpoArgs) -> Result<()> {
         }
     };
     let sampler = CpuSampler;
-    run_grpo_on(&policy, &sampler, &stream, &config, &mut on_step)?;
+    run_grpo_on(policy, &sampler, stream, config, &mut on_step)?;
     metrics_file.flush().map_err(io_error(&metrics_path))?;
     if let Some(reason) = write_failure {
         return Err(MedgymError::Io {
@@ -268,7 +312,5 @@ pub fn run(args: GrpoArgs) -> Result<()> {
             source: std::io::Error::other(reason),
         });
     }
-    save(&model, &args)?;
-    println!("saved to {}", args.out.display());
-    Ok(())
+    save(model, args, dir)
 }

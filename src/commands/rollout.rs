@@ -5,12 +5,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use medgym_envs::{task_at, Split, TaskFamily, MEDSYNTH_V1_TASK_IDS};
-use medgym_kernels::{CpuSampler, SamplingParams};
+use medgym_envs::{task_at, Split, TaskFamily};
+use medgym_kernels::CpuSampler;
 use medgym_policy::hf::{HfInput, HfModel, HfTokenizer, ResizeBounds};
 use medgym_rollout::{HfPolicy, PromptJob, RolloutConfig, RolloutEngine, Trajectory};
 use serde::Serialize;
 
+use crate::commands::checks::{at_least_one, sampling, task_ids};
 use crate::commands::generate::{parse_device, Precision};
 use crate::error::MedgymError;
 use crate::Result;
@@ -92,30 +93,14 @@ pub struct TaskRollouts {
 
 /// The settings `args` give, checked before anything is loaded; each refusal names its flag.
 pub fn rollout_config(args: &RolloutArgs) -> Result<RolloutConfig> {
-    for (flag, value) in [
+    at_least_one(&[
         ("--items", args.items),
         ("--group-size", args.group_size),
         ("--max-new-tokens", args.max_new_tokens),
         ("--workers", args.workers),
         ("--rows-per-chunk", args.rows_per_chunk),
-    ] {
-        if value == 0 {
-            return Err(MedgymError::InvalidSetting {
-                field: flag.into(),
-                reason: "must be at least 1".into(),
-            });
-        }
-    }
-    let sampling = SamplingParams::new(args.temperature, 0, args.top_p);
-    sampling
-        .validate()
-        .map_err(|err| MedgymError::InvalidSetting {
-            field: format!(
-                "--temperature {} / --top-p {}",
-                args.temperature, args.top_p
-            ),
-            reason: err.to_string(),
-        })?;
+    ])?;
+    let sampling = sampling(args.temperature, args.top_p)?;
     Ok(RolloutConfig {
         group_size: args.group_size,
         max_new_tokens: args.max_new_tokens,
@@ -129,14 +114,7 @@ pub fn rollout_config(args: &RolloutArgs) -> Result<RolloutConfig> {
 
 /// Every named task's items (`0..items` of the split, at `seed`), resolved before any rollout.
 pub fn task_jobs(args: &RolloutArgs) -> Result<Vec<(String, Vec<PromptJob>)>> {
-    let names: Vec<String> = if args.tasks.is_empty() {
-        MEDSYNTH_V1_TASK_IDS
-            .iter()
-            .map(|id| id.to_string())
-            .collect()
-    } else {
-        args.tasks.clone()
-    };
+    let names = task_ids(&args.tasks);
     let split = match args.split {
         SplitChoice::Train => Split::Train,
         SplitChoice::Eval => Split::Eval,

@@ -10,7 +10,7 @@ use candle_core::{DType, Device};
 use medgym_envs::rewards::RewardBreakdown;
 use medgym_envs::{task_at, EnvError, EnvSpec, Split, TaskFamily, TaskItem};
 use medgym_kernels::{CpuSampler, SamplingParams};
-use medgym_policy::hf::{HfInput, HfModel, HfTokenizer, ResizeBounds};
+use medgym_policy::hf::{HfInput, HfModel, HfTokenizer, LoraConfig, LoraInit, ResizeBounds};
 use medgym_rewards::Outcome;
 use medgym_rollout::{HfPolicy, PromptJob, RolloutConfig, RolloutEngine, RolloutModel};
 use medgym_train::optim::OptimizerConfig;
@@ -31,11 +31,15 @@ fn load(name: &str) -> (HfModel, HfTokenizer, ResizeBounds) {
 fn training_log_probs_match_a_plain_forward_and_the_samplers_differ_only_by_banned_tokens() {
     let (model, tokenizer, bounds) = load("qwen25vl");
     let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");
-    let task = task_at("medsynth/lesion-count-v1", None).expect("task");
-    let jobs: Vec<PromptJob> = (0..3)
-        .map(|index| PromptJob {
-            task: task.clone(),
-            item: task.item(Split::Train, 5, index).expect("item"),
+    // An image task and a text task, so that prompts differ in length and rows get padded.
+    let jobs: Vec<PromptJob> = ["medsynth/lesion-count-v1", "clinical/bmi-v1"]
+        .into_iter()
+        .flat_map(|id| {
+            let task = task_at(id, None).expect("task");
+            (0..2).map(move |index| PromptJob {
+                task: task.clone(),
+                item: task.item(Split::Train, 5, index).expect("item"),
+            })
         })
         .collect();
     let config = RolloutConfig {
@@ -45,7 +49,7 @@ fn training_log_probs_match_a_plain_forward_and_the_samplers_differ_only_by_bann
         seed: 4,
         sequence_offset: 0,
         workers: 1,
-        rows_per_chunk: 6,
+        rows_per_chunk: 8,
     };
     let sampler = CpuSampler;
     let batch = RolloutEngine::with_model(&policy, &sampler)
@@ -56,11 +60,21 @@ fn training_log_probs_match_a_plain_forward_and_the_samplers_differ_only_by_bann
         .iter()
         .map(|t| t.prompt.clone())
         .collect();
+    // Responses cut to different lengths as well.
     let responses: Vec<Vec<u32>> = batch
         .trajectories
         .iter()
-        .map(|t| t.response_ids.clone())
+        .enumerate()
+        .map(|(row, t)| t.response_ids[..t.response_ids.len().min(3 + row)].to_vec())
         .collect();
+    let distinct = |lengths: Vec<usize>| {
+        lengths
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    assert!(distinct(prompts.iter().map(|p| p.token_ids.len()).collect()) > 1);
+    assert!(distinct(responses.iter().map(Vec::len).collect()) > 1);
     let scored = hf_response_logprobs(&model, &prompts, &responses).expect("log-probs");
     let logp: Vec<Vec<f32>> = scored.logp.to_vec2().expect("logp");
     let mask: Vec<Vec<f32>> = scored.mask.to_vec2().expect("mask");
@@ -147,21 +161,9 @@ impl TaskFamily for LetterTask {
     }
 }
 
-fn grpo_rewards() -> Vec<f64> {
-    let (mut model, tokenizer, bounds) = load("qwen2_tied");
-    model.unfreeze(|_| true).expect("unfreeze");
-    let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");
-    let before: Vec<f32> = policy.trainable(true)[0]
-        .1
-        .flatten_all()
-        .and_then(|t| t.to_vec1())
-        .expect("weights");
-    let task: Arc<dyn TaskFamily> = Arc::new(LetterTask {
-        inner: task_at("clinical/bmi-v1", None).expect("task"),
-    });
-    let stream = TaskStream::new(vec![task], Split::Train, 3).expect("stream");
-    let steps = 16;
-    let config = GrpoConfig {
+/// GRPO settings for [`LetterTask`]: a high constant rate, short responses, small groups.
+fn letter_config(steps: usize) -> GrpoConfig {
+    GrpoConfig {
         steps,
         prompts_per_step: 4,
         group_size: 4,
@@ -182,7 +184,23 @@ fn grpo_rewards() -> Vec<f64> {
         pass_rate_curriculum: false,
         freeze_vision: true,
         updates_per_batch: 1,
-    };
+    }
+}
+
+fn grpo_rewards() -> Vec<f64> {
+    let (mut model, tokenizer, bounds) = load("qwen2_tied");
+    model.unfreeze(|_| true).expect("unfreeze");
+    let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");
+    let before: Vec<f32> = policy.trainable(true)[0]
+        .1
+        .flatten_all()
+        .and_then(|t| t.to_vec1())
+        .expect("weights");
+    let task: Arc<dyn TaskFamily> = Arc::new(LetterTask {
+        inner: task_at("clinical/bmi-v1", None).expect("task"),
+    });
+    let stream = TaskStream::new(vec![task], Split::Train, 3).expect("stream");
+    let config = letter_config(16);
     let sampler = CpuSampler;
     let metrics = run_grpo_on(&policy, &sampler, &stream, &config, |_| {}).expect("grpo");
     assert!(metrics.iter().all(|m| m.loss.is_finite()), "{metrics:?}");
@@ -209,4 +227,56 @@ fn grpo_raises_a_learnable_reward_and_repeats_by_seed() {
         "reward rose from {first:.3} to {last:.3} only"
     );
     assert_eq!(rewards, grpo_rewards(), "same seed, same run");
+}
+
+#[test]
+fn lora_grpo_with_a_kl_reference_trains_only_the_adapters() {
+    let (mut model, tokenizer, bounds) = load("qwen2_tied");
+    model.freeze(|_| true).expect("freeze");
+    let lora = LoraConfig {
+        r: 4,
+        lora_alpha: 8.0,
+        target_modules: ["q_proj", "v_proj", "up_proj"].map(String::from).to_vec(),
+    };
+    model
+        .add_lora(&lora, LoraInit::Standard { seed: 1 })
+        .expect("lora");
+    let snapshot = |vars: Vec<(String, candle_core::Var)>| -> Vec<(String, Vec<f32>)> {
+        vars.into_iter()
+            .map(|(name, var)| {
+                let values = var.flatten_all().and_then(|t| t.to_vec1()).expect("values");
+                (name, values)
+            })
+            .collect()
+    };
+    let base_before = snapshot(model.named_vars());
+    let lora_before = snapshot(model.lora_vars());
+    let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");
+    assert_eq!(
+        policy.trainable(true).len(),
+        lora_before.len(),
+        "only the adapters train"
+    );
+    let task: Arc<dyn TaskFamily> = Arc::new(LetterTask {
+        inner: task_at("clinical/bmi-v1", None).expect("task"),
+    });
+    let stream = TaskStream::new(vec![task], Split::Train, 3).expect("stream");
+    let mut config = letter_config(4);
+    config.kl_coef = 0.05;
+    let sampler = CpuSampler;
+    let metrics = run_grpo_on(&policy, &sampler, &stream, &config, |_| {}).expect("grpo");
+    assert!(
+        metrics.iter().any(|m| m.loss.is_finite()),
+        "a step learned: {metrics:?}"
+    );
+    assert_eq!(
+        snapshot(model.named_vars()),
+        base_before,
+        "the base stays bit for bit"
+    );
+    assert_ne!(
+        snapshot(model.lora_vars()),
+        lora_before,
+        "the adapters moved"
+    );
 }

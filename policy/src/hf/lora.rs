@@ -25,7 +25,27 @@ pub struct LoraConfig {
     pub target_modules: Vec<String>,
 }
 
+/// Every attention and MLP projection of a Qwen2 decoder layer.
+pub const DECODER_PROJECTIONS: [&str; 7] = [
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+];
+
 impl LoraConfig {
+    /// Rank-`r` adapters scaled by `lora_alpha / r` on every projection of the decoder layers.
+    pub fn all_projections(r: usize, lora_alpha: f64) -> Self {
+        Self {
+            r,
+            lora_alpha,
+            target_modules: DECODER_PROJECTIONS.map(String::from).to_vec(),
+        }
+    }
+
     /// The multiplier applied to the low-rank update.
     pub fn scale(&self) -> f64 {
         self.lora_alpha / self.r as f64

@@ -17,7 +17,7 @@ pub use image::{
     patchify, preprocess, resize_rgb, rgb_on_white, smart_resize, PixelPatches, ResizeBounds,
     RgbImage,
 };
-pub use lora::{LoraConfig, LoraInit};
+pub use lora::{LoraConfig, LoraInit, DECODER_PROJECTIONS};
 pub use model::{HfDecodeState, HfInput, HfModel};
 pub use tokenizer::HfTokenizer;
 pub use training::{is_vision_parameter, VISION_PREFIX};
