@@ -30,6 +30,8 @@ enum Command {
     Generate(commands::generate::GenerateArgs),
     /// Sample a Hugging Face checkpoint on medgym tasks and score it with their rewards.
     Rollout(commands::rollout::RolloutArgs),
+    /// Fine-tune a Hugging Face checkpoint on medgym tasks' reference responses.
+    Sft(commands::sft::SftArgs),
     /// Train a Hugging Face checkpoint with GRPO on medgym tasks' rewards.
     Grpo(commands::grpo::GrpoArgs),
     /// Print a model folder's architecture, parameters, dtypes and tensor problems.
@@ -60,6 +62,7 @@ fn run(cli: Cli) -> Result<(), MedgymError> {
         Command::Data(args) => commands::data::run(args)?,
         Command::Generate(args) => commands::generate::run(args)?,
         Command::Rollout(args) => commands::rollout::run(args)?,
+        Command::Sft(args) => commands::sft::run(args)?,
         Command::Grpo(args) => commands::grpo::run(args)?,
         Command::Inspect(args) => commands::inspect::run(args)?,
         Command::Tokenizer {

@@ -10,3 +10,5 @@ pub mod inspect;
 pub mod pipeline;
 pub mod rollout;
 pub mod score;
+pub mod sft;
+pub mod training;

@@ -16,7 +16,7 @@ pub use error::TrainError;
 pub use eval::{evaluate, EvalConfig, TaskEval};
 pub use grpo::{run_grpo, run_grpo_on, GrpoConfig};
 pub use model::{hf_response_logprobs, ScoreResponses, TrainModel};
-pub use sft::{run_sft, SftConfig};
+pub use sft::{run_sft, run_sft_on, SftConfig};
 
 use serde::Serialize;
 

@@ -1,6 +1,6 @@
 //! What the trainers need from a model beyond sampling: differentiable log-probabilities of
-//! responses, the parameters to update and a frozen reference copy; for the built-in policy and
-//! for Hugging Face checkpoints.
+//! responses, the parameters to update, a frozen reference copy and the token ids of reference
+//! responses; for the built-in policy and for Hugging Face checkpoints.
 
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ pub trait ScoreResponses<P> {
     ) -> Result<ResponseLogprobs, TrainError>;
 }
 
-/// A model the RL trainers can sample from and update.
+/// A model the trainers (SFT, GRPO) can sample from, score responses with and update.
 pub trait TrainModel: RolloutModel + ScoreResponses<<Self as RolloutModel>::Prompt> {
     /// A frozen snapshot of the model (the reference of the KL term).
     type Reference: ScoreResponses<<Self as RolloutModel>::Prompt>;
@@ -32,6 +32,8 @@ pub trait TrainModel: RolloutModel + ScoreResponses<<Self as RolloutModel>::Prom
     fn trainable(&self, freeze_vision: bool) -> Vec<(String, Var)>;
     /// A frozen copy of the current weights.
     fn reference(&self) -> Result<Self::Reference, TrainError>;
+    /// The token ids of a reference response, ended as the model ends a turn (for SFT).
+    fn encode_response(&self, text: &str) -> Result<Vec<u32>, TrainError>;
 }
 
 impl ScoreResponses<SequenceInput> for Policy {
@@ -64,6 +66,12 @@ impl TrainModel for BuiltinPolicy<'_> {
 
     fn reference(&self) -> Result<Policy, TrainError> {
         Ok(self.policy.frozen_copy()?)
+    }
+
+    fn encode_response(&self, text: &str) -> Result<Vec<u32>, TrainError> {
+        let mut ids = self.tokenizer.encode(text)?;
+        ids.push(self.policy.config().eos_token_id);
+        Ok(ids)
     }
 }
 
@@ -100,6 +108,22 @@ impl TrainModel for HfPolicy<'_> {
 
     fn reference(&self) -> Result<HfModel, TrainError> {
         Ok(self.model().frozen_copy()?)
+    }
+
+    /// The response's tokens, then the chat template's end of turn (`<|im_end|>`) or, without
+    /// one, the first stop token.
+    fn encode_response(&self, text: &str) -> Result<Vec<u32>, TrainError> {
+        let mut ids = self.tokenizer().encode(text)?;
+        let end = self
+            .tokenizer()
+            .token_id("<|im_end|>")
+            .or_else(|| self.stop_tokens().first().copied())
+            .ok_or_else(|| TrainError::InvalidArgument {
+                what: "checkpoint".into(),
+                reason: "no token ends a turn".into(),
+            })?;
+        ids.push(end);
+        Ok(ids)
     }
 }
 

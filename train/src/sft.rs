@@ -3,12 +3,12 @@
 use std::time::Instant;
 
 use medgym_policy::{Policy, PolicyTokenizer};
-use medgym_rollout::encode_prompt;
+use medgym_rollout::BuiltinPolicy;
 use serde::{Deserialize, Serialize};
 
-use crate::batch::response_logprobs;
 use crate::data::TaskStream;
 use crate::error::TrainError;
+use crate::model::TrainModel;
 use crate::objectives::{aggregate, LossAggregation};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::StepMetrics;
@@ -24,18 +24,34 @@ pub struct SftConfig {
     pub optimizer: OptimizerConfig,
 }
 
-/// Runs SFT; `on_step` sees each step's metrics (for logging and progress bars).
+/// Runs SFT on the built-in policy (every parameter trains); `on_step` sees each step's metrics
+/// (for logging and progress bars).
 pub fn run_sft(
     policy: &Policy,
     tokenizer: &PolicyTokenizer,
     stream: &TaskStream,
     config: &SftConfig,
+    on_step: impl FnMut(&StepMetrics),
+) -> Result<Vec<StepMetrics>, TrainError> {
+    run_sft_on(
+        &BuiltinPolicy { policy, tokenizer },
+        false,
+        stream,
+        config,
+        on_step,
+    )
+}
+
+/// Runs SFT on any [`TrainModel`] (the vision tower's own parameters only when `freeze_vision`
+/// is false); `on_step` sees each step's metrics.
+pub fn run_sft_on<M: TrainModel>(
+    model: &M,
+    freeze_vision: bool,
+    stream: &TaskStream,
+    config: &SftConfig,
     mut on_step: impl FnMut(&StepMetrics),
 ) -> Result<Vec<StepMetrics>, TrainError> {
-    let vars = policy.trainable_vars(|_| true);
-    let mut optimizer = Optimizer::new(vars, config.optimizer.clone())?;
-    let per_image = policy.config().vision_config.tokens_per_image();
-    let eos = policy.config().eos_token_id;
+    let mut optimizer = Optimizer::new(model.trainable(freeze_vision), config.optimizer.clone())?;
     let mut history = Vec::with_capacity(config.steps);
     for step in 0..config.steps {
         let start = Instant::now();
@@ -44,17 +60,16 @@ pub fn run_sft(
         let mut responses = Vec::with_capacity(jobs.len());
         for job in &jobs {
             let observation = job.task.observation(&job.item);
-            prompts.push(encode_prompt(&observation, tokenizer, per_image)?);
-            let mut ids = tokenizer
-                .encode(&job.item.reference_response)
+            prompts.push(model.encode_prompt(&observation)?);
+            let ids = model
+                .encode_response(&job.item.reference_response)
                 .map_err(|e| TrainError::InvalidArgument {
                     what: format!("reference response of {}", job.item.id),
                     reason: e.to_string(),
                 })?;
-            ids.push(eos);
             responses.push(ids);
         }
-        let batch = response_logprobs(policy, &prompts, &responses)?;
+        let batch = model.response_logprobs(&prompts, &responses)?;
         let loss = aggregate(&batch.logp.neg()?, &batch.mask, LossAggregation::TokenMean)?;
         let stats = optimizer.backward_step(&loss)?;
         let seconds = start.elapsed().as_secs_f64();

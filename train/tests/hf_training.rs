@@ -1,7 +1,7 @@
-//! GRPO on Hugging Face checkpoints (the tiny random fixtures of the policy crate): the training
-//! log-probabilities of a padded batch match a plain forward of each sequence, the sampler's
-//! differ from them only by the prompt-only tokens it never draws, and GRPO raises a reward the
-//! checkpoint can learn, the same way on every run.
+//! SFT and GRPO on Hugging Face checkpoints (the tiny random fixtures of the policy crate): the
+//! training log-probabilities of a padded batch match a plain forward of each sequence, the
+//! sampler's differ from them only by the prompt-only tokens it never draws, GRPO raises a reward
+//! the checkpoint can learn and SFT lowers the loss on reference responses, the same on every run.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,7 +14,9 @@ use medgym_policy::hf::{HfInput, HfModel, HfTokenizer, LoraConfig, LoraInit, Res
 use medgym_rewards::Outcome;
 use medgym_rollout::{HfPolicy, PromptJob, RolloutConfig, RolloutEngine, RolloutModel};
 use medgym_train::optim::OptimizerConfig;
-use medgym_train::{hf_response_logprobs, run_grpo_on, GrpoConfig, TaskStream, TrainModel};
+use medgym_train::{
+    hf_response_logprobs, run_grpo_on, run_sft_on, GrpoConfig, SftConfig, TaskStream, TrainModel,
+};
 
 fn load(name: &str) -> (HfModel, HfTokenizer, ResizeBounds) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -279,4 +281,53 @@ fn lora_grpo_with_a_kl_reference_trains_only_the_adapters() {
         lora_before,
         "the adapters moved"
     );
+}
+
+#[test]
+fn sft_on_a_checkpoint_learns_the_reference_responses() {
+    let (model, tokenizer, bounds) = load("qwen25vl");
+    let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");
+    let response = policy.encode_response("<think>x</think>").expect("encode");
+    assert_eq!(
+        response.last().copied(),
+        tokenizer.token_id("<|im_end|>"),
+        "a response ends its turn"
+    );
+    let task = task_at("medsynth/lesion-count-v1", None).expect("task");
+    let item = task.item(Split::Train, 2, 0).expect("item");
+    let prompt = policy
+        .encode_prompt(&task.observation(&item))
+        .expect("prompt");
+    let opening = tokenizer.encode("<|im_start|>assistant\n").expect("encode");
+    assert!(
+        prompt.token_ids.ends_with(&opening),
+        "the response follows the assistant turn's opening"
+    );
+    let stream = TaskStream::new(vec![task], Split::Train, 2).expect("stream");
+    let steps = 8;
+    let config = SftConfig {
+        steps,
+        batch_size: 2,
+        optimizer: OptimizerConfig {
+            lr: 1e-2,
+            total_steps: steps,
+            min_lr_ratio: 1.0,
+            ..OptimizerConfig::default()
+        },
+    };
+    let losses = |policy: &HfPolicy<'_>| -> Vec<f64> {
+        run_sft_on(policy, true, &stream, &config, |_| {})
+            .expect("sft")
+            .iter()
+            .map(|m| m.loss)
+            .collect()
+    };
+    let first_run = losses(&policy);
+    assert!(
+        first_run[steps - 1] < 0.7 * first_run[0],
+        "loss fell: {first_run:?}"
+    );
+    let (again, tokenizer, bounds) = load("qwen25vl");
+    let second_run = losses(&HfPolicy::new(&again, &tokenizer, bounds).expect("policy"));
+    assert_eq!(first_run, second_run, "same seed, same run");
 }
