@@ -128,7 +128,8 @@ impl TrainModel for HfPolicy<'_> {
 }
 
 /// Log-probabilities of each response token after its prompt, for a Hugging Face checkpoint: one
-/// differentiable forward over the left-padded prompt + response sequences.
+/// differentiable forward over the left-padded prompt + response sequences, the output head on
+/// the response positions only.
 pub fn hf_response_logprobs(
     model: &HfModel,
     prompts: &[Arc<HfInput>],
@@ -143,27 +144,23 @@ pub fn hf_response_logprobs(
             images: prompt.images.clone(),
         })
         .collect();
-    let per_column = model.token_logprobs(&sequences)?;
-    let (b, len) = per_column.dims2()?;
     let t_max = responses.iter().map(Vec::len).max().unwrap_or(0);
-    let mut columns = Vec::with_capacity(b * t_max);
-    let mut mask = Vec::with_capacity(b * t_max);
-    for (row, response) in responses.iter().enumerate() {
-        // Rows are left-padded, so every response fills the last columns of its row.
-        let first = len - response.len();
+    let mut picks = Vec::with_capacity(responses.len() * t_max);
+    let mut mask = Vec::with_capacity(responses.len() * t_max);
+    for (row, (prompt, response)) in prompts.iter().zip(responses).enumerate() {
+        let first = prompt.token_ids.len();
         for t in 0..t_max {
             let real = t < response.len();
-            columns.push((row * len + if real { first + t } else { first }) as u32);
+            // Slots past a response's end repeat its first token and are masked out.
+            picks.push((row, first + if real { t } else { 0 }));
             mask.push(if real { 1f32 } else { 0f32 });
         }
     }
-    let device = per_column.device().clone();
-    let columns = Tensor::from_vec(columns, b * t_max, &device)?;
-    let logp = per_column
-        .reshape(b * len)?
-        .index_select(&columns, 0)?
-        .reshape((b, t_max))?;
-    let mask = Tensor::from_vec(mask, (b, t_max), &device)?.to_dtype(logp.dtype())?;
+    let logp = model
+        .position_logprobs(&sequences, &picks)?
+        .reshape((responses.len(), t_max))?;
+    let mask =
+        Tensor::from_vec(mask, (responses.len(), t_max), logp.device())?.to_dtype(logp.dtype())?;
     let logp = (logp * &mask)?;
     Ok(ResponseLogprobs {
         logp,

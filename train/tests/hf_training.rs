@@ -128,6 +128,10 @@ fn training_log_probs_match_a_plain_forward_and_the_samplers_differ_only_by_bann
         }
         assert!(mask[row][responses[row].len()..].iter().all(|&m| m == 0.0));
     }
+    // A response needs a prompt before it: nothing predicts a first token.
+    let empty = Arc::new(HfInput::default());
+    let refused = hf_response_logprobs(&model, &[empty], &[vec![1, 2]]);
+    assert!(refused.is_err());
 }
 
 /// A text task whose reward is the share of the letter `e` in the response: something a random

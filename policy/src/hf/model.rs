@@ -81,7 +81,7 @@ pub struct HfModel {
     embed_tokens: Tensor,
     pub(crate) layers: Vec<TextLayer>,
     norm: RmsNorm,
-    lm_head: Tensor,
+    pub(crate) lm_head: Tensor,
     vision: Option<VisionTower>,
     rotary: Rotary,
     pub(crate) vars: BTreeMap<String, Var>,

@@ -1,4 +1,5 @@
-//! The parameters of an [`HfModel`] for training: listing, counting and freezing.
+//! The parameters of an [`HfModel`] for training (listing, counting and freezing) and the
+//! log-probabilities of chosen tokens that training losses need.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -6,7 +7,7 @@ use candle_core::{Tensor, Var};
 
 use crate::error::{PolicyError, Result};
 use crate::hf::lora::{LoraBuilder, LoraInit};
-use crate::hf::model::HfModel;
+use crate::hf::model::{HfInput, HfModel};
 use crate::params::{scalar_count, select_vars, ParamBuilder};
 
 /// Name prefix of the vision tower's parameters.
@@ -119,5 +120,39 @@ impl HfModel {
     /// Names of the frozen base parameters, sorted.
     pub fn frozen_names(&self) -> Vec<String> {
         self.frozen.iter().cloned().collect()
+    }
+
+    /// Log-probabilities `(picks)` of chosen tokens after what precedes them: for each
+    /// `(row, position)`, with `1 <= position < inputs[row].token_ids.len()`, log p(the token at
+    /// `position` | the tokens before), from one differentiable forward of the left-padded batch;
+    /// the output head runs on those positions only.
+    pub fn position_logprobs(
+        &self,
+        inputs: &[HfInput],
+        picks: &[(usize, usize)],
+    ) -> Result<Tensor> {
+        let mut targets = Vec::with_capacity(picks.len());
+        for &(row, position) in picks {
+            let ids = inputs.get(row).map(|input| input.token_ids.as_slice());
+            match ids.and_then(|ids| ids.get(position).filter(|_| position >= 1)) {
+                Some(&token) => targets.push(token),
+                None => {
+                    return Err(PolicyError::InvalidInput(format!(
+                        "position_logprobs: ({row}, {position}) is not a token after the first \
+                         of a row of the batch"
+                    )))
+                }
+            }
+        }
+        let (hidden, pads) = self.forward_hidden(inputs)?;
+        let (b, len, d) = hidden.dims3()?;
+        // Row r's token i sits in column pads[r] + i; the column before predicts it.
+        let columns: Vec<u32> = picks
+            .iter()
+            .map(|&(row, position)| (row * len + pads[row] + position - 1) as u32)
+            .collect();
+        let columns = Tensor::from_vec(columns, picks.len(), &self.device)?;
+        let predicting = hidden.reshape((b * len, d))?.index_select(&columns, 0)?;
+        crate::head_logprobs::head_target_logprobs(&predicting, &self.lm_head, &targets)
     }
 }
