@@ -5,7 +5,7 @@
 use medgym_envs::image::to_rgb;
 use medgym_envs::{ContentPart, ItemImage, Observation, Role};
 use medgym_policy::hf::{
-    preprocess, rgb_on_white, HfInput, HfModel, HfTokenizer, ResizeBounds, RgbImage,
+    decode_rgb, preprocess, HfInput, HfModel, HfTokenizer, ResizeBounds, RgbImage,
 };
 use serde_json::{json, Value};
 
@@ -75,11 +75,9 @@ pub fn encode_hf_prompt(
 /// transparency composited onto white (as transformers converts them), drawn images as they are.
 pub fn rgb_image(image: &ItemImage) -> Result<RgbImage> {
     let decode = |bytes: &[u8], origin: &str| {
-        image::load_from_memory(bytes)
-            .map(|decoded| rgb_on_white(&decoded))
-            .map_err(|err| {
-                RolloutError::InvalidRequest(format!("image {origin}: not a readable image: {err}"))
-            })
+        decode_rgb(bytes).map_err(|err| {
+            RolloutError::InvalidRequest(format!("image {origin}: not a readable image: {err}"))
+        })
     };
     match image {
         ItemImage::File { path } => {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device};
 use medgym_kernels::{tensor_sampler_for, RandomKey, SamplingParams};
 use medgym_policy::hf::{
-    preprocess, rgb_on_white, select_device, HfInput, HfModel, HfTokenizer, ResizeBounds, RgbImage,
+    decode_rgb, preprocess, select_device, HfInput, HfModel, HfTokenizer, ResizeBounds, RgbImage,
 };
 
 use crate::{MedgymError, Result};
@@ -90,21 +90,14 @@ pub fn parse_device(text: &str) -> Result<Device> {
 /// Read an image file (PNG, JPEG, or netpbm PPM/PGM, told apart by content) as RGB, transparency
 /// composited onto white as transformers does.
 pub fn read_image(path: &Path) -> Result<RgbImage> {
-    let unreadable = |reason: String| MedgymError::InvalidSetting {
+    let bytes = std::fs::read(path).map_err(|source| MedgymError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    decode_rgb(&bytes).map_err(|err| MedgymError::InvalidSetting {
         field: format!("--image {}", path.display()),
-        reason,
-    };
-    let reader = image::ImageReader::open(path)
-        .map_err(|source| MedgymError::Io {
-            path: path.display().to_string(),
-            source,
-        })?
-        .with_guessed_format()
-        .map_err(|err| unreadable(err.to_string()))?;
-    let decoded = reader
-        .decode()
-        .map_err(|err| unreadable(format!("not a readable PNG, JPEG or PPM/PGM image: {err}")))?;
-    Ok(rgb_on_white(&decoded))
+        reason: format!("not a readable PNG, JPEG or PPM/PGM image: {err}"),
+    })
 }
 
 /// What `medgym generate` produced.

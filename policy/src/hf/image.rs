@@ -171,6 +171,12 @@ pub fn resize_rgb(image: &RgbImage, height: usize, width: usize) -> Result<RgbIm
     })
 }
 
+/// PNG, JPEG or netpbm bytes (told apart by content) decoded as transformers converts them: RGB,
+/// transparency composited onto white (see [`rgb_on_white`]).
+pub fn decode_rgb(bytes: &[u8]) -> std::result::Result<RgbImage, image::ImageError> {
+    image::load_from_memory(bytes).map(|decoded| rgb_on_white(&decoded))
+}
+
 /// A decoded image as RGB the way transformers converts it: transparency (an alpha channel or a
 /// transparent palette entry) is composited onto white, as `PIL.Image.alpha_composite` rounds.
 pub fn rgb_on_white(decoded: &image::DynamicImage) -> RgbImage {

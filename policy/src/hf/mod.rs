@@ -14,8 +14,8 @@ pub mod weights;
 
 pub use config::{Architecture, HfConfig, TextConfig, VisionKind, VisionTowerConfig};
 pub use image::{
-    patchify, preprocess, resize_rgb, rgb_on_white, smart_resize, PixelPatches, ResizeBounds,
-    RgbImage,
+    decode_rgb, patchify, preprocess, resize_rgb, rgb_on_white, smart_resize, PixelPatches,
+    ResizeBounds, RgbImage,
 };
 pub use lora::{LoraConfig, LoraInit, DECODER_PROJECTIONS};
 pub use model::{HfDecodeState, HfInput, HfModel};
