@@ -25,9 +25,11 @@ enum EnvsCommand {
 }
 
 /// Which split to draw from on the command line.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum SplitArg {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SplitArg {
+    /// Training items.
     Train,
+    /// Held-out items.
     Eval,
 }
 

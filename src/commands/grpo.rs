@@ -5,8 +5,8 @@ use medgym_kernels::CpuSampler;
 use medgym_train::optim::OptimizerConfig;
 use medgym_train::{run_grpo_on, GrpoConfig};
 
-use crate::commands::checks::{at_least_one, sampling};
-use crate::commands::training::{invalid, train_checkpoint, TrainingArgs};
+use crate::commands::checks::{at_least_one, invalid, sampling};
+use crate::commands::training::{train_checkpoint, TrainingArgs};
 use crate::Result;
 
 /// Learning rate when `--lr` is not given.

@@ -5,14 +5,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use medgym_envs::{task_at, Split, TaskFamily};
+use medgym_envs::Split;
 use medgym_kernels::CpuSampler;
-use medgym_policy::hf::{HfInput, HfModel, HfTokenizer, ResizeBounds};
+use medgym_policy::hf::HfInput;
 use medgym_rollout::{HfPolicy, PromptJob, RolloutConfig, RolloutEngine, Trajectory};
+use medgym_train::data::job;
 use serde::Serialize;
 
-use crate::commands::checks::{at_least_one, sampling, task_ids};
-use crate::commands::generate::{parse_device, Precision};
+use crate::commands::checks::{
+    at_least_one, hf_policy, io_error, load_checkpoint, sampling, tasks,
+};
+use crate::commands::envs::SplitArg;
+use crate::commands::generate::Precision;
 use crate::error::MedgymError;
 use crate::Result;
 
@@ -30,7 +34,7 @@ pub struct RolloutArgs {
     pub items: usize,
     /// Which split the items come from.
     #[arg(long, value_enum, default_value = "eval")]
-    pub split: SplitChoice,
+    pub split: SplitArg,
     /// Stream seed of the items, and seed of the sampler.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -61,15 +65,6 @@ pub struct RolloutArgs {
     /// Write every trajectory (response, log-probs, reward breakdown) as one JSON line here.
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-/// The split named on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SplitChoice {
-    /// Training items.
-    Train,
-    /// Held-out items.
-    Eval,
 }
 
 /// What one task's rollouts scored.
@@ -114,24 +109,14 @@ pub fn rollout_config(args: &RolloutArgs) -> Result<RolloutConfig> {
 
 /// Every named task's items (`0..items` of the split, at `seed`), resolved before any rollout.
 pub fn task_jobs(args: &RolloutArgs) -> Result<Vec<(String, Vec<PromptJob>)>> {
-    let names = task_ids(&args.tasks);
-    let split = match args.split {
-        SplitChoice::Train => Split::Train,
-        SplitChoice::Eval => Split::Eval,
-    };
-    names
+    let split = Split::from(args.split);
+    tasks(&args.tasks)?
         .into_iter()
-        .map(|name| {
-            let task: Arc<dyn TaskFamily> = task_at(&name, None)?;
+        .map(|task| {
             let jobs = (0..args.items as u64)
-                .map(|index| {
-                    Ok(PromptJob {
-                        task: task.clone(),
-                        item: task.item(split, args.seed, index)?,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Ok((name, jobs))
+                .map(|index| job(&task, split, args.seed, index))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok((task.spec().id.clone(), jobs))
         })
         .collect()
 }
@@ -171,10 +156,7 @@ fn write_lines(sink: &mut dyn Write, path: &Path, trajectories: &[HfTrajectory])
             what: format!("trajectory of {}", trajectory.item_id),
             source,
         })?;
-        writeln!(sink, "{line}").map_err(|source| MedgymError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        writeln!(sink, "{line}").map_err(io_error(path))?;
     }
     Ok(())
 }
@@ -207,25 +189,16 @@ fn summarise(id: &str, trajectories: &[HfTrajectory], tokens_per_second: f64) ->
 pub fn run(args: RolloutArgs) -> Result<()> {
     let config = rollout_config(&args)?;
     let tasks = task_jobs(&args)?;
-    let device = parse_device(&args.device)?;
-    let model = HfModel::load(&args.model, args.dtype.dtype(), &device)?;
-    let tokenizer = HfTokenizer::from_dir(&args.model)?;
-    let bounds = ResizeBounds::from_dir(&args.model)?;
-    let policy =
-        HfPolicy::new(&model, &tokenizer, bounds).map_err(|err| MedgymError::InvalidSetting {
-            field: format!("--model {}", args.model.display()),
-            reason: err.to_string(),
-        })?;
+    let (model, tokenizer, bounds) =
+        load_checkpoint(&args.model, &args.device, args.dtype.dtype())?;
+    let policy = hf_policy(&model, &tokenizer, bounds, &args.model)?;
     let summaries = match &args.out {
         // Written beside the target and renamed at the end, so a failed run leaves it untouched.
         Some(path) => {
             let partial = path.with_extension("jsonl.partial");
-            let io_error = |source| MedgymError::Io {
-                path: partial.display().to_string(),
-                source,
-            };
-            let mut writer =
-                std::io::BufWriter::new(std::fs::File::create(&partial).map_err(io_error)?);
+            let mut writer = std::io::BufWriter::new(
+                std::fs::File::create(&partial).map_err(io_error(&partial))?,
+            );
             let summaries = rollout(policy, &tasks, &config, Some((&mut writer, &partial)));
             let summaries = match summaries {
                 Ok(summaries) => summaries,
@@ -236,12 +209,9 @@ pub fn run(args: RolloutArgs) -> Result<()> {
                     return Err(err);
                 }
             };
-            writer.flush().map_err(io_error)?;
+            writer.flush().map_err(io_error(&partial))?;
             drop(writer);
-            std::fs::rename(&partial, path).map_err(|source| MedgymError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
+            std::fs::rename(&partial, path).map_err(io_error(path))?;
             summaries
         }
         None => rollout(policy, &tasks, &config, None)?,

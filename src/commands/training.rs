@@ -1,18 +1,15 @@
 //! What `medgym sft` and `medgym grpo` share: the checkpoint to start from, what trains, and a
 //! new output folder that is filled beside its place and renamed only when the run succeeds.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
 use candle_core::DType;
-use medgym_envs::{task_at, Split, TaskFamily};
+use medgym_envs::Split;
 use medgym_policy::hf::{HfModel, HfTokenizer, LoraConfig, LoraInit, ResizeBounds};
 use medgym_rollout::HfPolicy;
 use medgym_train::{StepMetrics, TaskStream};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use crate::commands::checks::{at_least_one, task_ids};
-use crate::commands::generate::parse_device;
+use crate::commands::checks::{at_least_one, hf_policy, invalid, io_error, load_checkpoint, tasks};
 use crate::error::MedgymError;
 use crate::Result;
 
@@ -77,7 +74,7 @@ impl TrainingArgs {
     /// The training stream over the tasks, in the train split at `--seed`.
     pub fn stream(&self) -> Result<TaskStream> {
         Ok(TaskStream::new(
-            training_tasks(self)?,
+            tasks(&self.tasks)?,
             Split::Train,
             self.seed,
         )?)
@@ -90,15 +87,8 @@ pub fn train_checkpoint(
     args: &TrainingArgs,
     train: impl FnOnce(&HfPolicy<'_>, &mut dyn FnMut(&StepMetrics)) -> Result<()>,
 ) -> Result<()> {
-    let model = trainable_model(args)?;
-    let tokenizer = HfTokenizer::from_dir(&args.model)?;
-    let bounds = ResizeBounds::from_dir(&args.model)?;
-    let policy = HfPolicy::new(&model, &tokenizer, bounds).map_err(|err| {
-        invalid(
-            &format!("--model {}", args.model.display()),
-            err.to_string(),
-        )
-    })?;
+    let (model, tokenizer, bounds) = trainable_checkpoint(args)?;
+    let policy = hf_policy(&model, &tokenizer, bounds, &args.model)?;
     let partial = partial_dir(&args.out)?;
     std::fs::create_dir_all(&partial).map_err(io_error(&partial))?;
     let result = train_into(&policy, &model, args, &partial, train);
@@ -164,36 +154,10 @@ fn step_line(metrics: &StepMetrics) -> String {
     )
 }
 
-/// A refused setting, naming its flag.
-pub(crate) fn invalid(field: &str, reason: String) -> MedgymError {
-    MedgymError::InvalidSetting {
-        field: field.into(),
-        reason,
-    }
-}
-
-/// A failed read or write, naming its file.
-pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> MedgymError + '_ {
-    move |source| MedgymError::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
-/// The training tasks: the named ones, or the pipeline's four.
-fn training_tasks(args: &TrainingArgs) -> Result<Vec<Arc<dyn TaskFamily>>> {
-    let names = task_ids(&args.tasks);
-    Ok(names
-        .iter()
-        .map(|name| task_at(name, None))
-        .collect::<std::result::Result<_, _>>()?)
-}
-
 /// Loads the checkpoint and sets what trains: LoRA adapters on a frozen base, or the weights
 /// (with the vision tower when asked).
-fn trainable_model(args: &TrainingArgs) -> Result<HfModel> {
-    let device = parse_device(&args.device)?;
-    let mut model = HfModel::load(&args.model, DType::F32, &device)?;
+fn trainable_checkpoint(args: &TrainingArgs) -> Result<(HfModel, HfTokenizer, ResizeBounds)> {
+    let (mut model, tokenizer, bounds) = load_checkpoint(&args.model, &args.device, DType::F32)?;
     if args.lora_rank > 0 {
         model.freeze(|_| true)?;
         let lora = LoraConfig::all_projections(args.lora_rank, 2.0 * args.lora_rank as f64);
@@ -201,7 +165,7 @@ fn trainable_model(args: &TrainingArgs) -> Result<HfModel> {
     } else if args.train_vision {
         model.unfreeze(|_| true)?;
     }
-    Ok(model)
+    Ok((model, tokenizer, bounds))
 }
 
 /// Refuses an `--out` that is the source checkpoint or already holds files: nothing of an earlier
