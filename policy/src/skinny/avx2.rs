@@ -18,6 +18,17 @@ pub(super) const LINE_VALUES: usize = 16;
 /// Weight rows between the group being computed and the group being prefetched.
 pub(super) const PREFETCH_AHEAD: usize = 16;
 
+/// Prefetches column `k` of every row of `ahead`, which holds whole rows of `inner` values.
+#[inline(always)]
+pub(super) fn prefetch_columns(ahead: &[f32], k: usize, inner: usize) {
+    let mut at = k;
+    while at < ahead.len() {
+        // SAFETY: `at < ahead.len()`, and a prefetch is a hint that never faults.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(ahead.as_ptr().add(at).cast()) };
+        at += inner;
+    }
+}
+
 /// For each of `RX` input rows, the dot products with four weight rows as one vector: each
 /// lane sums its eight partial sums as [`reduce`](super::reduce) does; the caller adds the
 /// scalar tail. Each cache line's worth of columns also prefetches the same columns of the
@@ -38,13 +49,7 @@ unsafe fn block4<const RX: usize>(
     let mut k = 0;
     while k < full {
         if k % LINE_VALUES == 0 {
-            // `ahead` holds whole rows of `inner` values: the same columns of each.
-            let mut at = k;
-            while at < ahead.len() {
-                // `at < ahead.len()`; a prefetch is a hint that never faults.
-                _mm_prefetch::<_MM_HINT_T0>(ahead.as_ptr().add(at).cast());
-                at += inner;
-            }
+            prefetch_columns(ahead, k, inner);
         }
         // Every row holds `inner >= k + LANES` values (the caller's promise), so each 8-wide
         // load is in bounds.

@@ -9,10 +9,10 @@
 use std::arch::x86_64::{
     __m128, __m512, _mm256_loadu_ps, _mm512_broadcast_f32x8, _mm512_castps256_ps512,
     _mm512_castps512_ps256, _mm512_extractf32x8_ps, _mm512_fmadd_ps, _mm512_insertf32x8,
-    _mm512_setzero_ps, _mm_prefetch, _MM_HINT_T0,
+    _mm512_setzero_ps,
 };
 
-use super::avx2::{reduce4, store4, GROUP, LINE_VALUES, PREFETCH_AHEAD};
+use super::avx2::{prefetch_columns, reduce4, store4, GROUP, LINE_VALUES, PREFETCH_AHEAD};
 use super::{block, RowKernel, LANES};
 
 /// Fewest input rows for which eight weight rows are multiplied at a time.
@@ -38,13 +38,7 @@ unsafe fn block_pairs<const P: usize, const RX: usize>(
     let mut k = 0;
     while k < full {
         if k % LINE_VALUES == 0 {
-            // `ahead` holds whole rows of `inner` values: the same columns of each.
-            let mut at = k;
-            while at < ahead.len() {
-                // `at < ahead.len()`; a prefetch is a hint that never faults.
-                _mm_prefetch::<_MM_HINT_T0>(ahead.as_ptr().add(at).cast());
-                at += inner;
-            }
+            prefetch_columns(ahead, k, inner);
         }
         // Every row holds `inner >= k + LANES` values (the caller's promise), so each 8-wide
         // load is in bounds.
