@@ -150,11 +150,6 @@ impl<'a, M: RolloutModel> RolloutEngine<'a, M> {
         Self { model, sampler }
     }
 
-    /// The model rolled out.
-    pub fn model(&self) -> &M {
-        &self.model
-    }
-
     /// Roll out every job `group_size` times. Output order and content do not depend on thread timing.
     pub fn run(
         &self,
