@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the CUDA features (medgym/cuda, medgym-policy/cuda, medgym-kernels/candle-cuda) for real on
-# an x86-64 Linux machine with python3, pip, PyPI access and a C/C++ compiler, with or without a
+# Builds the CUDA features (medgym/cuda, medgym-policy/cuda, medgym-kernels/candle-cuda,
+# medgym-train/cuda) for real on an x86-64 Linux machine with python3, pip, PyPI access and a C/C++
+# compiler, with or without a
 # CUDA toolkit or driver: NVIDIA's CUDA 13.0 compiler, headers and libraries come from their PyPI
 # wheels into target/cuda-toolkit (about 1.3 GB, once). Arguments go to `cargo`:
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compiles and lints the code behind the CUDA-only cargo features (medgym/cuda, which turns on
-# medgym-kernels/candle-cuda and medgym-policy/cuda) on a machine without the CUDA toolkit, so
+# medgym-kernels/candle-cuda, medgym-policy/cuda and medgym-train/cuda) on a machine without the CUDA toolkit, so
 # that code cannot rot unseen.
 #
 # candle's CUDA build scripts run nvcc to turn its .cu kernels into PTX and objects. Here a
@@ -70,6 +70,6 @@ fi
 PATH="$stand_in_dir:$PATH" NVCC="$stand_in" CUDARC_CUDA_VERSION=12080 \
     CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}" \
     CARGO_TARGET_DIR="$PWD/target/cuda-features" \
-    cargo clippy -p medgym-kernels -p medgym-policy -p medgym \
+    cargo clippy -p medgym-kernels -p medgym-policy -p medgym-train -p medgym \
     --features medgym/cuda --all-targets -- -D warnings
 echo "CUDA feature code compiles and passes clippy (kernels are stand-ins: nothing here can run)"

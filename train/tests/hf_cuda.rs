@@ -1,0 +1,335 @@
+//! Rollouts, SFT and GRPO on Hugging Face checkpoints held on a CUDA device (feature `cuda`):
+//! greedy rollouts give the CPU's tokens, training log-probabilities and SFT steps follow the CPU's
+//! within rounding, and GRPO raises a learnable reward with LoRA or full weights. Skipped with a
+//! message when no CUDA device is present.
+#![cfg(feature = "cuda")]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use candle_core::{DType, Device, Var};
+use medgym_envs::rewards::RewardBreakdown;
+use medgym_envs::{task_at, EnvError, EnvSpec, Split, TaskFamily, TaskItem};
+use medgym_kernels::{CpuSampler, SamplingParams};
+use medgym_policy::hf::{HfInput, HfModel, HfTokenizer, LoraConfig, LoraInit, ResizeBounds};
+use medgym_rewards::Outcome;
+use medgym_rollout::{HfPolicy, PromptJob, RolloutBatch, RolloutConfig, RolloutEngine};
+use medgym_train::optim::OptimizerConfig;
+use medgym_train::{
+    hf_response_logprobs, run_grpo_on, run_sft_on, GrpoConfig, SftConfig, TaskStream, TrainModel,
+};
+
+/// CUDA device 0, or `None` (with a message) when there is none.
+fn cuda_device() -> Option<Device> {
+    match Device::new_cuda(0) {
+        Ok(device) => Some(device),
+        Err(error) => {
+            eprintln!("SKIP: needs a CUDA device: {error}");
+            None
+        }
+    }
+}
+
+fn load(name: &str, device: &Device) -> (HfModel, HfTokenizer, ResizeBounds) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../policy/tests/fixtures")
+        .join(name);
+    (
+        HfModel::load(&dir, DType::F32, device).expect("model"),
+        HfTokenizer::from_dir(&dir).expect("tokenizer"),
+        ResizeBounds::from_dir(&dir).expect("bounds"),
+    )
+}
+
+/// Two items each of an image task and a text task, so that prompts differ in length.
+fn mixed_jobs() -> Vec<PromptJob> {
+    ["medsynth/lesion-count-v1", "clinical/bmi-v1"]
+        .into_iter()
+        .flat_map(|id| {
+            let task = task_at(id, None).expect("task");
+            (0..2).map(move |index| PromptJob {
+                task: task.clone(),
+                item: task.item(Split::Train, 5, index).expect("item"),
+            })
+        })
+        .collect()
+}
+
+fn rollout(policy: &HfPolicy<'_>, temperature: f32) -> RolloutBatch<Arc<HfInput>> {
+    let config = RolloutConfig {
+        group_size: 2,
+        max_new_tokens: 10,
+        sampling: SamplingParams::new(temperature, 0, 1.0),
+        seed: 4,
+        sequence_offset: 0,
+        workers: 1,
+        rows_per_chunk: 8,
+    };
+    RolloutEngine::with_model(policy, &CpuSampler)
+        .run(&mixed_jobs(), &config)
+        .expect("rollout")
+}
+
+/// The largest absolute difference between two equally shaped lists of rows.
+fn max_row_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .flat_map(|(x, y)| {
+            assert_eq!(x.len(), y.len());
+            x.iter().zip(y).map(|(p, q)| (p - q).abs())
+        })
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn greedy_rollouts_and_training_log_probs_on_the_gpu_match_the_cpu() {
+    let Some(device) = cuda_device() else {
+        return;
+    };
+    let (cpu_model, tokenizer, bounds) = load("qwen25vl", &Device::Cpu);
+    let (gpu_model, _, _) = load("qwen25vl", &device);
+    let cpu = HfPolicy::new(&cpu_model, &tokenizer, bounds).expect("cpu policy");
+    let gpu = HfPolicy::new(&gpu_model, &tokenizer, bounds).expect("gpu policy");
+    let (on_cpu, on_gpu) = (rollout(&cpu, 0.0), rollout(&gpu, 0.0));
+    for (a, b) in on_cpu.trajectories.iter().zip(&on_gpu.trajectories) {
+        assert_eq!(a.response_ids, b.response_ids, "greedy tokens");
+        let diff = max_row_diff(
+            std::slice::from_ref(&a.sampler_logprobs),
+            std::slice::from_ref(&b.sampler_logprobs),
+        );
+        assert!(diff < 1e-4, "sampler log-probs differ by {diff}");
+    }
+    let prompts: Vec<_> = on_cpu
+        .trajectories
+        .iter()
+        .map(|t| t.prompt.clone())
+        .collect();
+    let responses: Vec<Vec<u32>> = on_cpu
+        .trajectories
+        .iter()
+        .enumerate()
+        .map(|(row, t)| t.response_ids[..t.response_ids.len().min(3 + row)].to_vec())
+        .collect();
+    let scored = |model: &HfModel| -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+        let scored = hf_response_logprobs(model, &prompts, &responses).expect("log-probs");
+        (
+            scored.logp.to_vec2().expect("logp"),
+            scored.mask.to_vec2().expect("mask"),
+        )
+    };
+    let ((cpu_logp, cpu_mask), (gpu_logp, gpu_mask)) = (scored(&cpu_model), scored(&gpu_model));
+    assert_eq!(cpu_mask, gpu_mask);
+    let diff = max_row_diff(&cpu_logp, &gpu_logp);
+    eprintln!(
+        "{} greedy rollouts equal; training log-probs differ by at most {diff:.2e}",
+        on_cpu.trajectories.len()
+    );
+    assert!(diff < 1e-4, "training log-probs differ by {diff}");
+}
+
+/// A trainable parameter's values, by name.
+fn snapshot(vars: Vec<(String, Var)>) -> Vec<(String, Vec<f32>)> {
+    vars.into_iter()
+        .map(|(name, var)| {
+            let values = var.flatten_all().and_then(|t| t.to_vec1()).expect("values");
+            (name, values)
+        })
+        .collect()
+}
+
+#[test]
+fn sft_steps_on_the_gpu_follow_the_cpu() {
+    let Some(device) = cuda_device() else {
+        return;
+    };
+    let task = task_at("medsynth/lesion-count-v1", None).expect("task");
+    let stream = TaskStream::new(vec![task], Split::Train, 2).expect("stream");
+    let steps = 6;
+    let config = SftConfig {
+        steps,
+        batch_size: 2,
+        optimizer: OptimizerConfig {
+            lr: 1e-2,
+            total_steps: steps,
+            min_lr_ratio: 1.0,
+            ..OptimizerConfig::default()
+        },
+    };
+    let run = |device: &Device| -> (Vec<f64>, Vec<(String, Vec<f32>)>) {
+        let (model, tokenizer, bounds) = load("qwen25vl", device);
+        let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");
+        let losses = run_sft_on(&policy, true, &stream, &config, |_| {})
+            .expect("sft")
+            .iter()
+            .map(|m| m.loss)
+            .collect();
+        (losses, snapshot(policy.trainable(true)))
+    };
+    let (cpu_losses, cpu_weights) = run(&Device::Cpu);
+    let (gpu_losses, gpu_weights) = run(&device);
+    eprintln!("SFT loss by step, CPU: {cpu_losses:?}\n                   GPU: {gpu_losses:?}");
+    for (step, (a, b)) in cpu_losses.iter().zip(&gpu_losses).enumerate() {
+        assert!((a - b).abs() < 1e-3 * a.abs(), "step {step}: {a} vs {b}");
+    }
+    assert!(
+        gpu_losses[steps - 1] < 0.7 * gpu_losses[0],
+        "{gpu_losses:?}"
+    );
+    assert_eq!(cpu_weights.len(), gpu_weights.len());
+    let mut worst = (String::new(), 0.0f32);
+    for ((name, a), (other, b)) in cpu_weights.iter().zip(&gpu_weights) {
+        assert_eq!(name, other);
+        let scale = a.iter().fold(0.0f32, |m, x| m.max(x.abs())).max(1e-6);
+        let diff = max_row_diff(std::slice::from_ref(a), std::slice::from_ref(b)) / scale;
+        if diff > worst.1 {
+            worst = (name.clone(), diff);
+        }
+    }
+    eprintln!(
+        "after {steps} steps the weights differ by at most {:.2e} of a tensor's largest entry ({})",
+        worst.1, worst.0
+    );
+    assert!(worst.1 < 1e-3, "{} differs by {}", worst.0, worst.1);
+}
+
+/// A text task whose reward is the share of the letter `e` in the response: something a random
+/// checkpoint can learn to do more of within a few steps.
+struct LetterTask {
+    inner: Arc<dyn TaskFamily>,
+}
+
+impl TaskFamily for LetterTask {
+    fn spec(&self) -> &EnvSpec {
+        self.inner.spec()
+    }
+
+    fn item(&self, split: Split, seed: u64, index: u64) -> Result<TaskItem, EnvError> {
+        self.inner.item(split, seed, index)
+    }
+
+    fn chance(&self) -> f64 {
+        0.0
+    }
+
+    fn score(&self, _item: &TaskItem, response: &str) -> RewardBreakdown {
+        let letters = response.chars().count().max(1);
+        let share = response.chars().filter(|&c| c == 'e').count() as f32 / letters as f32;
+        RewardBreakdown {
+            total: share,
+            components: Vec::new(),
+            outcome: Outcome::FormatError,
+            correct: false,
+            format_ok: false,
+            extracted: None,
+        }
+    }
+}
+
+fn letter_stream() -> TaskStream {
+    let task: Arc<dyn TaskFamily> = Arc::new(LetterTask {
+        inner: task_at("clinical/bmi-v1", None).expect("task"),
+    });
+    TaskStream::new(vec![task], Split::Train, 3).expect("stream")
+}
+
+/// GRPO settings for [`LetterTask`]: a high constant rate, short responses, small groups.
+fn letter_config(steps: usize, kl_coef: f64) -> GrpoConfig {
+    GrpoConfig {
+        steps,
+        prompts_per_step: 4,
+        group_size: 4,
+        max_new_tokens: 8,
+        sampling: SamplingParams::new(1.0, 0, 1.0),
+        clip_low: 0.2,
+        clip_high: 0.28,
+        kl_coef,
+        adv_eps: 1e-6,
+        optimizer: OptimizerConfig {
+            lr: 3e-2,
+            total_steps: steps,
+            min_lr_ratio: 1.0,
+            ..OptimizerConfig::default()
+        },
+        workers: 1,
+        seed: 9,
+        pass_rate_curriculum: false,
+        freeze_vision: true,
+        updates_per_batch: 1,
+    }
+}
+
+fn mean(part: &[f64]) -> f64 {
+    part.iter().sum::<f64>() / part.len() as f64
+}
+
+#[test]
+fn grpo_on_the_gpu_raises_a_learnable_reward() {
+    let Some(device) = cuda_device() else {
+        return;
+    };
+    let rewards = |device: &Device| -> Vec<f64> {
+        let (mut model, tokenizer, bounds) = load("qwen2_tied", device);
+        model.unfreeze(|_| true).expect("unfreeze");
+        let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");
+        let metrics = run_grpo_on(
+            &policy,
+            &CpuSampler,
+            &letter_stream(),
+            &letter_config(16, 0.01),
+            |_| {},
+        )
+        .expect("grpo");
+        assert!(metrics.iter().all(|m| m.loss.is_finite()), "{metrics:?}");
+        metrics
+            .iter()
+            .map(|m| m.reward_mean.expect("reward"))
+            .collect()
+    };
+    let (on_cpu, on_gpu) = (rewards(&Device::Cpu), rewards(&device));
+    eprintln!("reward by step, CPU: {on_cpu:?}\n                GPU: {on_gpu:?}");
+    let (first, last) = (mean(&on_gpu[..4]), mean(&on_gpu[on_gpu.len() - 4..]));
+    assert!(
+        last > first + 0.05,
+        "reward rose from {first:.3} to {last:.3} only"
+    );
+    assert_eq!(on_gpu, rewards(&device), "same seed, same run on the GPU");
+}
+
+#[test]
+fn lora_grpo_on_the_gpu_trains_only_the_adapters() {
+    let Some(device) = cuda_device() else {
+        return;
+    };
+    let (mut model, tokenizer, bounds) = load("qwen2_tied", &device);
+    model.freeze(|_| true).expect("freeze");
+    let lora = LoraConfig {
+        r: 4,
+        lora_alpha: 8.0,
+        target_modules: ["q_proj", "v_proj", "up_proj"].map(String::from).to_vec(),
+    };
+    model
+        .add_lora(&lora, LoraInit::Standard { seed: 1 })
+        .expect("lora");
+    let base_before = snapshot(model.named_vars());
+    let lora_before = snapshot(model.lora_vars());
+    let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");
+    let metrics = run_grpo_on(
+        &policy,
+        &CpuSampler,
+        &letter_stream(),
+        &letter_config(4, 0.05),
+        |_| {},
+    )
+    .expect("grpo");
+    assert!(
+        metrics.iter().any(|m| m.loss.is_finite()),
+        "a step learned: {metrics:?}"
+    );
+    assert_eq!(snapshot(model.named_vars()), base_before, "the base stays");
+    assert_ne!(
+        snapshot(model.lora_vars()),
+        lora_before,
+        "the adapters moved"
+    );
+}
