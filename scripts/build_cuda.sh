@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the CUDA features (medgym/cuda, medgym-policy/cuda, medgym-kernels/candle-cuda,
 # medgym-train/cuda) for real on an x86-64 Linux machine with python3, pip, PyPI access and a C/C++
-# compiler, with or without a
-# CUDA toolkit or driver: NVIDIA's CUDA 13.0 compiler, headers and libraries come from their PyPI
-# wheels into target/cuda-toolkit (about 1.3 GB, once). Arguments go to `cargo`:
+# compiler, with or without a CUDA toolkit or driver: NVIDIA's CUDA 13.0 compiler, headers and
+# libraries come from their PyPI wheels into target/cuda-toolkit (about 1.3 GB, once). Arguments go
+# to `cargo`:
 #
 #   scripts/build_cuda.sh build --release -p medgym-policy --features cuda --example gpu_speed
 #   scripts/build_cuda.sh test --release -p medgym-kernels --features candle-cuda --no-run
