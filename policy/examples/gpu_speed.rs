@@ -148,14 +148,15 @@ fn generate(model: &HfModel, label: &str, inputs: &[HfInput], new: usize) -> Res
     Ok(())
 }
 
-/// One image of `side`×`side` pixels (a smooth synthetic picture) with a short question.
-fn image_prompt(config: &HfConfig, side: usize) -> Result<HfInput> {
+/// One image of `side`×`side` pixels (a smooth synthetic picture, moved sideways by `shift`
+/// pixels) with a short question.
+fn image_prompt(config: &HfConfig, side: usize, shift: usize) -> Result<HfInput> {
     let vision = config
         .vision
         .as_ref()
         .ok_or_else(|| invalid("the configuration has no vision tower".into()))?;
     let pixels = (0..side * side * 3)
-        .map(|i| ((i / 3) % side * 255 / side + i % 3 * 40) as u8)
+        .map(|i| ((i / 3 + shift) % side * 255 / side + i % 3 * 40) as u8)
         .collect();
     let image = RgbImage {
         width: side,
@@ -242,8 +243,24 @@ fn main() -> Result<()> {
     generate(
         &model,
         "image 448x448 (256 merged tokens) + 32 text, n32",
-        &[image_prompt(&config, 448)?],
+        &[image_prompt(&config, 448, 0)?],
         32,
+    )?;
+    // A rollout group's rows share their prompt's image: the vision tower runs once for them.
+    generate(
+        &model,
+        "8 rows sharing one 448x448 image, n8",
+        &vec![image_prompt(&config, 448, 0)?; 8],
+        8,
+    )?;
+    let distinct = (0..4)
+        .map(|shift| image_prompt(&config, 448, shift))
+        .collect::<Result<Vec<_>>>()?;
+    generate(
+        &model,
+        "4 rows with distinct 448x448 images, n8",
+        &distinct,
+        8,
     )?;
     memory_note(&settings.device, "generation");
     train_steps(&model, 4, 512, vocab)?;

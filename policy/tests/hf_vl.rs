@@ -30,7 +30,7 @@ fn preprocessing_matches_the_hf_processor() {
         .expect("grid");
     assert_eq!(patches.grid.map(|v| v as i64).to_vec(), grid);
     let ours = Tensor::from_vec(
-        patches.values,
+        patches.values.to_vec(),
         reference["pixel_values"].dims(),
         &Device::Cpu,
     )
@@ -118,6 +118,64 @@ fn image_prompt_in_a_padded_batch_matches_alone() {
 }
 
 #[test]
+fn rows_sharing_images_match_each_row_alone() {
+    let model = model();
+    let cfg = model.config().vision.clone().expect("vision config");
+    let reference = reference_tensors(NAME);
+    let json = reference_json(NAME);
+    let picture = fixture_image();
+    let first = patchify(&picture, &cfg).expect("patchify");
+    // The same picture preprocessed again: equal values in separate storage.
+    let first_again = patchify(&picture, &cfg).expect("patchify");
+    let mut flipped = picture.clone();
+    flipped.pixels.reverse();
+    let second = patchify(&flipped, &cfg).expect("patchify");
+    assert_eq!(first.grid, second.grid);
+    let prompt = ids(&json["prompts"][0]["ids"]);
+    let one = |image: &medgym_policy::hf::PixelPatches| HfInput {
+        token_ids: prompt.clone(),
+        images: vec![image.clone()],
+    };
+    let two = |a: &medgym_policy::hf::PixelPatches, b: &medgym_policy::hf::PixelPatches| HfInput {
+        token_ids: prompt.iter().chain(&prompt).copied().collect(),
+        images: vec![a.clone(), b.clone()],
+    };
+    let rows = [
+        one(&first),
+        two(&first, &second),
+        one(&first_again),
+        one(&second),
+        two(&second, &first_again),
+        one(&first),
+    ];
+    let (batched, pads) = model.forward(&rows).expect("batched forward");
+    for (index, row) in rows.iter().enumerate() {
+        let (alone, _) = model.forward(std::slice::from_ref(row)).expect("forward");
+        let alone = alone.get(0).expect("row");
+        let in_batch = batched
+            .get(index)
+            .and_then(|t| t.narrow(0, pads[index], row.token_ids.len()))
+            .expect("row");
+        let diff = max_abs_diff(&in_batch, &alone);
+        assert!(
+            diff < 1e-5,
+            "row {index} differs from itself alone by {diff}"
+        );
+    }
+    let single = |index: usize| {
+        batched
+            .get(index)
+            .and_then(|t| t.narrow(0, pads[index], prompt.len()))
+            .expect("row")
+    };
+    assert!(max_abs_diff(&single(0), &reference["logits_0"]) < 1e-4);
+    assert!(
+        max_abs_diff(&single(3), &single(0)) > 1e-3,
+        "another picture gives other logits"
+    );
+}
+
+#[test]
 fn frozen_vision_tower_gets_no_gradient_and_the_decoder_does() {
     let mut model = model();
     let cfg = model.config().vision.clone().expect("vision config");
@@ -155,4 +213,73 @@ fn frozen_vision_tower_gets_no_gradient_and_the_decoder_does() {
     for (name, has_gradient) in gradients(&model) {
         assert!(has_gradient, "{name} has no gradient");
     }
+}
+
+#[test]
+fn vision_gradients_match_finite_differences() {
+    // f64, so that central differences are exact enough to check the backward pass of the
+    // grouped window and frame attention (two images of unequal windows, in one batch).
+    let mut model = HfModel::load(&fixture(NAME), DType::F64, &Device::Cpu).expect("load");
+    model.unfreeze(|_| true).expect("unfreeze");
+    let cfg = model.config().vision.clone().expect("vision config");
+    let json = reference_json(NAME);
+    let picture = fixture_image();
+    let mut flipped = picture.clone();
+    flipped.pixels.reverse();
+    let prompt = ids(&json["prompts"][0]["ids"]);
+    let inputs: Vec<HfInput> = [picture, flipped]
+        .iter()
+        .map(|image| HfInput {
+            token_ids: prompt.clone(),
+            images: vec![patchify(image, &cfg).expect("patchify")],
+        })
+        .collect();
+    let loss = |model: &HfModel| {
+        model
+            .token_logprobs(&inputs)
+            .and_then(|t| Ok(t.sum_all()?))
+            .expect("loss")
+    };
+    let grads = loss(&model).backward().expect("backward");
+    let vars = model.named_vars();
+    let mut checked = 0;
+    for name in [
+        "visual.patch_embed.proj.weight",
+        "visual.blocks.0.attn.qkv.weight",
+        "visual.blocks.1.attn.qkv.weight",
+        "visual.blocks.2.attn.proj.weight",
+    ] {
+        let (_, var) = vars.iter().find(|(n, _)| n == name).expect(name);
+        let grad: Vec<f64> = grads
+            .get(var.as_tensor())
+            .expect(name)
+            .flatten_all()
+            .and_then(|t| t.to_vec1())
+            .expect("grad");
+        let original = var.as_tensor().copy().expect("copy");
+        let values: Vec<f64> = original
+            .flatten_all()
+            .and_then(|t| t.to_vec1())
+            .expect("values");
+        for index in [0, values.len() / 3, values.len() - 1] {
+            let at = |delta: f64| {
+                let mut moved = values.clone();
+                moved[index] += delta;
+                let moved = candle_core::Tensor::from_vec(moved, original.dims(), &Device::Cpu)
+                    .expect("tensor");
+                var.set(&moved).expect("set");
+                loss(&model).to_scalar::<f64>().expect("scalar")
+            };
+            let eps = 1e-5;
+            let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
+            var.set(&original).expect("restore");
+            let analytic = grad[index];
+            assert!(
+                (numeric - analytic).abs() <= 1e-6 + 1e-4 * analytic.abs().max(numeric.abs()),
+                "{name}[{index}]: backward {analytic}, finite differences {numeric}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 12);
 }

@@ -3,6 +3,7 @@
 //! rescale, CLIP mean/std normalisation and patchify into the `(t, h, w)` grid.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::{read_json_file, PolicyError, Result};
 use crate::hf::config::VisionTowerConfig;
@@ -26,8 +27,9 @@ pub struct RgbImage {
 /// One image turned into flattened patches, in the processor's 2×2-merge order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PixelPatches {
-    /// `(t · h · w) × patch_dim` values, row after row.
-    pub values: Vec<f32>,
+    /// `(t · h · w) × patch_dim` values, row after row; shared, so that clones of a prompt hold
+    /// one copy.
+    pub values: Arc<[f32]>,
     /// The patch grid `(t, h, w)`.
     pub grid: [usize; 3],
 }
@@ -271,7 +273,7 @@ pub fn patchify(image: &RgbImage, cfg: &VisionTowerConfig) -> Result<PixelPatche
         }
     }
     Ok(PixelPatches {
-        values,
+        values: values.into(),
         grid: [1, gh, gw],
     })
 }

@@ -2,7 +2,9 @@
 
 pub mod adapters;
 pub mod config;
+pub(crate) mod grouped_attention;
 pub mod image;
+mod image_table;
 pub mod lora;
 pub mod model;
 pub(crate) mod resample;

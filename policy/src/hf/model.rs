@@ -9,6 +9,7 @@ use candle_core::{DType, Device, Tensor, Var, D};
 use crate::error::{PolicyError, Result};
 use crate::hf::config::HfConfig;
 use crate::hf::image::PixelPatches;
+use crate::hf::image_table::{stacked_patches, DistinctImages};
 use crate::hf::lora::LoraConfig;
 use crate::hf::text::{KvBuffer, Position3, Rotary, TextLayer};
 use crate::hf::vision::VisionTower;
@@ -282,9 +283,12 @@ impl HfModel {
         let mut positions = Vec::with_capacity(b);
         let mut pads = Vec::with_capacity(b);
         let mut next = Vec::with_capacity(b);
-        let mut patches: Vec<f32> = Vec::new();
-        let mut grids = Vec::new();
-        let mut image_slot = 0usize;
+        let merge = self
+            .config
+            .vision
+            .as_ref()
+            .map_or(1, |v| v.spatial_merge_size);
+        let mut distinct = DistinctImages::default();
         for (row, input) in inputs.iter().enumerate() {
             if !input.images.is_empty() && self.vision.is_none() {
                 return Err(PolicyError::InvalidInput(format!(
@@ -299,6 +303,14 @@ impl HfModel {
             positions.push(row_pos);
             pads.push(pad);
             next.push(after);
+            // Each image's placeholders read its merged tokens from the vision tower's output,
+            // where an image held by several rows appears once (`positions` checked the runs).
+            let first_slots: Vec<usize> = input
+                .images
+                .iter()
+                .map(|image| distinct.slot(image, merge))
+                .collect();
+            let (mut image, mut within) = (0usize, 0usize);
             for col in 0..len {
                 let flat = (row * len + col) as u32;
                 if col < pad {
@@ -314,28 +326,25 @@ impl HfModel {
                     )));
                 }
                 ids.push(token);
-                if Some(token) == image_token && self.vision.is_some() {
-                    gather.push((b * len + image_slot) as u32);
-                    image_slot += 1;
-                } else {
-                    gather.push(flat);
+                match first_slots.get(image) {
+                    Some(&first) if Some(token) == image_token && self.vision.is_some() => {
+                        gather.push((b * len + first + within) as u32);
+                        within += 1;
+                        if within == input.images[image].merged_tokens(merge) {
+                            (image, within) = (image + 1, 0);
+                        }
+                    }
+                    _ => gather.push(flat),
                 }
-            }
-            for image in &input.images {
-                patches.extend_from_slice(&image.values);
-                grids.push(image.grid);
             }
         }
         let ids = Tensor::from_vec(ids, b * len, &self.device)?;
         let text = self.embed_tokens.index_select(&ids, 0)?;
-        let table = match (&self.vision, grids.is_empty()) {
-            (Some(vision), false) => {
-                let cfg = self.config.vision.as_ref().map_or(0, |v| v.patch_dim());
-                let rows = patches.len() / cfg.max(1);
-                let pixels =
-                    Tensor::from_vec(patches, (rows, cfg), &self.device)?.to_dtype(self.dtype)?;
-                let visual = vision.forward(&pixels, &grids)?;
-                Tensor::cat(&[&text, &visual], 0)?
+        let table = match (&self.vision, &self.config.vision, distinct.images()) {
+            (Some(vision), Some(cfg), images) if !images.is_empty() => {
+                let (pixels, grids) =
+                    stacked_patches(images, cfg.patch_dim(), &self.device, self.dtype)?;
+                Tensor::cat(&[&text, &vision.forward(&pixels, &grids)?], 0)?
             }
             _ => text,
         };
@@ -558,14 +567,8 @@ impl HfModel {
                 self.config.architecture.model_type()
             )));
         };
-        let values: Vec<f32> = images
-            .iter()
-            .flat_map(|i| i.values.iter().copied())
-            .collect();
-        let grids: Vec<[usize; 3]> = images.iter().map(|i| i.grid).collect();
-        let rows = values.len() / cfg.patch_dim();
-        let pixels = Tensor::from_vec(values, (rows, cfg.patch_dim()), &self.device)?
-            .to_dtype(self.dtype)?;
+        let images: Vec<&PixelPatches> = images.iter().collect();
+        let (pixels, grids) = stacked_patches(&images, cfg.patch_dim(), &self.device, self.dtype)?;
         vision.forward(&pixels, &grids)
     }
 

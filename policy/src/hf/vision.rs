@@ -5,8 +5,9 @@ use candle_core::{DType, Device, Tensor};
 
 use crate::error::{PolicyError, Result};
 use crate::hf::config::{VisionKind, VisionTowerConfig};
+use crate::hf::grouped_attention::GroupedAttention;
 use crate::hf::text::RotaryFactors;
-use crate::layers::{attention, GatedMlp, LayerNorm, Linear, RmsNorm, MASKED};
+use crate::layers::{GatedMlp, LayerNorm, Linear, RmsNorm};
 use crate::params::{Init, ParamBuilder};
 
 const VISION_EPS: f64 = 1e-6;
@@ -89,8 +90,13 @@ impl VisionBlock {
         })
     }
 
-    /// `x` is `(n, d)`; `mask` is an additive `(1, n, n)` block mask or `None` for one block.
-    fn forward(&self, x: &Tensor, rotary: &RotaryFactors, mask: Option<&Tensor>) -> Result<Tensor> {
+    /// `x` is `(n, d)`; tokens attend within the groups of `groups`.
+    fn forward(
+        &self,
+        x: &Tensor,
+        rotary: &RotaryFactors,
+        groups: &GroupedAttention,
+    ) -> Result<Tensor> {
         let (n, d) = x.dims2()?;
         let hd = d / self.heads;
         let qkv = self
@@ -102,11 +108,8 @@ impl VisionBlock {
         let q = rotary.apply(&qkv.get(0)?.unsqueeze(0)?)?;
         let k = rotary.apply(&qkv.get(1)?.unsqueeze(0)?)?;
         let v = qkv.get(2)?.unsqueeze(0)?;
-        let mask = match mask {
-            Some(m) => Some(m.unsqueeze(0)?),
-            None => None,
-        };
-        let attended = attention(&q, &k, &v, mask.as_ref())?
+        let attended = groups
+            .attend(&q, &k, &v)?
             .squeeze(0)?
             .transpose(0, 1)?
             .reshape((n, d))?;
@@ -170,24 +173,6 @@ pub fn window_layout(grids: &[[usize; 3]], cfg: &VisionTowerConfig) -> WindowLay
         window_group,
         frame_group,
     }
-}
-
-fn block_mask(groups: &[usize], device: &Device, dtype: DType) -> Result<Option<Tensor>> {
-    let n = groups.len();
-    if groups.windows(2).all(|w| w[0] == w[1]) {
-        return Ok(None);
-    }
-    let mut values = Vec::with_capacity(n * n);
-    for &gi in groups {
-        values.extend(
-            groups
-                .iter()
-                .map(|&gj| if gi == gj { 0.0f32 } else { MASKED as f32 }),
-        );
-    }
-    Ok(Some(
-        Tensor::from_vec(values, (1, n, n), device)?.to_dtype(dtype)?,
-    ))
 }
 
 /// The vision tower under `visual.`.
@@ -310,15 +295,15 @@ impl VisionTower {
             .index_select(&order, 0)?
             .reshape((n, d))?;
         let rotary = self.rotary(grids, &layout.order, dtype, device)?;
-        let window_mask = block_mask(&layout.window_group, device, dtype)?;
-        let full_mask = block_mask(&layout.frame_group, device, dtype)?;
+        let windows = GroupedAttention::new(&layout.window_group, device)?;
+        let frames = GroupedAttention::new(&layout.frame_group, device)?;
         for (i, block) in self.blocks.iter().enumerate() {
-            let mask = if self.cfg.fullatt_block_indexes.contains(&i) {
-                full_mask.as_ref()
+            let groups = if self.cfg.fullatt_block_indexes.contains(&i) {
+                &frames
             } else {
-                window_mask.as_ref()
+                &windows
             };
-            x = block.forward(&x, &rotary, mask)?;
+            x = block.forward(&x, &rotary, groups)?;
         }
         let x = self.ln_q.forward(&x)?.reshape((n / unit, unit * d))?;
         let x = self.mlp2.forward(&self.mlp0.forward(&x)?.gelu_erf()?)?;
