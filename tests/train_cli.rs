@@ -93,6 +93,21 @@ fn full_training_writes_a_checkpoint_that_loads_again() {
         .collect();
     assert_eq!(lines.len(), 2);
     assert!(lines.iter().all(|line| line["stage"] == "grpo"));
+    // A random checkpoint scores 0 on every sample: no step has anything to learn, and says so.
+    let printed: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("grpo step"))
+        .collect();
+    for (line, metrics) in printed.iter().zip(&lines) {
+        assert!(!line.contains("NaN"), "{line}");
+        if metrics["loss"].is_null() {
+            assert!(
+                line.contains("loss none (equal rewards in every group)"),
+                "{line}"
+            );
+        }
+    }
+    assert!(lines.iter().any(|line| line["loss"].is_null()), "{metrics}");
     for name in ["config.json", "model.safetensors", "tokenizer.json"] {
         assert!(out.join(name).exists(), "{name}");
     }

@@ -148,9 +148,15 @@ fn step_line(metrics: &StepMetrics) -> String {
         }
         _ => String::new(),
     };
+    // A GRPO step whose groups all scored alike has no advantage to learn from.
+    let loss = if metrics.loss.is_nan() {
+        "none (equal rewards in every group)".to_string()
+    } else {
+        format!("{:.4}", metrics.loss)
+    };
     format!(
-        "{} step {:>4}  loss {:.4}{rollouts}  {:.1} s",
-        metrics.stage, metrics.step, metrics.loss, metrics.seconds
+        "{} step {:>4}  loss {loss}{rollouts}  {:.1} s",
+        metrics.stage, metrics.step, metrics.seconds
     )
 }
 
