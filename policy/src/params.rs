@@ -33,6 +33,12 @@ enum Source {
         vars: BTreeMap<String, Var>,
         frozen: BTreeSet<String>,
     },
+    /// A built model's variables for a frozen copy: those named in `shared` keep their storage,
+    /// the others are copied.
+    Snapshot {
+        vars: BTreeMap<String, Var>,
+        shared: BTreeSet<String>,
+    },
 }
 
 /// Hands out named parameters while modules are built and records them as `Var`s.
@@ -96,6 +102,25 @@ impl ParamBuilder {
         }
     }
 
+    /// A built model's variables for a copy that reads every parameter detached: names in
+    /// `shared` keep the variables' storage, the others get storage of their own.
+    pub fn snapshot(
+        vars: BTreeMap<String, Var>,
+        shared: BTreeSet<String>,
+        origin: &str,
+        dtype: DType,
+        device: &Device,
+    ) -> Self {
+        Self {
+            source: Source::Snapshot { vars, shared },
+            device: device.clone(),
+            dtype,
+            vars: BTreeMap::new(),
+            problems: Vec::new(),
+            origin: origin.to_string(),
+        }
+    }
+
     /// Fetch (or create) the parameter `name` with `shape`.
     pub fn get(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Tensor> {
         let tensor = match &mut self.source {
@@ -116,6 +141,16 @@ impl ParamBuilder {
                 let found = vars.remove(name);
                 let frozen = frozen.contains(name);
                 return self.existing_handle(name, shape, found, frozen);
+            }
+            Source::Snapshot { vars, shared } => {
+                let found = vars.remove(name);
+                let share = shared.contains(name);
+                let handle = self.existing_handle(name, shape, found, true)?;
+                if share {
+                    return Ok(handle);
+                }
+                // Copied below into a variable of its own, replacing the shared one.
+                handle
             }
             Source::Loaded { tensors } => match tensors.remove(name) {
                 Some(t) if t.dims() == shape => t.to_dtype(self.dtype)?.to_device(&self.device)?,
@@ -184,7 +219,7 @@ impl ParamBuilder {
         let mut problems = self.problems;
         let left: Vec<&String> = match &self.source {
             Source::Loaded { tensors } => tensors.keys().collect(),
-            Source::Existing { vars, .. } => vars.keys().collect(),
+            Source::Existing { vars, .. } | Source::Snapshot { vars, .. } => vars.keys().collect(),
             Source::Random { .. } => Vec::new(),
         };
         problems.extend(left.iter().map(|n| format!("{n}: unexpected")));

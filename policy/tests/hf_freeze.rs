@@ -203,3 +203,49 @@ fn a_frozen_copy_keeps_the_weights_and_adapters_it_was_taken_with() {
         bits(&original)
     );
 }
+
+#[test]
+fn a_frozen_copy_of_a_lora_model_shares_the_frozen_base_and_copies_the_adapters() {
+    let lora = LoraConfig {
+        r: 2,
+        lora_alpha: 4.0,
+        target_modules: ["q_proj", "down_proj"].map(String::from).to_vec(),
+    };
+    let mut model = model();
+    model.freeze(|_| true).expect("freeze");
+    model
+        .add_lora(
+            &lora,
+            LoraInit::RandomBoth {
+                seed: 5,
+                bound: 0.3,
+            },
+        )
+        .expect("lora");
+    let batch = long_text_batch(model.config().text.vocab_size);
+    let copy = model.frozen_copy().expect("copy");
+    let original = bits(&model.token_logprobs(&batch).expect("original"));
+    assert_eq!(bits(&copy.token_logprobs(&batch).expect("copy")), original);
+    // The adapters train: the copy keeps its own.
+    for (_, var) in model.lora_vars().into_iter().take(2) {
+        var.set(&(var.as_tensor() * 1.5).expect("scaled"))
+            .expect("set");
+    }
+    let trained = bits(&model.token_logprobs(&batch).expect("trained"));
+    assert_ne!(trained, original);
+    assert_eq!(bits(&copy.token_logprobs(&batch).expect("kept")), original);
+    // The frozen base cannot train any more: one storage serves both.
+    let (_, norm) = model
+        .named_vars()
+        .into_iter()
+        .find(|(name, _)| name == "model.norm.weight")
+        .expect("final norm");
+    norm.set(&(norm.as_tensor() * 2.0).expect("scaled"))
+        .expect("set");
+    assert_ne!(
+        bits(&copy.token_logprobs(&batch).expect("shared")),
+        original,
+        "the copy reads the shared base"
+    );
+    assert!(model.unfreeze(|_| true).is_err(), "the base stays frozen");
+}

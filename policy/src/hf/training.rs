@@ -89,22 +89,32 @@ impl HfModel {
         Ok(count)
     }
 
-    /// An independent copy of the weights, adapters included, with every parameter frozen (the
-    /// adapters attached detached): it does not change when this model trains (a fixed
-    /// reference model for KL penalties).
+    /// A copy of the weights, adapters included, with every parameter frozen (the adapters
+    /// attached detached): it does not change when this model trains (a fixed reference model
+    /// for KL penalties). With LoRA adapters attached the frozen base can no longer be unfrozen,
+    /// so the copy shares its storage (a `Var::set` on such a parameter moves both) and copies only
+    /// what can train; otherwise every parameter is copied.
     pub fn frozen_copy(&self) -> Result<Self> {
-        // Detached handles share the storage; building variables from them copies it once.
-        let handles = |vars: &BTreeMap<String, Var>| -> BTreeMap<String, Tensor> {
-            vars.iter()
-                .map(|(name, var)| (name.clone(), var.as_tensor().detach()))
-                .collect()
+        let shared = if self.lora.is_some() {
+            self.frozen.clone()
+        } else {
+            BTreeSet::new()
         };
-        let builder =
-            ParamBuilder::loaded(handles(&self.vars), "frozen copy", self.dtype, &self.device);
+        let builder = ParamBuilder::snapshot(
+            self.vars.clone(),
+            shared,
+            "frozen copy",
+            self.dtype,
+            &self.device,
+        );
         let mut copy = Self::build(&self.config, builder, self.dtype, &self.device)?;
         copy.freeze(|_| true)?;
         if let Some((lora, vars)) = &self.lora {
-            let mut tensors = handles(vars);
+            // Detached handles share the storage; building variables from them copies it once.
+            let mut tensors: BTreeMap<String, Tensor> = vars
+                .iter()
+                .map(|(name, var)| (name.clone(), var.as_tensor().detach()))
+                .collect();
             let mut builder =
                 LoraBuilder::new(LoraInit::Loaded(&mut tensors), self.dtype, &self.device).frozen();
             let targets = |module: &str| lora.targets(module);
