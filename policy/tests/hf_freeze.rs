@@ -158,14 +158,14 @@ fn adapters_train_on_a_frozen_base_and_freezing_after_them_is_refused() {
     }
 }
 
-#[test]
-fn a_frozen_copy_keeps_the_weights_and_adapters_it_was_taken_with() {
+/// `model` with rank-2 adapters on `q_proj` and `down_proj`, both factors random (so that they
+/// change the outputs from the start).
+fn with_random_adapters(mut model: HfModel) -> HfModel {
     let lora = LoraConfig {
         r: 2,
         lora_alpha: 4.0,
         target_modules: ["q_proj", "down_proj"].map(String::from).to_vec(),
     };
-    let mut model = model();
     model
         .add_lora(
             &lora,
@@ -175,6 +175,12 @@ fn a_frozen_copy_keeps_the_weights_and_adapters_it_was_taken_with() {
             },
         )
         .expect("lora");
+    model
+}
+
+#[test]
+fn a_frozen_copy_keeps_the_weights_and_adapters_it_was_taken_with() {
+    let model = with_random_adapters(model());
     let vocab = model.config().text.vocab_size;
     let batch = long_text_batch(vocab);
     let copy = model.frozen_copy().expect("copy");
@@ -206,22 +212,9 @@ fn a_frozen_copy_keeps_the_weights_and_adapters_it_was_taken_with() {
 
 #[test]
 fn a_frozen_copy_of_a_lora_model_shares_the_frozen_base_and_copies_the_adapters() {
-    let lora = LoraConfig {
-        r: 2,
-        lora_alpha: 4.0,
-        target_modules: ["q_proj", "down_proj"].map(String::from).to_vec(),
-    };
-    let mut model = model();
-    model.freeze(|_| true).expect("freeze");
-    model
-        .add_lora(
-            &lora,
-            LoraInit::RandomBoth {
-                seed: 5,
-                bound: 0.3,
-            },
-        )
-        .expect("lora");
+    let mut frozen = model();
+    frozen.freeze(|_| true).expect("freeze");
+    let mut model = with_random_adapters(frozen);
     let batch = long_text_batch(model.config().text.vocab_size);
     let copy = model.frozen_copy().expect("copy");
     let original = bits(&model.token_logprobs(&batch).expect("original"));

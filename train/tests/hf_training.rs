@@ -3,35 +3,24 @@
 //! sampler's differ from them only by the prompt-only tokens it never draws, GRPO raises a reward
 //! the checkpoint can learn and SFT lowers the loss on reference responses, the same on every run.
 
-use std::path::PathBuf;
+mod common;
+
 use std::sync::Arc;
 
-use candle_core::{DType, Device};
-use medgym_envs::rewards::RewardBreakdown;
-use medgym_envs::{task_at, EnvError, EnvSpec, Split, TaskFamily, TaskItem};
+use candle_core::Device;
+use common::{letter_config, letter_stream, load};
+use medgym_envs::{task_at, Split};
 use medgym_kernels::{CpuSampler, SamplingParams};
-use medgym_policy::hf::{HfInput, HfModel, HfTokenizer, LoraConfig, LoraInit, ResizeBounds};
-use medgym_rewards::Outcome;
+use medgym_policy::hf::{HfInput, LoraConfig, LoraInit};
 use medgym_rollout::{HfPolicy, PromptJob, RolloutConfig, RolloutEngine, RolloutModel};
 use medgym_train::optim::OptimizerConfig;
 use medgym_train::{
-    hf_response_logprobs, run_grpo_on, run_sft_on, GrpoConfig, SftConfig, TaskStream, TrainModel,
+    hf_response_logprobs, run_grpo_on, run_sft_on, SftConfig, TaskStream, TrainModel,
 };
-
-fn load(name: &str) -> (HfModel, HfTokenizer, ResizeBounds) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../policy/tests/fixtures")
-        .join(name);
-    (
-        HfModel::load(&dir, DType::F32, &Device::Cpu).expect("model"),
-        HfTokenizer::from_dir(&dir).expect("tokenizer"),
-        ResizeBounds::from_dir(&dir).expect("bounds"),
-    )
-}
 
 #[test]
 fn training_log_probs_match_a_plain_forward_and_the_samplers_differ_only_by_banned_tokens() {
-    let (model, tokenizer, bounds) = load("qwen25vl");
+    let (model, tokenizer, bounds) = load("qwen25vl", &Device::Cpu);
     let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");
     // An image task and a text task, so that prompts differ in length and rows get padded.
     let jobs: Vec<PromptJob> = ["medsynth/lesion-count-v1", "clinical/bmi-v1"]
@@ -134,67 +123,8 @@ fn training_log_probs_match_a_plain_forward_and_the_samplers_differ_only_by_bann
     assert!(refused.is_err());
 }
 
-/// A text task whose reward is the share of the letter `e` in the response: something a random
-/// checkpoint can learn to do more of within a few steps.
-struct LetterTask {
-    inner: Arc<dyn TaskFamily>,
-}
-
-impl TaskFamily for LetterTask {
-    fn spec(&self) -> &EnvSpec {
-        self.inner.spec()
-    }
-
-    fn item(&self, split: Split, seed: u64, index: u64) -> Result<TaskItem, EnvError> {
-        self.inner.item(split, seed, index)
-    }
-
-    fn chance(&self) -> f64 {
-        0.0
-    }
-
-    fn score(&self, _item: &TaskItem, response: &str) -> RewardBreakdown {
-        let letters = response.chars().count().max(1);
-        let share = response.chars().filter(|&c| c == 'e').count() as f32 / letters as f32;
-        RewardBreakdown {
-            total: share,
-            components: Vec::new(),
-            outcome: Outcome::FormatError,
-            correct: false,
-            format_ok: false,
-            extracted: None,
-        }
-    }
-}
-
-/// GRPO settings for [`LetterTask`]: a high constant rate, short responses, small groups.
-fn letter_config(steps: usize) -> GrpoConfig {
-    GrpoConfig {
-        steps,
-        prompts_per_step: 4,
-        group_size: 4,
-        max_new_tokens: 8,
-        sampling: SamplingParams::new(1.0, 0, 1.0),
-        clip_low: 0.2,
-        clip_high: 0.28,
-        kl_coef: 0.01,
-        adv_eps: 1e-6,
-        optimizer: OptimizerConfig {
-            lr: 3e-2,
-            total_steps: steps,
-            min_lr_ratio: 1.0,
-            ..OptimizerConfig::default()
-        },
-        workers: 1,
-        seed: 9,
-        pass_rate_curriculum: false,
-        freeze_vision: true,
-        updates_per_batch: 1,
-    }
-}
-
 fn grpo_rewards() -> Vec<f64> {
-    let (mut model, tokenizer, bounds) = load("qwen2_tied");
+    let (mut model, tokenizer, bounds) = load("qwen2_tied", &Device::Cpu);
     model.unfreeze(|_| true).expect("unfreeze");
     let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");
     let before: Vec<f32> = policy.trainable(true)[0]
@@ -202,11 +132,8 @@ fn grpo_rewards() -> Vec<f64> {
         .flatten_all()
         .and_then(|t| t.to_vec1())
         .expect("weights");
-    let task: Arc<dyn TaskFamily> = Arc::new(LetterTask {
-        inner: task_at("clinical/bmi-v1", None).expect("task"),
-    });
-    let stream = TaskStream::new(vec![task], Split::Train, 3).expect("stream");
-    let config = letter_config(16);
+    let stream = letter_stream();
+    let config = letter_config(16, 0.01);
     let sampler = CpuSampler;
     let metrics = run_grpo_on(&policy, &sampler, &stream, &config, |_| {}).expect("grpo");
     assert!(metrics.iter().all(|m| m.loss.is_finite()), "{metrics:?}");
@@ -237,7 +164,7 @@ fn grpo_raises_a_learnable_reward_and_repeats_by_seed() {
 
 #[test]
 fn lora_grpo_with_a_kl_reference_trains_only_the_adapters() {
-    let (mut model, tokenizer, bounds) = load("qwen2_tied");
+    let (mut model, tokenizer, bounds) = load("qwen2_tied", &Device::Cpu);
     model.freeze(|_| true).expect("freeze");
     let lora = LoraConfig {
         r: 4,
@@ -263,12 +190,8 @@ fn lora_grpo_with_a_kl_reference_trains_only_the_adapters() {
         lora_before.len(),
         "only the adapters train"
     );
-    let task: Arc<dyn TaskFamily> = Arc::new(LetterTask {
-        inner: task_at("clinical/bmi-v1", None).expect("task"),
-    });
-    let stream = TaskStream::new(vec![task], Split::Train, 3).expect("stream");
-    let mut config = letter_config(4);
-    config.kl_coef = 0.05;
+    let stream = letter_stream();
+    let config = letter_config(4, 0.05);
     let sampler = CpuSampler;
     let metrics = run_grpo_on(&policy, &sampler, &stream, &config, |_| {}).expect("grpo");
     assert!(
@@ -289,7 +212,7 @@ fn lora_grpo_with_a_kl_reference_trains_only_the_adapters() {
 
 #[test]
 fn sft_on_a_checkpoint_learns_the_reference_responses() {
-    let (model, tokenizer, bounds) = load("qwen25vl");
+    let (model, tokenizer, bounds) = load("qwen25vl", &Device::Cpu);
     let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");
     let response = policy.encode_response("<think>x</think>").expect("encode");
     assert_eq!(
@@ -331,7 +254,7 @@ fn sft_on_a_checkpoint_learns_the_reference_responses() {
         first_run[steps - 1] < 0.7 * first_run[0],
         "loss fell: {first_run:?}"
     );
-    let (again, tokenizer, bounds) = load("qwen25vl");
+    let (again, tokenizer, bounds) = load("qwen25vl", &Device::Cpu);
     let second_run = losses(&HfPolicy::new(&again, &tokenizer, bounds).expect("policy"));
     assert_eq!(first_run, second_run, "same seed, same run");
 }

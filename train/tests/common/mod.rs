@@ -1,0 +1,94 @@
+//! What the Hugging Face training tests share: loading a fixture checkpoint on a device, and a
+//! text task whose reward a random checkpoint can learn, with GRPO settings for it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use candle_core::{DType, Device};
+use medgym_envs::rewards::RewardBreakdown;
+use medgym_envs::{task_at, EnvError, EnvSpec, Split, TaskFamily, TaskItem};
+use medgym_kernels::SamplingParams;
+use medgym_policy::hf::{HfModel, HfTokenizer, ResizeBounds};
+use medgym_rewards::Outcome;
+use medgym_train::optim::OptimizerConfig;
+use medgym_train::{GrpoConfig, TaskStream};
+
+/// A fixture checkpoint of the policy crate, in f32 on `device`.
+pub fn load(name: &str, device: &Device) -> (HfModel, HfTokenizer, ResizeBounds) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../policy/tests/fixtures")
+        .join(name);
+    (
+        HfModel::load(&dir, DType::F32, device).expect("model"),
+        HfTokenizer::from_dir(&dir).expect("tokenizer"),
+        ResizeBounds::from_dir(&dir).expect("bounds"),
+    )
+}
+
+/// A text task whose reward is the share of the letter `e` in the response: something a random
+/// checkpoint can learn to do more of within a few steps.
+pub struct LetterTask {
+    inner: Arc<dyn TaskFamily>,
+}
+
+impl TaskFamily for LetterTask {
+    fn spec(&self) -> &EnvSpec {
+        self.inner.spec()
+    }
+
+    fn item(&self, split: Split, seed: u64, index: u64) -> Result<TaskItem, EnvError> {
+        self.inner.item(split, seed, index)
+    }
+
+    fn chance(&self) -> f64 {
+        0.0
+    }
+
+    fn score(&self, _item: &TaskItem, response: &str) -> RewardBreakdown {
+        let letters = response.chars().count().max(1);
+        let share = response.chars().filter(|&c| c == 'e').count() as f32 / letters as f32;
+        RewardBreakdown {
+            total: share,
+            components: Vec::new(),
+            outcome: Outcome::FormatError,
+            correct: false,
+            format_ok: false,
+            extracted: None,
+        }
+    }
+}
+
+/// Training items of [`LetterTask`] over `clinical/bmi-v1`'s prompts.
+pub fn letter_stream() -> TaskStream {
+    let task: Arc<dyn TaskFamily> = Arc::new(LetterTask {
+        inner: task_at("clinical/bmi-v1", None).expect("task"),
+    });
+    TaskStream::new(vec![task], Split::Train, 3).expect("stream")
+}
+
+/// GRPO settings for [`LetterTask`]: a high constant rate, short responses, small groups.
+pub fn letter_config(steps: usize, kl_coef: f64) -> GrpoConfig {
+    GrpoConfig {
+        steps,
+        prompts_per_step: 4,
+        group_size: 4,
+        max_new_tokens: 8,
+        sampling: SamplingParams::new(1.0, 0, 1.0),
+        clip_low: 0.2,
+        clip_high: 0.28,
+        kl_coef,
+        adv_eps: 1e-6,
+        optimizer: OptimizerConfig {
+            lr: 3e-2,
+            total_steps: steps,
+            min_lr_ratio: 1.0,
+            ..OptimizerConfig::default()
+        },
+        workers: 1,
+        seed: 9,
+        pass_rate_curriculum: false,
+        freeze_vision: true,
+        updates_per_batch: 1,
+    }
+}
