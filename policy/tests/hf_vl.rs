@@ -5,7 +5,7 @@ mod hf_common;
 use candle_core::{DType, Device, Tensor};
 use hf_common::{fixture, ids, max_abs_diff, reference_json, reference_tensors};
 use medgym_policy::hf::vision::window_layout;
-use medgym_policy::hf::{patchify, HfInput, HfModel, RgbImage};
+use medgym_policy::hf::{patchify, HfInput, HfModel, PixelPatches, RgbImage};
 
 const NAME: &str = "qwen25vl";
 
@@ -173,6 +173,82 @@ fn rows_sharing_images_match_each_row_alone() {
         max_abs_diff(&single(3), &single(0)) > 1e-3,
         "another picture gives other logits"
     );
+}
+
+#[test]
+fn the_same_pixels_under_another_grid_are_another_image() {
+    let model = model();
+    let cfg = model.config().vision.clone().expect("vision config");
+    let json = reference_json(NAME);
+    let image = patchify(&fixture_image(), &cfg).expect("patchify");
+    let [t, h, w] = image.grid;
+    let transposed = PixelPatches {
+        values: image.values.clone(),
+        grid: [t, w, h],
+    };
+    let prompt = ids(&json["prompts"][0]["ids"]);
+    let rows: Vec<HfInput> = [image, transposed]
+        .into_iter()
+        .map(|image| HfInput {
+            token_ids: prompt.clone(),
+            images: vec![image],
+        })
+        .collect();
+    let (batched, pads) = model.forward(&rows).expect("batched");
+    let (alone, _) = model.forward(&rows[1..]).expect("alone");
+    let in_batch = batched
+        .get(1)
+        .and_then(|t| t.narrow(0, pads[1], prompt.len()))
+        .expect("row");
+    let diff = max_abs_diff(&in_batch, &alone.get(0).expect("row"));
+    assert!(diff < 1e-5, "the transposed grid's row differs by {diff}");
+}
+
+#[test]
+fn images_the_tower_cannot_read_are_refused_by_row_and_image() {
+    let model = model();
+    let cfg = model.config().vision.clone().expect("vision config");
+    let json = reference_json(NAME);
+    let image = patchify(&fixture_image(), &cfg).expect("patchify");
+    let prompt = ids(&json["prompts"][0]["ids"]);
+    let good = HfInput {
+        token_ids: prompt.clone(),
+        images: vec![image.clone()],
+    };
+    let with_second = |second: PixelPatches| HfInput {
+        token_ids: prompt.clone(),
+        images: vec![image.clone(), second],
+    };
+    let empty = PixelPatches {
+        values: Vec::new().into(),
+        grid: [1, 0, 0],
+    };
+    let short = PixelPatches {
+        values: image.values[1..].to_vec().into(),
+        grid: image.grid,
+    };
+    for (bad, expected) in [
+        (empty, "no merged token"),
+        (short, "values, but its patch grid"),
+    ] {
+        let error = model
+            .forward(&[good.clone(), with_second(bad.clone())])
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            error.contains("row 1, image 1") && error.contains(expected),
+            "{error}"
+        );
+        let error = model
+            .image_embeddings(&[image.clone(), bad])
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            error.contains("image 1") && error.contains(expected),
+            "{error}"
+        );
+    }
+    assert!(model.image_embeddings(&[]).is_err(), "no images");
 }
 
 #[test]

@@ -55,8 +55,11 @@ impl GroupedAttention {
 
     /// Attention of `q`, `k`, `v` `(1, heads, n, head_dim)` within the groups; same shape out.
     pub(crate) fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Tensor> {
-        if let [(_, 1)] = self.runs.as_slice() {
-            return attention(q, k, v, None);
+        match self.runs.as_slice() {
+            // No token: nothing to attend.
+            [] => return Ok(v.clone()),
+            [(_, 1)] => return attention(q, k, v, None),
+            _ => {}
         }
         let (q, k, v) = match &self.reorder {
             Some((order, _)) => (

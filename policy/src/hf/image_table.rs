@@ -31,8 +31,9 @@ impl<'a> DistinctImages<'a> {
             .iter()
             .zip(&self.fingerprints)
             .position(|(held, print)| {
-                Arc::ptr_eq(&held.values, &image.values)
-                    || (*print == fingerprint && same_image(held, image))
+                held.grid == image.grid
+                    && (Arc::ptr_eq(&held.values, &image.values)
+                        || (*print == fingerprint && same_values(held, image)))
             });
         if let Some(index) = held {
             return self.first_slots[index];
@@ -48,6 +49,40 @@ impl<'a> DistinctImages<'a> {
     /// The distinct images, in order of first appearance.
     pub(crate) fn images(&self) -> &[&'a PixelPatches] {
         &self.images
+    }
+}
+
+/// The first image that cannot go through the vision tower (`merge`: the patch merger's side,
+/// `patch_dim`: values per patch), by its index and why.
+pub(crate) fn check_images(
+    images: &[PixelPatches],
+    merge: usize,
+    patch_dim: usize,
+) -> std::result::Result<(), String> {
+    images.iter().enumerate().try_for_each(|(index, image)| {
+        patch_problem(image, merge, patch_dim)
+            .map_or(Ok(()), |problem| Err(format!("image {index}: {problem}")))
+    })
+}
+
+/// Why `image` cannot go through the vision tower, if it cannot: a grid without a merged token,
+/// or another number of values than its grid needs.
+fn patch_problem(image: &PixelPatches, merge: usize, patch_dim: usize) -> Option<String> {
+    let [t, h, w] = image.grid;
+    let needed = t * h * w * patch_dim;
+    if image.merged_tokens(merge) == 0 {
+        Some(format!(
+            "its patch grid {:?} holds no merged token",
+            image.grid
+        ))
+    } else if image.values.len() != needed {
+        Some(format!(
+            "{} values, but its patch grid {:?} needs {needed}",
+            image.values.len(),
+            image.grid
+        ))
+    } else {
+        None
     }
 }
 
@@ -80,10 +115,9 @@ fn fingerprint(image: &PixelPatches) -> [u32; FINGERPRINT_SAMPLES] {
     print
 }
 
-/// Same grid and the same bits in every value.
-fn same_image(a: &PixelPatches, b: &PixelPatches) -> bool {
-    a.grid == b.grid
-        && a.values.len() == b.values.len()
+/// The same bits in every value.
+fn same_values(a: &PixelPatches, b: &PixelPatches) -> bool {
+    a.values.len() == b.values.len()
         && a.values
             .iter()
             .zip(b.values.iter())
@@ -110,7 +144,12 @@ mod tests {
         late_difference[63] = 1.0;
         let differs_late = image(late_difference, [1, 2, 2]);
         let negative_zero = image(vec![-0.0; 64], [1, 2, 2]);
-        let other_grid = image(vec![0.0; 64], [1, 4, 1]);
+        // One merged token per 2×2 block: [1, 2, 2] holds one, [1, 4, 2] and [1, 2, 4] two.
+        let other_grid = image(vec![0.0; 64], [1, 4, 2]);
+        let shared_other_grid = PixelPatches {
+            values: a.values.clone(),
+            grid: [1, 2, 4],
+        };
         let mut table = DistinctImages::default();
         assert_eq!(table.slot(&a, 2), 0);
         assert_eq!(table.slot(&shared, 2), 0, "shared storage");
@@ -123,6 +162,33 @@ mod tests {
         );
         assert_eq!(table.slot(&other_grid, 2), 3, "another grid");
         assert_eq!(table.slot(&differs_late, 2), 1);
-        assert_eq!(table.images().len(), 4);
+        assert_eq!(
+            table.slot(&shared_other_grid, 2),
+            5,
+            "shared values under another grid"
+        );
+        assert_eq!(table.images().len(), 5);
+        assert_eq!(table.slots, 7, "1 + 1 + 1 + 2 + 2 merged tokens");
+    }
+}
+
+#[cfg(test)]
+mod patch_checks {
+    use super::*;
+
+    #[test]
+    fn empty_grids_and_wrong_lengths_are_named() {
+        let patches = |values: usize, grid: [usize; 3]| PixelPatches {
+            values: vec![0.0; values].into(),
+            grid,
+        };
+        assert_eq!(patch_problem(&patches(4 * 3, [1, 2, 2]), 2, 3), None);
+        let empty = patch_problem(&patches(0, [1, 0, 0]), 2, 3).expect("empty grid");
+        assert!(empty.contains("no merged token"), "{empty}");
+        let short = patch_problem(&patches(11, [1, 2, 2]), 2, 3).expect("short");
+        assert!(
+            short.contains("11 values") && short.contains("needs 12"),
+            "{short}"
+        );
     }
 }

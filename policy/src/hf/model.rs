@@ -9,7 +9,7 @@ use candle_core::{DType, Device, Tensor, Var, D};
 use crate::error::{PolicyError, Result};
 use crate::hf::config::HfConfig;
 use crate::hf::image::PixelPatches;
-use crate::hf::image_table::{stacked_patches, DistinctImages};
+use crate::hf::image_table::{check_images, stacked_patches, DistinctImages};
 use crate::hf::lora::LoraConfig;
 use crate::hf::text::{KvBuffer, Position3, Rotary, TextLayer};
 use crate::hf::vision::VisionTower;
@@ -296,6 +296,9 @@ impl HfModel {
                     self.config.architecture.model_type()
                 )));
             }
+            let patch_dim = self.config.vision.as_ref().map_or(0, |v| v.patch_dim());
+            check_images(&input.images, merge, patch_dim)
+                .map_err(|problem| PolicyError::InvalidInput(format!("row {row}, {problem}")))?;
             let (mut pos, after) = self.positions(input)?;
             let pad = len - input.token_ids.len();
             let mut row_pos = vec![[1u32; 3]; pad];
@@ -567,6 +570,13 @@ impl HfModel {
                 self.config.architecture.model_type()
             )));
         };
+        if images.is_empty() {
+            return Err(PolicyError::InvalidInput(
+                "image_embeddings: no images".into(),
+            ));
+        }
+        check_images(images, cfg.spatial_merge_size, cfg.patch_dim())
+            .map_err(PolicyError::InvalidInput)?;
         let images: Vec<&PixelPatches> = images.iter().collect();
         let (pixels, grids) = stacked_patches(&images, cfg.patch_dim(), &self.device, self.dtype)?;
         vision.forward(&pixels, &grids)
