@@ -288,6 +288,7 @@ impl HfModel {
             .vision
             .as_ref()
             .map_or(1, |v| v.spatial_merge_size);
+        let patch_dim = self.config.vision.as_ref().map_or(0, |v| v.patch_dim());
         let mut distinct = DistinctImages::default();
         for (row, input) in inputs.iter().enumerate() {
             if !input.images.is_empty() && self.vision.is_none() {
@@ -296,7 +297,6 @@ impl HfModel {
                     self.config.architecture.model_type()
                 )));
             }
-            let patch_dim = self.config.vision.as_ref().map_or(0, |v| v.patch_dim());
             check_images(&input.images, merge, patch_dim)
                 .map_err(|problem| PolicyError::InvalidInput(format!("row {row}, {problem}")))?;
             let (mut pos, after) = self.positions(input)?;
@@ -313,7 +313,7 @@ impl HfModel {
                 .iter()
                 .map(|image| distinct.slot(image, merge))
                 .collect();
-            let (mut image, mut within) = (0usize, 0usize);
+            let (mut current, mut within) = (0usize, 0usize);
             for col in 0..len {
                 let flat = (row * len + col) as u32;
                 if col < pad {
@@ -329,12 +329,12 @@ impl HfModel {
                     )));
                 }
                 ids.push(token);
-                match first_slots.get(image) {
+                match first_slots.get(current) {
                     Some(&first) if Some(token) == image_token && self.vision.is_some() => {
                         gather.push((b * len + first + within) as u32);
                         within += 1;
-                        if within == input.images[image].merged_tokens(merge) {
-                            (image, within) = (image + 1, 0);
+                        if within == input.images[current].merged_tokens(merge) {
+                            (current, within) = (current + 1, 0);
                         }
                     }
                     _ => gather.push(flat),
