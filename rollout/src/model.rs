@@ -256,9 +256,32 @@ impl RolloutModel for HfPolicy<'_> {
         self.prompt_only.clone()
     }
 
+    /// Rows that hold the same prompt (the samples of one group) share one prefill: each distinct
+    /// prompt runs once and every row starts from a copy of its cache and last logits.
     fn prefill(&self, prompts: &[Arc<HfInput>], max_new: usize) -> Result<(HfDecodeState, Tensor)> {
-        let prompts: Vec<HfInput> = prompts.iter().map(|prompt| (**prompt).clone()).collect();
-        Ok(self.model.prefill(&prompts, max_new)?)
+        let mut distinct: Vec<&Arc<HfInput>> = Vec::with_capacity(prompts.len());
+        let rows: Vec<usize> = prompts
+            .iter()
+            .map(|prompt| {
+                distinct
+                    .iter()
+                    .position(|held| Arc::ptr_eq(held, prompt))
+                    .unwrap_or_else(|| {
+                        distinct.push(prompt);
+                        distinct.len() - 1
+                    })
+            })
+            .collect();
+        let inputs: Vec<HfInput> = distinct.iter().map(|prompt| (***prompt).clone()).collect();
+        let (mut state, logits) = self.model.prefill(&inputs, max_new)?;
+        if inputs.len() == prompts.len() {
+            // All distinct: `rows` is the identity.
+            return Ok((state, logits));
+        }
+        state.keep_rows(&rows)?;
+        let index: Vec<u32> = rows.iter().map(|&row| row as u32).collect();
+        let index = Tensor::from_vec(index, rows.len(), logits.device())?;
+        Ok((state, logits.index_select(&index, 0)?))
     }
 
     fn decode(&self, state: &mut HfDecodeState, tokens: &[u32]) -> Result<Tensor> {

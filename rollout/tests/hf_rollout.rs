@@ -319,3 +319,49 @@ fn a_checkpoint_whose_placeholder_ids_disagree_is_refused() {
         "{message}"
     );
 }
+
+#[test]
+fn rows_of_one_prompt_share_a_prefill_that_decodes_like_separate_prompts() {
+    let (model, tokenizer, bounds) = load("qwen25vl");
+    let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");
+    let prompt_of = |index: u64| {
+        let job = &jobs("medsynth/lesion-count-v1", 2)[index as usize];
+        policy
+            .encode_prompt(&job.task.observation(&job.item))
+            .expect("prompt")
+    };
+    let (first, second) = (prompt_of(0), prompt_of(1));
+    // Rows 0, 1 and 3 hold one prompt (shared), row 2 another.
+    let shared = [first.clone(), first.clone(), second.clone(), first.clone()];
+    // The same prompts, each row its own copy: no sharing.
+    let separate: Vec<Arc<HfInput>> = shared
+        .iter()
+        .map(|prompt| Arc::new((**prompt).clone()))
+        .collect();
+    let steps = 4;
+    let decode = |prompts: &[Arc<HfInput>]| -> Vec<Vec<f32>> {
+        let (mut state, mut logits) = policy.prefill(prompts, steps).expect("prefill");
+        assert_eq!(state.rows(), prompts.len());
+        let mut seen = Vec::new();
+        for step in 0..steps {
+            seen.extend(logits.to_vec2::<f32>().expect("logits"));
+            let tokens: Vec<u32> = (0..prompts.len() as u32)
+                .map(|row| 7 + row + step as u32)
+                .collect();
+            logits = policy.decode(&mut state, &tokens).expect("decode");
+        }
+        seen
+    };
+    let (together, apart) = (decode(&shared), decode(&separate));
+    assert_eq!(together.len(), apart.len());
+    let worst = together
+        .iter()
+        .zip(&apart)
+        .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-4, "shared prefill differs by {worst}");
+    // The rows of the shared prompt start alike and part once their tokens differ.
+    assert_eq!(together[0], together[1]);
+    assert_eq!(together[0], together[3]);
+    assert_ne!(together[0], together[2]);
+}
