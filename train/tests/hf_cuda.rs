@@ -6,14 +6,12 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use candle_core::{Device, Var};
-use common::{letter_config, letter_stream, load};
+use common::{letter_config, letter_stream, load, prompts_and_cut_responses, rollout};
 use medgym_envs::{task_at, Split};
-use medgym_kernels::{CpuSampler, SamplingParams};
-use medgym_policy::hf::{HfInput, HfModel, LoraConfig, LoraInit};
-use medgym_rollout::{HfPolicy, PromptJob, RolloutBatch, RolloutConfig, RolloutEngine};
+use medgym_kernels::CpuSampler;
+use medgym_policy::hf::{HfModel, LoraConfig, LoraInit};
+use medgym_rollout::HfPolicy;
 use medgym_train::optim::OptimizerConfig;
 use medgym_train::{
     hf_response_logprobs, run_grpo_on, run_sft_on, SftConfig, TaskStream, TrainModel,
@@ -28,35 +26,6 @@ fn cuda_device() -> Option<Device> {
             None
         }
     }
-}
-
-/// Two items each of an image task and a text task, so that prompts differ in length.
-fn mixed_jobs() -> Vec<PromptJob> {
-    ["medsynth/lesion-count-v1", "clinical/bmi-v1"]
-        .into_iter()
-        .flat_map(|id| {
-            let task = task_at(id, None).expect("task");
-            (0..2).map(move |index| PromptJob {
-                task: task.clone(),
-                item: task.item(Split::Train, 5, index).expect("item"),
-            })
-        })
-        .collect()
-}
-
-fn rollout(policy: &HfPolicy<'_>, temperature: f32) -> RolloutBatch<Arc<HfInput>> {
-    let config = RolloutConfig {
-        group_size: 2,
-        max_new_tokens: 10,
-        sampling: SamplingParams::new(temperature, 0, 1.0),
-        seed: 4,
-        sequence_offset: 0,
-        workers: 1,
-        rows_per_chunk: 8,
-    };
-    RolloutEngine::with_model(policy, &CpuSampler)
-        .run(&mixed_jobs(), &config)
-        .expect("rollout")
 }
 
 /// The largest absolute difference between two equally shaped lists of rows.
@@ -89,17 +58,7 @@ fn greedy_rollouts_and_training_log_probs_on_the_gpu_match_the_cpu() {
         );
         assert!(diff < 1e-4, "sampler log-probs differ by {diff}");
     }
-    let prompts: Vec<_> = on_cpu
-        .trajectories
-        .iter()
-        .map(|t| t.prompt.clone())
-        .collect();
-    let responses: Vec<Vec<u32>> = on_cpu
-        .trajectories
-        .iter()
-        .enumerate()
-        .map(|(row, t)| t.response_ids[..t.response_ids.len().min(3 + row)].to_vec())
-        .collect();
+    let (prompts, responses) = prompts_and_cut_responses(&on_cpu);
     let scored = |model: &HfModel| -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
         let scored = hf_response_logprobs(model, &prompts, &responses).expect("log-probs");
         (

@@ -8,11 +8,11 @@ mod common;
 use std::sync::Arc;
 
 use candle_core::Device;
-use common::{letter_config, letter_stream, load};
+use common::{letter_config, letter_stream, load, prompts_and_cut_responses, rollout};
 use medgym_envs::{task_at, Split};
-use medgym_kernels::{CpuSampler, SamplingParams};
+use medgym_kernels::CpuSampler;
 use medgym_policy::hf::{HfInput, LoraConfig, LoraInit};
-use medgym_rollout::{HfPolicy, PromptJob, RolloutConfig, RolloutEngine, RolloutModel};
+use medgym_rollout::{HfPolicy, RolloutModel};
 use medgym_train::optim::OptimizerConfig;
 use medgym_train::{
     hf_response_logprobs, run_grpo_on, run_sft_on, SftConfig, TaskStream, TrainModel,
@@ -22,42 +22,10 @@ use medgym_train::{
 fn training_log_probs_match_a_plain_forward_and_the_samplers_differ_only_by_banned_tokens() {
     let (model, tokenizer, bounds) = load("qwen25vl", &Device::Cpu);
     let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");
-    // An image task and a text task, so that prompts differ in length and rows get padded.
-    let jobs: Vec<PromptJob> = ["medsynth/lesion-count-v1", "clinical/bmi-v1"]
-        .into_iter()
-        .flat_map(|id| {
-            let task = task_at(id, None).expect("task");
-            (0..2).map(move |index| PromptJob {
-                task: task.clone(),
-                item: task.item(Split::Train, 5, index).expect("item"),
-            })
-        })
-        .collect();
-    let config = RolloutConfig {
-        group_size: 2,
-        max_new_tokens: 10,
-        sampling: SamplingParams::new(1.0, 0, 1.0),
-        seed: 4,
-        sequence_offset: 0,
-        workers: 1,
-        rows_per_chunk: 8,
-    };
-    let sampler = CpuSampler;
-    let batch = RolloutEngine::with_model(&policy, &sampler)
-        .run(&jobs, &config)
-        .expect("rollout");
-    let prompts: Vec<_> = batch
-        .trajectories
-        .iter()
-        .map(|t| t.prompt.clone())
-        .collect();
-    // Responses cut to different lengths as well.
-    let responses: Vec<Vec<u32>> = batch
-        .trajectories
-        .iter()
-        .enumerate()
-        .map(|(row, t)| t.response_ids[..t.response_ids.len().min(3 + row)].to_vec())
-        .collect();
+    // An image task and a text task, so that prompts differ in length and rows get padded;
+    // responses cut to different lengths as well.
+    let batch = rollout(&policy, 1.0);
+    let (prompts, responses) = prompts_and_cut_responses(&batch);
     let distinct = |lengths: Vec<usize>| {
         lengths
             .iter()

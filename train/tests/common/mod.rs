@@ -1,5 +1,6 @@
-//! What the Hugging Face training tests share: loading a fixture checkpoint on a device, and a
-//! text task whose reward a random checkpoint can learn, with GRPO settings for it.
+//! What the Hugging Face training tests share: loading a fixture checkpoint on a device, a mixed
+//! rollout of image and text prompts, and a text task whose reward a random checkpoint can learn,
+//! with GRPO settings for it.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -8,9 +9,10 @@ use std::sync::Arc;
 use candle_core::{DType, Device};
 use medgym_envs::rewards::RewardBreakdown;
 use medgym_envs::{task_at, EnvError, EnvSpec, Split, TaskFamily, TaskItem};
-use medgym_kernels::SamplingParams;
-use medgym_policy::hf::{HfModel, HfTokenizer, ResizeBounds};
+use medgym_kernels::{CpuSampler, SamplingParams};
+use medgym_policy::hf::{HfInput, HfModel, HfTokenizer, ResizeBounds};
 use medgym_rewards::Outcome;
+use medgym_rollout::{HfPolicy, PromptJob, RolloutBatch, RolloutConfig, RolloutEngine};
 use medgym_train::optim::OptimizerConfig;
 use medgym_train::{GrpoConfig, TaskStream};
 
@@ -91,4 +93,53 @@ pub fn letter_config(steps: usize, kl_coef: f64) -> GrpoConfig {
         freeze_vision: true,
         updates_per_batch: 1,
     }
+}
+
+/// Two items each of an image task and a text task, so that prompts differ in length.
+pub fn mixed_jobs() -> Vec<PromptJob> {
+    ["medsynth/lesion-count-v1", "clinical/bmi-v1"]
+        .into_iter()
+        .flat_map(|id| {
+            let task = task_at(id, None).expect("task");
+            (0..2).map(move |index| PromptJob {
+                task: task.clone(),
+                item: task.item(Split::Train, 5, index).expect("item"),
+            })
+        })
+        .collect()
+}
+
+/// A rollout of [`mixed_jobs`] on `policy`: two samples each, up to 10 tokens at `temperature`.
+pub fn rollout(policy: &HfPolicy<'_>, temperature: f32) -> RolloutBatch<Arc<HfInput>> {
+    let config = RolloutConfig {
+        group_size: 2,
+        max_new_tokens: 10,
+        sampling: SamplingParams::new(temperature, 0, 1.0),
+        seed: 4,
+        sequence_offset: 0,
+        workers: 1,
+        rows_per_chunk: 8,
+    };
+    RolloutEngine::with_model(policy, &CpuSampler)
+        .run(&mixed_jobs(), &config)
+        .expect("rollout")
+}
+
+/// Each trajectory's prompt, and its response cut to at most `3 + row` tokens (so that responses
+/// differ in length).
+pub fn prompts_and_cut_responses(
+    batch: &RolloutBatch<Arc<HfInput>>,
+) -> (Vec<Arc<HfInput>>, Vec<Vec<u32>>) {
+    let prompts = batch
+        .trajectories
+        .iter()
+        .map(|t| t.prompt.clone())
+        .collect();
+    let responses = batch
+        .trajectories
+        .iter()
+        .enumerate()
+        .map(|(row, t)| t.response_ids[..t.response_ids.len().min(3 + row)].to_vec())
+        .collect();
+    (prompts, responses)
 }
