@@ -93,6 +93,17 @@ fn freezing_adds_to_the_frozen_set_and_trainable_vars_leave_it_out() {
     );
 }
 
+/// Doubles `model.norm.weight` in place through its variable.
+fn double_the_final_norm(model: &HfModel) {
+    let (_, norm) = model
+        .named_vars()
+        .into_iter()
+        .find(|(name, _)| name == "model.norm.weight")
+        .expect("final norm");
+    norm.set(&(norm.as_tensor() * 2.0).expect("scaled"))
+        .expect("set");
+}
+
 #[test]
 fn a_frozen_parameter_shares_its_storage_with_its_variable() {
     let mut model = model();
@@ -103,13 +114,7 @@ fn a_frozen_parameter_shares_its_storage_with_its_variable() {
             .token_logprobs(&long_text_batch(vocab))
             .expect("before"),
     );
-    let (_, norm) = model
-        .named_vars()
-        .into_iter()
-        .find(|(name, _)| name == "model.norm.weight")
-        .expect("final norm");
-    norm.set(&(norm.as_tensor() * 2.0).expect("scaled"))
-        .expect("set");
+    double_the_final_norm(&model);
     let after = bits(
         &model
             .token_logprobs(&long_text_batch(vocab))
@@ -228,13 +233,7 @@ fn a_frozen_copy_of_a_lora_model_shares_the_frozen_base_and_copies_the_adapters(
     assert_ne!(trained, original);
     assert_eq!(bits(&copy.token_logprobs(&batch).expect("kept")), original);
     // The frozen base cannot train any more: one storage serves both.
-    let (_, norm) = model
-        .named_vars()
-        .into_iter()
-        .find(|(name, _)| name == "model.norm.weight")
-        .expect("final norm");
-    norm.set(&(norm.as_tensor() * 2.0).expect("scaled"))
-        .expect("set");
+    double_the_final_norm(&model);
     assert_ne!(
         bits(&copy.token_logprobs(&batch).expect("shared")),
         original,

@@ -7,15 +7,12 @@
 mod common;
 
 use candle_core::{Device, Var};
-use common::{letter_config, letter_stream, load, prompts_and_cut_responses, rollout};
+use common::{letter_config, letter_stream, load, prompts_and_cut_responses, rollout, sft_config};
 use medgym_envs::{task_at, Split};
 use medgym_kernels::CpuSampler;
 use medgym_policy::hf::{HfModel, LoraConfig, LoraInit};
 use medgym_rollout::HfPolicy;
-use medgym_train::optim::OptimizerConfig;
-use medgym_train::{
-    hf_response_logprobs, run_grpo_on, run_sft_on, SftConfig, TaskStream, TrainModel,
-};
+use medgym_train::{hf_response_logprobs, run_grpo_on, run_sft_on, TaskStream, TrainModel};
 
 /// CUDA device 0, or `None` (with a message) when there is none.
 fn cuda_device() -> Option<Device> {
@@ -94,16 +91,7 @@ fn sft_steps_on_the_gpu_follow_the_cpu() {
     let task = task_at("medsynth/lesion-count-v1", None).expect("task");
     let stream = TaskStream::new(vec![task], Split::Train, 2).expect("stream");
     let steps = 6;
-    let config = SftConfig {
-        steps,
-        batch_size: 2,
-        optimizer: OptimizerConfig {
-            lr: 1e-2,
-            total_steps: steps,
-            min_lr_ratio: 1.0,
-            ..OptimizerConfig::default()
-        },
-    };
+    let config = sft_config(steps);
     let run = |device: &Device| -> (Vec<f64>, Vec<(String, Vec<f32>)>) {
         let (model, tokenizer, bounds) = load("qwen25vl", device);
         let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");

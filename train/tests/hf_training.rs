@@ -8,15 +8,12 @@ mod common;
 use std::sync::Arc;
 
 use candle_core::Device;
-use common::{letter_config, letter_stream, load, prompts_and_cut_responses, rollout};
+use common::{letter_config, letter_stream, load, prompts_and_cut_responses, rollout, sft_config};
 use medgym_envs::{task_at, Split};
 use medgym_kernels::CpuSampler;
 use medgym_policy::hf::{HfInput, LoraConfig, LoraInit};
 use medgym_rollout::{HfPolicy, RolloutModel};
-use medgym_train::optim::OptimizerConfig;
-use medgym_train::{
-    hf_response_logprobs, run_grpo_on, run_sft_on, SftConfig, TaskStream, TrainModel,
-};
+use medgym_train::{hf_response_logprobs, run_grpo_on, run_sft_on, TaskStream, TrainModel};
 
 #[test]
 fn training_log_probs_match_a_plain_forward_and_the_samplers_differ_only_by_banned_tokens() {
@@ -200,16 +197,7 @@ fn sft_on_a_checkpoint_learns_the_reference_responses() {
     );
     let stream = TaskStream::new(vec![task], Split::Train, 2).expect("stream");
     let steps = 8;
-    let config = SftConfig {
-        steps,
-        batch_size: 2,
-        optimizer: OptimizerConfig {
-            lr: 1e-2,
-            total_steps: steps,
-            min_lr_ratio: 1.0,
-            ..OptimizerConfig::default()
-        },
-    };
+    let config = sft_config(steps);
     let losses = |policy: &HfPolicy<'_>| -> Vec<f64> {
         run_sft_on(policy, true, &stream, &config, |_| {})
             .expect("sft")

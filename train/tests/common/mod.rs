@@ -14,7 +14,7 @@ use medgym_policy::hf::{HfInput, HfModel, HfTokenizer, ResizeBounds};
 use medgym_rewards::Outcome;
 use medgym_rollout::{HfPolicy, PromptJob, RolloutBatch, RolloutConfig, RolloutEngine};
 use medgym_train::optim::OptimizerConfig;
-use medgym_train::{GrpoConfig, TaskStream};
+use medgym_train::{GrpoConfig, SftConfig, TaskStream};
 
 /// A fixture checkpoint of the policy crate, in f32 on `device`.
 pub fn load(name: &str, device: &Device) -> (HfModel, HfTokenizer, ResizeBounds) {
@@ -142,4 +142,18 @@ pub fn prompts_and_cut_responses(
         .map(|(row, t)| t.response_ids[..t.response_ids.len().min(3 + row)].to_vec())
         .collect();
     (prompts, responses)
+}
+
+/// SFT settings for the fixtures: `steps` steps of 2 items at a constant rate of 1e-2.
+pub fn sft_config(steps: usize) -> SftConfig {
+    SftConfig {
+        steps,
+        batch_size: 2,
+        optimizer: OptimizerConfig {
+            lr: 1e-2,
+            total_steps: steps,
+            min_lr_ratio: 1.0,
+            ..OptimizerConfig::default()
+        },
+    }
 }
