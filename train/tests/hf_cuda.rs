@@ -6,11 +6,14 @@
 
 mod common;
 
-use candle_core::{Device, Var};
-use common::{letter_config, letter_stream, load, prompts_and_cut_responses, rollout, sft_config};
+use candle_core::Device;
+use common::{
+    letter_config, letter_stream, load, load_with_adapters, prompts_and_cut_responses, rollout,
+    sft_config, snapshot,
+};
 use medgym_envs::{task_at, Split};
 use medgym_kernels::CpuSampler;
-use medgym_policy::hf::{HfModel, LoraConfig, LoraInit};
+use medgym_policy::hf::HfModel;
 use medgym_rollout::HfPolicy;
 use medgym_train::{hf_response_logprobs, run_grpo_on, run_sft_on, TaskStream, TrainModel};
 
@@ -71,16 +74,6 @@ fn greedy_rollouts_and_training_log_probs_on_the_gpu_match_the_cpu() {
         on_cpu.trajectories.len()
     );
     assert!(diff < 1e-4, "training log-probs differ by {diff}");
-}
-
-/// A trainable parameter's values, by name.
-fn snapshot(vars: Vec<(String, Var)>) -> Vec<(String, Vec<f32>)> {
-    vars.into_iter()
-        .map(|(name, var)| {
-            let values = var.flatten_all().and_then(|t| t.to_vec1()).expect("values");
-            (name, values)
-        })
-        .collect()
 }
 
 #[test]
@@ -171,16 +164,7 @@ fn lora_grpo_on_the_gpu_trains_only_the_adapters() {
     let Some(device) = cuda_device() else {
         return;
     };
-    let (mut model, tokenizer, bounds) = load("qwen2_tied", &device);
-    model.freeze(|_| true).expect("freeze");
-    let lora = LoraConfig {
-        r: 4,
-        lora_alpha: 8.0,
-        target_modules: ["q_proj", "v_proj", "up_proj"].map(String::from).to_vec(),
-    };
-    model
-        .add_lora(&lora, LoraInit::Standard { seed: 1 })
-        .expect("lora");
+    let (model, tokenizer, bounds) = load_with_adapters(&device);
     let base_before = snapshot(model.named_vars());
     let lora_before = snapshot(model.lora_vars());
     let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");

@@ -8,10 +8,13 @@ mod common;
 use std::sync::Arc;
 
 use candle_core::Device;
-use common::{letter_config, letter_stream, load, prompts_and_cut_responses, rollout, sft_config};
+use common::{
+    letter_config, letter_stream, load, load_with_adapters, prompts_and_cut_responses, rollout,
+    sft_config, snapshot,
+};
 use medgym_envs::{task_at, Split};
 use medgym_kernels::CpuSampler;
-use medgym_policy::hf::{HfInput, LoraConfig, LoraInit};
+use medgym_policy::hf::HfInput;
 use medgym_rollout::{HfPolicy, RolloutModel};
 use medgym_train::{hf_response_logprobs, run_grpo_on, run_sft_on, TaskStream, TrainModel};
 
@@ -129,24 +132,7 @@ fn grpo_raises_a_learnable_reward_and_repeats_by_seed() {
 
 #[test]
 fn lora_grpo_with_a_kl_reference_trains_only_the_adapters() {
-    let (mut model, tokenizer, bounds) = load("qwen2_tied", &Device::Cpu);
-    model.freeze(|_| true).expect("freeze");
-    let lora = LoraConfig {
-        r: 4,
-        lora_alpha: 8.0,
-        target_modules: ["q_proj", "v_proj", "up_proj"].map(String::from).to_vec(),
-    };
-    model
-        .add_lora(&lora, LoraInit::Standard { seed: 1 })
-        .expect("lora");
-    let snapshot = |vars: Vec<(String, candle_core::Var)>| -> Vec<(String, Vec<f32>)> {
-        vars.into_iter()
-            .map(|(name, var)| {
-                let values = var.flatten_all().and_then(|t| t.to_vec1()).expect("values");
-                (name, values)
-            })
-            .collect()
-    };
+    let (model, tokenizer, bounds) = load_with_adapters(&Device::Cpu);
     let base_before = snapshot(model.named_vars());
     let lora_before = snapshot(model.lora_vars());
     let policy = HfPolicy::new(&model, &tokenizer, bounds).expect("policy");

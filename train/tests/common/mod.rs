@@ -6,11 +6,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use candle_core::{DType, Device};
+use candle_core::{DType, Device, Var};
 use medgym_envs::rewards::RewardBreakdown;
 use medgym_envs::{task_at, EnvError, EnvSpec, Split, TaskFamily, TaskItem};
 use medgym_kernels::{CpuSampler, SamplingParams};
-use medgym_policy::hf::{HfInput, HfModel, HfTokenizer, ResizeBounds};
+use medgym_policy::hf::{HfInput, HfModel, HfTokenizer, LoraConfig, LoraInit, ResizeBounds};
 use medgym_rewards::Outcome;
 use medgym_rollout::{HfPolicy, PromptJob, RolloutBatch, RolloutConfig, RolloutEngine};
 use medgym_train::optim::OptimizerConfig;
@@ -156,4 +156,30 @@ pub fn sft_config(steps: usize) -> SftConfig {
             ..OptimizerConfig::default()
         },
     }
+}
+
+/// The tied Qwen2 fixture on `device` with its base frozen and rank-4 adapters on `q_proj`,
+/// `v_proj` and `up_proj`.
+pub fn load_with_adapters(device: &Device) -> (HfModel, HfTokenizer, ResizeBounds) {
+    let (mut model, tokenizer, bounds) = load("qwen2_tied", device);
+    model.freeze(|_| true).expect("freeze");
+    let lora = LoraConfig {
+        r: 4,
+        lora_alpha: 8.0,
+        target_modules: ["q_proj", "v_proj", "up_proj"].map(String::from).to_vec(),
+    };
+    model
+        .add_lora(&lora, LoraInit::Standard { seed: 1 })
+        .expect("lora");
+    (model, tokenizer, bounds)
+}
+
+/// Each parameter's values, by name.
+pub fn snapshot(vars: Vec<(String, Var)>) -> Vec<(String, Vec<f32>)> {
+    vars.into_iter()
+        .map(|(name, var)| {
+            let values = var.flatten_all().and_then(|t| t.to_vec1()).expect("values");
+            (name, values)
+        })
+        .collect()
 }
