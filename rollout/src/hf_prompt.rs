@@ -5,20 +5,17 @@
 use medgym_envs::image::to_rgb;
 use medgym_envs::{ContentPart, ItemImage, Observation, Role};
 use medgym_policy::hf::{
-    decode_rgb, preprocess, HfInput, HfModel, HfTokenizer, ResizeBounds, RgbImage,
+    decode_rgb, image_placeholder, preprocess, HfInput, HfModel, HfTokenizer, ResizeBounds,
+    RgbImage,
 };
 use serde_json::{json, Value};
 
 use crate::error::{Result, RolloutError};
 
-/// Placeholder of one merged image patch.
-pub(crate) const IMAGE_PAD: &str = "<|image_pad|>";
-
 /// Tokenizes an observation for a Hugging Face checkpoint, with the generation prompt.
 ///
-/// Each message's parts are joined into one text, an image part becoming
-/// `<|vision_start|>` + one `<|image_pad|>` per merged patch + `<|vision_end|>`, which is what
-/// the Qwen2-VL chat templates write for an image entry.
+/// Each message's parts are joined into one text, an image part becoming its
+/// [`image_placeholder`], which is what the Qwen2-VL chat templates write for an image entry.
 pub fn encode_hf_prompt(
     observation: &Observation,
     model: &HfModel,
@@ -49,10 +46,9 @@ pub fn encode_hf_prompt(
                     let patches = preprocess(&rgb, vision, bounds).map_err(|err| {
                         RolloutError::InvalidRequest(format!("image {}: {err}", image.describe()))
                     })?;
-                    let merged = patches.merged_tokens(vision.spatial_merge_size);
-                    text.push_str("<|vision_start|>");
-                    text.push_str(&IMAGE_PAD.repeat(merged));
-                    text.push_str("<|vision_end|>");
+                    text.push_str(&image_placeholder(
+                        patches.merged_tokens(vision.spatial_merge_size),
+                    ));
                     images.push(patches);
                 }
             }

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use candle_core::Tensor;
 use medgym_envs::Observation;
-use medgym_policy::hf::{HfDecodeState, HfInput, HfModel, HfTokenizer, ResizeBounds};
+use medgym_policy::hf::{HfDecodeState, HfInput, HfModel, HfTokenizer, ResizeBounds, IMAGE_PAD};
 use medgym_policy::{DecodeState, Policy, PolicyTokenizer, SequenceInput};
 
 use crate::engine::prompt_only_tokens;
 use crate::error::{Result, RolloutError};
-use crate::hf_prompt::{encode_hf_prompt, IMAGE_PAD};
+use crate::hf_prompt::encode_hf_prompt;
 use crate::prompt::encode_prompt;
 
 /// A model the rollout engine samples from: prompts from observations, batched prefill and

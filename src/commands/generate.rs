@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device};
 use medgym_kernels::{tensor_sampler_for, RandomKey, SamplingParams};
 use medgym_policy::hf::{
-    decode_rgb, preprocess, select_device, HfInput, HfModel, HfTokenizer, ResizeBounds, RgbImage,
+    decode_rgb, image_placeholder, preprocess, select_device, HfInput, HfModel, HfTokenizer,
+    ResizeBounds, RgbImage, IMAGE_PAD,
 };
 
 use crate::{MedgymError, Result};
@@ -135,11 +136,11 @@ pub fn generate(
                 reason: err.to_string(),
             }
         })?;
-        let pad = "<|image_pad|>".repeat(patches.merged_tokens(vision.spatial_merge_size));
-        text = if !args.chat && text.contains("<|image_pad|>") {
-            text.replacen("<|image_pad|>", &pad, 1)
+        let merged = patches.merged_tokens(vision.spatial_merge_size);
+        text = if !args.chat && text.contains(IMAGE_PAD) {
+            text.replacen(IMAGE_PAD, &IMAGE_PAD.repeat(merged), 1)
         } else {
-            format!("<|vision_start|>{pad}<|vision_end|>{text}")
+            format!("{}{text}", image_placeholder(merged))
         };
         images.push(patches);
     }

@@ -24,6 +24,15 @@ pub struct RgbImage {
     pub pixels: Vec<u8>,
 }
 
+/// Placeholder of one merged image patch in Qwen2-VL prompts.
+pub const IMAGE_PAD: &str = "<|image_pad|>";
+
+/// The prompt text an image of `merged` merged patches stands for, as the Qwen2-VL chat templates
+/// write an image entry: `<|vision_start|>`, one [`IMAGE_PAD`] per merged patch, `<|vision_end|>`.
+pub fn image_placeholder(merged: usize) -> String {
+    format!("<|vision_start|>{}<|vision_end|>", IMAGE_PAD.repeat(merged))
+}
+
 /// One image turned into flattened patches, in the processor's 2×2-merge order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PixelPatches {

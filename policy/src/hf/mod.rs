@@ -16,8 +16,8 @@ pub mod weights;
 
 pub use config::{Architecture, HfConfig, TextConfig, VisionKind, VisionTowerConfig};
 pub use image::{
-    decode_rgb, patchify, preprocess, resize_rgb, rgb_on_white, smart_resize, PixelPatches,
-    ResizeBounds, RgbImage,
+    decode_rgb, image_placeholder, patchify, preprocess, resize_rgb, rgb_on_white, smart_resize,
+    PixelPatches, ResizeBounds, RgbImage, IMAGE_PAD,
 };
 pub use lora::{LoraConfig, LoraInit, DECODER_PROJECTIONS};
 pub use model::{HfDecodeState, HfInput, HfModel};
