@@ -109,6 +109,37 @@ pub struct RolloutTimings {
     pub tokens_per_second: f64,
 }
 
+/// How a set of trajectories scored: the shares whose answer verified and whose response kept the
+/// format, and the mean reward (all 0 for no trajectory).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrajectoryRates {
+    /// Share of trajectories whose answer verified.
+    pub accuracy: f64,
+    /// Share in the think/answer format.
+    pub format_rate: f64,
+    /// Mean reward.
+    pub mean_reward: f64,
+}
+
+impl TrajectoryRates {
+    /// The rates of `trajectories`.
+    pub fn of<P>(trajectories: &[Trajectory<P>]) -> Self {
+        let n = trajectories.len().max(1) as f64;
+        let share = |hit: fn(&RewardBreakdown) -> bool| {
+            trajectories.iter().filter(|t| hit(&t.breakdown)).count() as f64 / n
+        };
+        Self {
+            accuracy: share(|b| b.correct),
+            format_rate: share(|b| b.format_ok),
+            mean_reward: trajectories
+                .iter()
+                .map(|t| f64::from(t.reward))
+                .sum::<f64>()
+                / n,
+        }
+    }
+}
+
 /// Trajectories in request order (group after group) and timings.
 #[derive(Debug, Clone)]
 pub struct RolloutBatch<P = SequenceInput> {

@@ -8,7 +8,7 @@ pub mod prompt;
 
 pub use engine::{
     prompt_only_tokens, PromptJob, RolloutBatch, RolloutConfig, RolloutEngine, RolloutTimings,
-    Trajectory,
+    Trajectory, TrajectoryRates,
 };
 pub use error::{Result, RolloutError};
 pub use hf_prompt::encode_hf_prompt;

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use medgym_envs::Split;
 use medgym_kernels::CpuSampler;
 use medgym_policy::hf::HfInput;
-use medgym_rollout::{HfPolicy, PromptJob, RolloutConfig, RolloutEngine, Trajectory};
+use medgym_rollout::{
+    HfPolicy, PromptJob, RolloutConfig, RolloutEngine, Trajectory, TrajectoryRates,
+};
 use medgym_train::data::job;
 use serde::Serialize;
 
@@ -163,24 +165,18 @@ fn write_lines(sink: &mut dyn Write, path: &Path, trajectories: &[HfTrajectory])
 
 /// Accuracy, format rate, reward and length over one task's trajectories.
 fn summarise(id: &str, trajectories: &[HfTrajectory], tokens_per_second: f64) -> TaskRollouts {
-    let n = trajectories.len().max(1) as f64;
-    let share =
-        |hit: fn(&HfTrajectory) -> bool| trajectories.iter().filter(|t| hit(t)).count() as f64 / n;
+    let rates = TrajectoryRates::of(trajectories);
     TaskRollouts {
         id: id.to_string(),
         samples: trajectories.len(),
-        accuracy: share(|t| t.breakdown.correct),
-        format_rate: share(|t| t.breakdown.format_ok),
-        mean_reward: trajectories
-            .iter()
-            .map(|t| f64::from(t.reward))
-            .sum::<f64>()
-            / n,
+        accuracy: rates.accuracy,
+        format_rate: rates.format_rate,
+        mean_reward: rates.mean_reward,
         mean_response_tokens: trajectories
             .iter()
             .map(|t| t.response_ids.len() as f64)
             .sum::<f64>()
-            / n,
+            / trajectories.len().max(1) as f64,
         tokens_per_second,
     }
 }

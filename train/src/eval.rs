@@ -5,7 +5,7 @@ use std::sync::Arc;
 use medgym_envs::{Split, TaskFamily};
 use medgym_kernels::{Sampler, SamplingParams};
 use medgym_policy::{Policy, PolicyTokenizer};
-use medgym_rollout::{RolloutConfig, RolloutEngine};
+use medgym_rollout::{RolloutConfig, RolloutEngine, TrajectoryRates};
 use serde::Serialize;
 
 use crate::data::job;
@@ -68,6 +68,7 @@ pub fn evaluate(
         };
         let batch = engine.run(&jobs, &config)?;
         let n = batch.trajectories.len().max(1) as f64;
+        let rates = TrajectoryRates::of(&batch.trajectories);
         let correct: Vec<bool> = batch
             .trajectories
             .iter()
@@ -77,13 +78,8 @@ pub fn evaluate(
             id: task.spec().id.clone(),
             n_eval: batch.trajectories.len(),
             chance: task.chance(),
-            accuracy: correct.iter().filter(|&&c| c).count() as f64 / n,
-            format_rate: batch
-                .trajectories
-                .iter()
-                .filter(|t| t.breakdown.format_ok)
-                .count() as f64
-                / n,
+            accuracy: rates.accuracy,
+            format_rate: rates.format_rate,
             mean_response_tokens: batch.timings.generated_tokens as f64 / n,
             correct,
         });

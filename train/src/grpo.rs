@@ -5,7 +5,7 @@ use std::time::Instant;
 use candle_core::Tensor;
 use medgym_kernels::{Sampler, SamplingParams};
 use medgym_policy::{Policy, PolicyTokenizer};
-use medgym_rollout::{BuiltinPolicy, RolloutConfig, RolloutEngine, Trajectory};
+use medgym_rollout::{BuiltinPolicy, RolloutConfig, RolloutEngine, Trajectory, TrajectoryRates};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{PassRateCurriculum, TaskStream};
@@ -149,7 +149,7 @@ pub fn run_grpo_on<M: TrainModel>(
                 grad_norm = stats.grad_norm;
             }
         }
-        let n = trajs.len() as f64;
+        let rates = TrajectoryRates::of(trajs);
         let seconds = start.elapsed().as_secs_f64();
         let metrics = StepMetrics {
             stage: "grpo".into(),
@@ -157,9 +157,9 @@ pub fn run_grpo_on<M: TrainModel>(
             loss: loss_value,
             grad_norm,
             lr: optimizer.current_lr(),
-            reward_mean: Some(rewards.iter().map(|&r| r as f64).sum::<f64>() / n),
-            accuracy: Some(trajs.iter().filter(|t| t.breakdown.correct).count() as f64 / n),
-            format_rate: Some(trajs.iter().filter(|t| t.breakdown.format_ok).count() as f64 / n),
+            reward_mean: Some(rates.mean_reward),
+            accuracy: Some(rates.accuracy),
+            format_rate: Some(rates.format_rate),
             tokens: batch.timings.generated_tokens,
             tokens_per_second: batch.timings.tokens_per_second,
             seconds,
