@@ -61,7 +61,7 @@ impl TrainModel for BuiltinPolicy<'_> {
 
     fn trainable(&self, freeze_vision: bool) -> Vec<(String, Var)> {
         self.policy
-            .trainable_vars(|name| !(freeze_vision && name.starts_with("visual.")))
+            .trainable_vars(|name| !(freeze_vision && is_vision_parameter(name)))
     }
 
     fn reference(&self) -> Result<Policy, TrainError> {
