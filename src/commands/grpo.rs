@@ -2,7 +2,6 @@
 //! the trained weights (or a LoRA adapter) in the Hugging Face layout.
 
 use medgym_kernels::CpuSampler;
-use medgym_train::optim::OptimizerConfig;
 use medgym_train::{run_grpo_on, GrpoConfig};
 
 use crate::commands::checks::{at_least_one, invalid, sampling};
@@ -60,7 +59,7 @@ pub fn grpo_config(args: &GrpoArgs) -> Result<GrpoConfig> {
         return Err(invalid("--kl-coef", format!("{} is not ≥ 0", args.kl_coef)));
     }
     let sampling = sampling(args.temperature, args.top_p)?;
-    let lr = training.lr_or(DEFAULT_LR)?;
+    let optimizer = training.optimizer(DEFAULT_LR)?;
     training.check()?;
     Ok(GrpoConfig {
         steps: training.steps,
@@ -72,12 +71,7 @@ pub fn grpo_config(args: &GrpoArgs) -> Result<GrpoConfig> {
         clip_high: 0.28,
         kl_coef: args.kl_coef,
         adv_eps: 1e-6,
-        optimizer: OptimizerConfig {
-            lr,
-            total_steps: training.steps,
-            min_lr_ratio: 1.0,
-            ..OptimizerConfig::default()
-        },
+        optimizer,
         workers: args.workers,
         seed: training.seed,
         pass_rate_curriculum: false,

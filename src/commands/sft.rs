@@ -1,7 +1,6 @@
 //! `medgym sft`: supervised fine-tuning of a Hugging Face checkpoint on medgym tasks' reference
 //! responses (chain of thought and answer), saving the weights (or a LoRA adapter).
 
-use medgym_train::optim::OptimizerConfig;
 use medgym_train::{run_sft_on, SftConfig};
 
 use crate::commands::checks::at_least_one;
@@ -25,17 +24,12 @@ pub struct SftArgs {
 /// The SFT settings `args` give, checked before anything is loaded; each refusal names its flag.
 pub fn sft_config(args: &SftArgs) -> Result<SftConfig> {
     at_least_one(&[("--batch-size", args.batch_size)])?;
-    let lr = args.training.lr_or(DEFAULT_LR)?;
+    let optimizer = args.training.optimizer(DEFAULT_LR)?;
     args.training.check()?;
     Ok(SftConfig {
         steps: args.training.steps,
         batch_size: args.batch_size,
-        optimizer: OptimizerConfig {
-            lr,
-            total_steps: args.training.steps,
-            min_lr_ratio: 1.0,
-            ..OptimizerConfig::default()
-        },
+        optimizer,
     })
 }
 

@@ -5,6 +5,7 @@ use candle_core::DType;
 use medgym_envs::Split;
 use medgym_policy::hf::{HfModel, HfTokenizer, LoraConfig, LoraInit, ResizeBounds};
 use medgym_rollout::HfPolicy;
+use medgym_train::optim::OptimizerConfig;
 use medgym_train::{StepMetrics, TaskStream};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -47,14 +48,18 @@ pub struct TrainingArgs {
 }
 
 impl TrainingArgs {
-    /// The learning rate: `--lr`, or `default`, checked positive.
-    pub fn lr_or(&self, default: f64) -> Result<f64> {
+    /// AdamW at the constant rate `--lr` (or `default`, checked positive) for `--steps` steps.
+    pub fn optimizer(&self, default: f64) -> Result<OptimizerConfig> {
         let lr = self.lr.unwrap_or(default);
-        if lr.is_finite() && lr > 0.0 {
-            Ok(lr)
-        } else {
-            Err(invalid("--lr", format!("{lr} is not a positive rate")))
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(invalid("--lr", format!("{lr} is not a positive rate")));
         }
+        Ok(OptimizerConfig {
+            lr,
+            total_steps: self.steps,
+            min_lr_ratio: 1.0,
+            ..OptimizerConfig::default()
+        })
     }
 
     /// Checks the shared flags and `--out`, before anything is loaded or written.
