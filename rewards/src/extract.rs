@@ -34,6 +34,9 @@ pub struct Extraction<'a> {
     pub conflicting_boxes: bool,
 }
 
+/// Texts shorter than this are searched byte by byte: setting up a vector search costs more.
+const SHORT_TEXT: usize = 64;
+
 /// The `\boxed{` marker.
 const BOXED: &[u8] = b"\\boxed{";
 
@@ -113,7 +116,7 @@ fn skip_filler(bytes: &[u8], mut at: usize) -> usize {
 
 /// If an answer announcement ("answer is", "answer:", "**Answer**:") starts at the `a` of
 /// "answer" at `at`, the byte index where the announced answer begins.
-fn announcement_end(bytes: &[u8], at: usize) -> Option<usize> {
+pub(crate) fn announcement_end(bytes: &[u8], at: usize) -> Option<usize> {
     if !word_at(bytes, at, b"answer") {
         return None;
     }
@@ -145,13 +148,15 @@ fn announcement_end(bytes: &[u8], at: usize) -> Option<usize> {
 /// with edge punctuation trimmed; `None` when there is no announcement with text after it.
 pub fn answer_phrase(text: &str) -> Option<&str> {
     let bytes = text.as_bytes();
-    let mut found = None;
-    for at in memchr::memchr2_iter(b'a', b'A', bytes) {
-        if let Some(start) = announcement_end(bytes, at) {
-            found = Some(start);
-        }
-    }
-    let start = found?;
+    // The last announcement wins, so the search runs backwards and stops at the first found.
+    let start = if bytes.len() < SHORT_TEXT {
+        (0..bytes.len())
+            .rev()
+            .filter(|&at| bytes[at] | 0x20 == b'a')
+            .find_map(|at| announcement_end(bytes, at))
+    } else {
+        memchr::memrchr2_iter(b'a', b'A', bytes).find_map(|at| announcement_end(bytes, at))
+    }?;
     let line_end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
     // `start` and `line_end` sit next to ASCII bytes, so they are char boundaries.
     let answer = trim_edge_punctuation(text.get(start..line_end)?);

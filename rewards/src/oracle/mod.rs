@@ -2,6 +2,7 @@
 //! tests can check that the byte-level fast paths give exactly the same results.
 
 mod choice;
+mod extract;
 mod parse;
 mod text;
 
@@ -295,6 +296,11 @@ proptest! {
     }
 
     #[test]
+    fn answer_phrase_matches_the_first_search(text in text(40)) {
+        prop_assert_eq!(crate::extract::answer_phrase(&text), extract::answer_phrase(&text));
+    }
+
+    #[test]
     fn token_overlap_matches_the_first_version(a in text(12), b in text(6)) {
         let new = token_overlap(&a, &b);
         let old = text::token_overlap(&a, &b);
@@ -312,6 +318,17 @@ fn long_inputs_match_the_first_versions() {
         crate::parse::parse_view(&tagged),
         parse::parse_view(&tagged)
     );
+    for text in [
+        &words,
+        &tagged,
+        "Answer: C. Final answer: D",
+        "answer is B\nthe answer: C",
+    ] {
+        assert_eq!(
+            crate::extract::answer_phrase(text),
+            extract::answer_phrase(text)
+        );
+    }
     let overlap = token_overlap(&words, "pleural effusion bone");
     let first = text::token_overlap(&words, "pleural effusion bone");
     assert_eq!(overlap, first);
