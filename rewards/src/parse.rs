@@ -122,6 +122,12 @@ impl ProblemCode {
         }
     }
 
+    /// The code's bit in [`ProblemSet`]'s membership mask.
+    #[inline]
+    fn bit(self) -> u16 {
+        1 << self as u16
+    }
+
     fn duplicate(kind: BlockKind) -> Self {
         match kind {
             BlockKind::Think => Self::DuplicateThink,
@@ -144,7 +150,9 @@ const PROBLEM_KINDS: usize = 9;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProblemSet {
     codes: [ProblemCode; PROBLEM_KINDS],
-    len: usize,
+    len: u8,
+    /// One bit per recorded code (see [`ProblemCode::bit`]).
+    seen: u16,
 }
 
 impl Default for ProblemSet {
@@ -152,32 +160,38 @@ impl Default for ProblemSet {
         Self {
             codes: [ProblemCode::MissingThink; PROBLEM_KINDS],
             len: 0,
+            seen: 0,
         }
     }
 }
 
 impl ProblemSet {
     /// Records a problem unless it is already recorded.
+    #[inline]
     pub(crate) fn push(&mut self, code: ProblemCode) {
-        if !self.contains(code) && self.len < PROBLEM_KINDS {
-            self.codes[self.len] = code;
+        let len = usize::from(self.len);
+        if !self.contains(code) && len < PROBLEM_KINDS {
+            self.codes[len] = code;
             self.len += 1;
+            self.seen |= code.bit();
         }
     }
 
     /// Whether the problem was recorded.
+    #[inline]
     pub fn contains(&self, code: ProblemCode) -> bool {
-        self.as_slice().contains(&code)
+        self.seen & code.bit() != 0
     }
 
     /// The problems in order of discovery.
     pub fn as_slice(&self) -> &[ProblemCode] {
-        &self.codes[..self.len]
+        &self.codes[..usize::from(self.len)]
     }
 
     /// True when no problem was found.
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.seen == 0
     }
 }
 
