@@ -2,6 +2,7 @@
 
 pub mod adapters;
 pub mod config;
+mod continuation;
 pub(crate) mod grouped_attention;
 pub mod image;
 mod image_table;
@@ -15,6 +16,7 @@ pub mod vision;
 pub mod weights;
 
 pub use config::{Architecture, HfConfig, TextConfig, VisionKind, VisionTowerConfig};
+pub use continuation::Continuation;
 pub use image::{
     decode_rgb, image_placeholder, patchify, preprocess, resize_rgb, rgb_on_white, smart_resize,
     PixelPatches, ResizeBounds, RgbImage, IMAGE_PAD,

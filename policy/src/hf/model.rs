@@ -68,23 +68,27 @@ impl HfDecodeState {
 }
 
 /// A left-padded batch ready for the decoder.
-struct Embedded {
-    x: Tensor,
-    positions: Vec<Vec<Position3>>,
-    pads: Vec<usize>,
-    next: Vec<u32>,
+pub(crate) struct Embedded {
+    /// Embeddings `(b, len, hidden)`.
+    pub(crate) x: Tensor,
+    /// Positions per row and column.
+    pub(crate) positions: Vec<Vec<Position3>>,
+    /// Left padding per row.
+    pub(crate) pads: Vec<usize>,
+    /// The position after each row's last token.
+    pub(crate) next: Vec<u32>,
 }
 
 /// A Qwen2 or Qwen2.5-VL model with trainable parameters.
 #[derive(Debug, Clone)]
 pub struct HfModel {
     pub(crate) config: HfConfig,
-    embed_tokens: Tensor,
+    pub(crate) embed_tokens: Tensor,
     pub(crate) layers: Vec<TextLayer>,
-    norm: RmsNorm,
+    pub(crate) norm: RmsNorm,
     pub(crate) lm_head: Tensor,
     vision: Option<VisionTower>,
-    rotary: Rotary,
+    pub(crate) rotary: Rotary,
     pub(crate) vars: BTreeMap<String, Var>,
     /// Base parameters handed to the modules detached (see [`HfModel::freeze`]).
     pub(crate) frozen: BTreeSet<String>,
@@ -268,7 +272,7 @@ impl HfModel {
     }
 
     /// Left-padded embeddings `(b, len, hidden)`, positions per column, pads and next positions.
-    fn embed(&self, inputs: &[HfInput]) -> Result<Embedded> {
+    pub(crate) fn embed(&self, inputs: &[HfInput]) -> Result<Embedded> {
         if inputs.is_empty() || inputs.iter().any(|i| i.token_ids.is_empty()) {
             return Err(PolicyError::InvalidInput(
                 "every row needs at least one token".into(),
@@ -364,7 +368,7 @@ impl HfModel {
     }
 
     /// Additive mask `(b, 1, q_len, offset + q_len)`: causal, padding blocked, each position sees itself.
-    fn mask(&self, pad: &[usize], q_len: usize, offset: usize) -> Result<Tensor> {
+    pub(crate) fn mask(&self, pad: &[usize], q_len: usize, offset: usize) -> Result<Tensor> {
         let k_len = offset + q_len;
         let mut values = Vec::with_capacity(pad.len() * q_len * k_len);
         for &p in pad {

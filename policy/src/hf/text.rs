@@ -161,6 +161,25 @@ impl KvBuffer {
     }
 }
 
+/// Where a layer's attention finds its keys and values, `(b, kv_heads, columns, head_dim)`.
+#[derive(Debug)]
+pub enum LayerKeys<'a> {
+    /// The input's own only.
+    Own,
+    /// A generation cache: the input's are appended and attention covers everything cached.
+    Cache(&'a mut KvBuffer),
+    /// The input's own, also kept here (differentiable), for rows that continue this input.
+    Record(&'a mut Option<(Tensor, Tensor)>),
+    /// Keys and values kept before, one row per input row, then the input's own
+    /// (differentiable: gradients reach whatever computed them).
+    Prefix {
+        /// Earlier columns' keys.
+        keys: &'a Tensor,
+        /// Earlier columns' values.
+        values: &'a Tensor,
+    },
+}
+
 /// One decoder layer under `model.layers.{i}`.
 #[derive(Debug, Clone)]
 pub struct TextLayer {
@@ -256,6 +275,21 @@ impl TextLayer {
         mask: &Tensor,
         cache: Option<&mut KvBuffer>,
     ) -> Result<Tensor> {
+        let keys = match cache {
+            Some(buffer) => LayerKeys::Cache(buffer),
+            None => LayerKeys::Own,
+        };
+        self.forward_keys(x, rotary, mask, keys)
+    }
+
+    /// Run on `(b, len, d)`, attending over the keys and values `keys` names.
+    pub fn forward_keys(
+        &self,
+        x: &Tensor,
+        rotary: &RotaryFactors,
+        mask: &Tensor,
+        keys: LayerKeys<'_>,
+    ) -> Result<Tensor> {
         let (b, len, _) = x.dims3()?;
         let h = self.input_layernorm.forward(x)?;
         let split = |t: Tensor, heads: usize| -> Result<Tensor> {
@@ -265,9 +299,18 @@ impl TextLayer {
         let k = rotary.apply(&split(self.k_proj.forward(&h)?, self.kv_heads)?)?;
         let v = split(self.v_proj.forward(&h)?, self.kv_heads)?;
         // Cached keys are a narrowed view of the buffer that matmul reads in place (no copy).
-        let (k, v) = match cache {
-            Some(buffer) => buffer.append(&k, &v)?,
-            None => (k.contiguous()?, v.contiguous()?),
+        let (k, v) = match keys {
+            LayerKeys::Cache(buffer) => buffer.append(&k, &v)?,
+            LayerKeys::Own => (k.contiguous()?, v.contiguous()?),
+            LayerKeys::Record(kept) => {
+                let (k, v) = (k.contiguous()?, v.contiguous()?);
+                *kept = Some((k.clone(), v.clone()));
+                (k, v)
+            }
+            LayerKeys::Prefix { keys, values } => (
+                Tensor::cat(&[keys, &k.contiguous()?], 2)?,
+                Tensor::cat(&[values, &v.contiguous()?], 2)?,
+            ),
         };
         let attended = grouped_attention(&q, &k, &v, mask, self.kv_heads)?
             .transpose(1, 2)?
