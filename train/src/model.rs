@@ -2,10 +2,11 @@
 //! responses, the parameters to update, a frozen reference copy and the token ids of reference
 //! responses; for the built-in policy and for Hugging Face checkpoints.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use candle_core::{Tensor, Var};
-use medgym_policy::hf::{is_vision_parameter, HfInput, HfModel};
+use medgym_policy::hf::{is_vision_parameter, Continuation, HfInput, HfModel};
 use medgym_policy::{Policy, SequenceInput};
 use medgym_rollout::{BuiltinPolicy, HfPolicy, RolloutModel};
 
@@ -128,40 +129,36 @@ impl TrainModel for HfPolicy<'_> {
 }
 
 /// Log-probabilities of each response token after its prompt, for a Hugging Face checkpoint: one
-/// differentiable forward over the left-padded prompt + response sequences, the output head on
-/// the response positions only.
+/// differentiable forward in which every distinct prompt (rows holding the same `Arc`, such as a
+/// GRPO group's) runs once and its rows continue from its keys and values, the output head on the
+/// response positions only.
 pub fn hf_response_logprobs(
     model: &HfModel,
     prompts: &[Arc<HfInput>],
     responses: &[Vec<u32>],
 ) -> Result<ResponseLogprobs, TrainError> {
     check_batch(prompts.len(), responses)?;
-    let sequences: Vec<HfInput> = prompts
+    let mut distinct: Vec<HfInput> = Vec::new();
+    let mut slots: HashMap<*const HfInput, usize> = HashMap::new();
+    let rows: Vec<Continuation<'_>> = prompts
         .iter()
         .zip(responses)
-        .map(|(prompt, response)| HfInput {
-            token_ids: prompt.token_ids.iter().chain(response).copied().collect(),
-            images: prompt.images.clone(),
+        .map(|(prompt, response)| {
+            let slot = *slots.entry(Arc::as_ptr(prompt)).or_insert_with(|| {
+                distinct.push(HfInput::clone(prompt));
+                distinct.len() - 1
+            });
+            (slot, response.as_slice())
         })
         .collect();
+    let logp = model.continuation_logprobs(&distinct, &rows)?;
     let t_max = responses.iter().map(Vec::len).max().unwrap_or(0);
-    let mut picks = Vec::with_capacity(responses.len() * t_max);
-    let mut mask = Vec::with_capacity(responses.len() * t_max);
-    for (row, (prompt, response)) in prompts.iter().zip(responses).enumerate() {
-        let first = prompt.token_ids.len();
-        for t in 0..t_max {
-            let real = t < response.len();
-            // Slots past a response's end repeat its first token and are masked out.
-            picks.push((row, first + if real { t } else { 0 }));
-            mask.push(if real { 1f32 } else { 0f32 });
-        }
-    }
-    let logp = model
-        .position_logprobs(&sequences, &picks)?
-        .reshape((responses.len(), t_max))?;
+    let mask: Vec<f32> = responses
+        .iter()
+        .flat_map(|response| (0..t_max).map(move |t| if t < response.len() { 1.0 } else { 0.0 }))
+        .collect();
     let mask =
         Tensor::from_vec(mask, (responses.len(), t_max), logp.device())?.to_dtype(logp.dtype())?;
-    let logp = (logp * &mask)?;
     Ok(ResponseLogprobs {
         logp,
         mask,
