@@ -1,5 +1,5 @@
-//! Policy throughput on CPU with random f32 weights: batched generation, an SFT step, and
-//! batch-1 generation at the Qwen2.5-0.5B shape.
+//! Policy throughput on CPU with random f32 weights: batched generation, an SFT step, GRPO's
+//! scoring of one group, and batch-1 generation at the Qwen2.5-0.5B shape.
 
 use std::time::{Duration, Instant};
 
@@ -114,6 +114,55 @@ fn sft_step(c: &mut Criterion) {
     group.finish();
 }
 
+/// GRPO's scoring of one group: 8 responses of 64 tokens to one 256-token prompt, forward and
+/// backward, as concatenated sequences (the prompt run 8 times) and as continuations of the
+/// prompt run once.
+fn group_scoring(c: &mut Criterion) {
+    let model = small_model();
+    let prompt = prompts(1, 256).remove(0);
+    let responses: Vec<Vec<u32>> = prompts(8, 64).into_iter().map(|r| r.token_ids).collect();
+    let sequences: Vec<HfInput> = responses
+        .iter()
+        .map(|response| HfInput {
+            token_ids: prompt.token_ids.iter().chain(response).copied().collect(),
+            images: Vec::new(),
+        })
+        .collect();
+    let picks: Vec<(usize, usize)> = (0..8)
+        .flat_map(|row| (0..64).map(move |t| (row, 256 + t)))
+        .collect();
+    let rows: Vec<(usize, &[u32])> = responses.iter().map(|r| (0, r.as_slice())).collect();
+    let backward = |logp: candle_core::Tensor| {
+        logp.sum_all()
+            .and_then(|loss| loss.backward())
+            .expect("backward")
+    };
+    let mut group = c.benchmark_group("policy_qwen2_h256");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(30));
+    group.throughput(Throughput::Elements(8 * 64));
+    group.bench_function("group_scoring_8x64_after_256_concatenated", |b| {
+        b.iter(|| {
+            backward(
+                model
+                    .position_logprobs(&sequences, &picks)
+                    .expect("logprobs"),
+            )
+        })
+    });
+    group.bench_function("group_scoring_8x64_after_256_shared_prompt", |b| {
+        b.iter(|| {
+            backward(
+                model
+                    .continuation_logprobs(std::slice::from_ref(&prompt), &rows)
+                    .expect("logprobs"),
+            )
+        })
+    });
+    group.finish();
+}
+
 fn generation_qwen25_05b(c: &mut Criterion) {
     process_settings();
     let cfg = HfConfig::qwen2_text(VOCAB, 896, 4864, 24, 14, 2, 4096, true).expect("config");
@@ -130,5 +179,11 @@ fn generation_qwen25_05b(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, generation_batch32, sft_step, generation_qwen25_05b);
+criterion_group!(
+    benches,
+    generation_batch32,
+    sft_step,
+    group_scoring,
+    generation_qwen25_05b
+);
 criterion_main!(benches);
