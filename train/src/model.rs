@@ -128,10 +128,11 @@ impl TrainModel for HfPolicy<'_> {
     }
 }
 
-/// Log-probabilities of each response token after its prompt, for a Hugging Face checkpoint: one
-/// differentiable forward in which every distinct prompt (rows holding the same `Arc`, such as a
-/// GRPO group's) runs once and its rows continue from its keys and values, the output head on the
-/// response positions only.
+/// Log-probabilities of each response token after its prompt, for a Hugging Face checkpoint, from
+/// one differentiable forward with the output head on the response positions only. When rows share
+/// a prompt (the same `Arc`, as a GRPO group's do), each distinct prompt runs once and its rows
+/// continue from its keys and values; otherwise the left-padded prompt + response sequences run
+/// as they are (with nothing to share, that is the faster of the two).
 pub fn hf_response_logprobs(
     model: &HfModel,
     prompts: &[Arc<HfInput>],
@@ -140,18 +141,25 @@ pub fn hf_response_logprobs(
     check_batch(prompts.len(), responses)?;
     let mut distinct: Vec<HfInput> = Vec::new();
     let mut slots: HashMap<*const HfInput, usize> = HashMap::new();
-    let rows: Vec<Continuation<'_>> = prompts
+    let owners: Vec<usize> = prompts
         .iter()
-        .zip(responses)
-        .map(|(prompt, response)| {
-            let slot = *slots.entry(Arc::as_ptr(prompt)).or_insert_with(|| {
+        .map(|prompt| {
+            *slots.entry(Arc::as_ptr(prompt)).or_insert_with(|| {
                 distinct.push(HfInput::clone(prompt));
                 distinct.len() - 1
-            });
-            (slot, response.as_slice())
+            })
         })
         .collect();
-    let logp = model.continuation_logprobs(&distinct, &rows)?;
+    let logp = if distinct.len() < prompts.len() {
+        let rows: Vec<Continuation<'_>> = owners
+            .iter()
+            .zip(responses)
+            .map(|(&owner, response)| (owner, response.as_slice()))
+            .collect();
+        model.continuation_logprobs(&distinct, &rows)?
+    } else {
+        concatenated_logprobs(model, prompts, responses)?
+    };
     let t_max = responses.iter().map(Vec::len).max().unwrap_or(0);
     let mask: Vec<f32> = responses
         .iter()
@@ -164,4 +172,39 @@ pub fn hf_response_logprobs(
         mask,
         tokens: responses.iter().map(Vec::len).sum(),
     })
+}
+
+/// The response log-probabilities `(rows, t_max)` of the left-padded prompt + response sequences
+/// (slots past a response's end hold 0).
+fn concatenated_logprobs(
+    model: &HfModel,
+    prompts: &[Arc<HfInput>],
+    responses: &[Vec<u32>],
+) -> Result<Tensor, TrainError> {
+    let sequences: Vec<HfInput> = prompts
+        .iter()
+        .zip(responses)
+        .map(|(prompt, response)| HfInput {
+            token_ids: prompt.token_ids.iter().chain(response).copied().collect(),
+            images: prompt.images.clone(),
+        })
+        .collect();
+    let t_max = responses.iter().map(Vec::len).max().unwrap_or(0);
+    let mut picks = Vec::with_capacity(responses.len() * t_max);
+    let mut keep = Vec::with_capacity(responses.len() * t_max);
+    for (row, (prompt, response)) in prompts.iter().zip(responses).enumerate() {
+        let first = prompt.token_ids.len();
+        for t in 0..t_max {
+            let real = t < response.len();
+            // Slots past a response's end repeat its first token and are zeroed.
+            picks.push((row, first + if real { t } else { 0 }));
+            keep.push(if real { 1f32 } else { 0f32 });
+        }
+    }
+    let logp = model
+        .position_logprobs(&sequences, &picks)?
+        .reshape((responses.len(), t_max))?;
+    let keep =
+        Tensor::from_vec(keep, (responses.len(), t_max), logp.device())?.to_dtype(logp.dtype())?;
+    Ok((logp * keep)?)
 }

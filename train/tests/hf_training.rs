@@ -34,7 +34,28 @@ fn training_log_probs_match_a_plain_forward_and_the_samplers_differ_only_by_bann
     };
     assert!(distinct(prompts.iter().map(|p| p.token_ids.len()).collect()) > 1);
     assert!(distinct(responses.iter().map(Vec::len).collect()) > 1);
+    // Rows of a group share their prompt's `Arc`: each prompt runs once. The same prompts held
+    // apart run as concatenated sequences, with the same results.
+    assert!(prompts
+        .windows(2)
+        .any(|pair| Arc::ptr_eq(&pair[0], &pair[1])));
     let scored = hf_response_logprobs(&model, &prompts, &responses).expect("log-probs");
+    let apart: Vec<Arc<HfInput>> = prompts
+        .iter()
+        .map(|p| Arc::new(HfInput::clone(p)))
+        .collect();
+    let unshared = hf_response_logprobs(&model, &apart, &responses).expect("log-probs");
+    assert_eq!(
+        unshared.mask.to_vec2::<f32>().expect("mask"),
+        scored.mask.to_vec2::<f32>().expect("mask")
+    );
+    assert_eq!(unshared.tokens, scored.tokens);
+    let gap = (&unshared.logp - &scored.logp)
+        .and_then(|d| d.abs())
+        .and_then(|d| d.max_all())
+        .and_then(|d| d.to_scalar::<f32>())
+        .expect("gap");
+    assert!(gap < 1e-5, "shared and apart prompts differ by {gap}");
     let logp: Vec<Vec<f32>> = scored.logp.to_vec2().expect("logp");
     let mask: Vec<Vec<f32>> = scored.mask.to_vec2().expect("mask");
     let banned = policy.prompt_only_tokens();
