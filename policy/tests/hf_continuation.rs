@@ -5,20 +5,22 @@ mod hf_common;
 
 use candle_core::{DType, Device, Tensor};
 use hf_common::{fixture, ids, reference_json};
-use medgym_policy::hf::{patchify, HfInput, HfModel};
+use medgym_policy::hf::{patchify, HfInput, HfModel, LoraConfig, LoraInit, DECODER_PROJECTIONS};
 
 const NAME: &str = "qwen25vl";
 
-/// The fixture's image prompt and text prompt, and five responses: three after the image
-/// prompt (one of a single token), two after the text prompt.
-fn prompts_and_rows(model: &HfModel) -> (Vec<HfInput>, Vec<(usize, Vec<u32>)>) {
-    let cfg = model.config().vision.clone().expect("vision config");
-    let json = reference_json(NAME);
-    let image = patchify(&hf_common::fixture_image(NAME), &cfg).expect("patchify");
+/// Two prompts of the fixture `name` (for a vision checkpoint, the first with its image), and
+/// five responses: three after the first prompt (one of a single token), two after the second.
+fn prompts_and_rows(model: &HfModel, name: &str) -> (Vec<HfInput>, Vec<(usize, Vec<u32>)>) {
+    let json = reference_json(name);
+    let images = match model.config().vision.clone() {
+        Some(cfg) => vec![patchify(&hf_common::fixture_image(name), &cfg).expect("patchify")],
+        None => Vec::new(),
+    };
     let prompts = vec![
         HfInput {
             token_ids: ids(&json["prompts"][0]["ids"]),
-            images: vec![image],
+            images,
         },
         HfInput {
             token_ids: ids(&json["prompts"][1]["ids"]),
@@ -88,15 +90,14 @@ fn shared_logprobs(model: &HfModel, prompts: &[HfInput], rows: &[(usize, Vec<u32
         .expect("shared log-probs")
 }
 
-#[test]
-fn shared_prompts_give_the_concatenated_values_and_gradients() {
-    // f64, so that the only difference left is the order of a few sums.
-    let mut model = HfModel::load(&fixture(NAME), DType::F64, &Device::Cpu).expect("load");
-    model.unfreeze(|_| true).expect("unfreeze");
-    let (prompts, rows) = prompts_and_rows(&model);
+/// In f64, so that the only difference left is the order of a few sums: the shared-prompt values
+/// equal the concatenated ones within 1e-10, and the gradient of each variable that gets one
+/// (every one named by `must_train`) within 1e-9 of its largest entry.
+fn check_against_concatenated(model: &HfModel, name: &str, must_train: impl Fn(&str) -> bool) {
+    let (prompts, rows) = prompts_and_rows(model, name);
     let t_max = rows.iter().map(|(_, r)| r.len()).max().expect("rows");
-    let shared = shared_logprobs(&model, &prompts, &rows);
-    let concatenated = concatenated_logprobs(&model, &prompts, &rows, t_max);
+    let shared = shared_logprobs(model, &prompts, &rows);
+    let concatenated = concatenated_logprobs(model, &prompts, &rows, t_max);
     assert_eq!(shared.dims(), &[rows.len(), t_max]);
     let a: Vec<Vec<f64>> = shared.to_vec2().expect("shared");
     let b: Vec<Vec<f64>> = concatenated.to_vec2().expect("concatenated");
@@ -118,18 +119,30 @@ fn shared_prompts_give_the_concatenated_values_and_gradients() {
     let loss = |logp: &Tensor| (logp * &weights).and_then(|t| t.sum_all()).expect("loss");
     let shared_grads = loss(&shared).backward().expect("backward");
     let concatenated_grads = loss(&concatenated).backward().expect("backward");
-    let vars = model.named_vars();
-    assert!(vars.iter().any(|(name, _)| name.starts_with("visual.")));
+    let vars: Vec<_> = model
+        .named_vars()
+        .into_iter()
+        .chain(model.lora_vars())
+        .collect();
+    assert!(vars.iter().any(|(name, _)| must_train(name)));
     for (name, var) in &vars {
-        let get = |grads: &candle_core::backprop::GradStore| -> Vec<f64> {
+        let get = |grads: &candle_core::backprop::GradStore| -> Option<Vec<f64>> {
             grads
                 .get(var.as_tensor())
-                .unwrap_or_else(|| panic!("{name} has no gradient"))
-                .flatten_all()
-                .and_then(|g| g.to_vec1())
-                .expect("gradient")
+                .map(|g| g.flatten_all().and_then(|g| g.to_vec1()).expect("gradient"))
         };
-        let (x, y) = (get(&shared_grads), get(&concatenated_grads));
+        let (x, y) = match (get(&shared_grads), get(&concatenated_grads)) {
+            (Some(x), Some(y)) => (x, y),
+            (None, None) => {
+                assert!(!must_train(name), "{name} has no gradient");
+                continue;
+            }
+            (x, y) => panic!(
+                "{name}: a gradient on one path only (shared {}, concatenated {})",
+                x.is_some(),
+                y.is_some()
+            ),
+        };
         let scale = y.iter().fold(0f64, |m, v| m.max(v.abs()));
         assert!(scale > 0.0, "{name} has a zero gradient");
         let worst = x
@@ -144,9 +157,47 @@ fn shared_prompts_give_the_concatenated_values_and_gradients() {
 }
 
 #[test]
+fn shared_prompts_give_the_concatenated_values_and_gradients_on_qwen25_vl() {
+    let mut model = HfModel::load(&fixture(NAME), DType::F64, &Device::Cpu).expect("load");
+    model.unfreeze(|_| true).expect("unfreeze");
+    check_against_concatenated(&model, NAME, |_| true);
+}
+
+#[test]
+fn shared_prompts_give_the_concatenated_values_and_gradients_on_qwen2_vl() {
+    let name = "qwen2vl";
+    let mut model = HfModel::load(&fixture(name), DType::F64, &Device::Cpu).expect("load");
+    model.unfreeze(|_| true).expect("unfreeze");
+    check_against_concatenated(&model, name, |_| true);
+}
+
+#[test]
+fn shared_prompts_give_the_concatenated_adapter_gradients() {
+    // A frozen text checkpoint with random adapters on every projection: only they train.
+    let name = "qwen2_tied";
+    let mut model = HfModel::load(&fixture(name), DType::F64, &Device::Cpu).expect("load");
+    model.freeze(|_| true).expect("freeze");
+    let lora = LoraConfig {
+        r: 2,
+        lora_alpha: 4.0,
+        target_modules: DECODER_PROJECTIONS.iter().map(|m| m.to_string()).collect(),
+    };
+    model
+        .add_lora(
+            &lora,
+            LoraInit::RandomBoth {
+                seed: 5,
+                bound: 0.2,
+            },
+        )
+        .expect("adapters");
+    check_against_concatenated(&model, name, |var| var.contains("lora_"));
+}
+
+#[test]
 fn shared_prompts_match_in_f32_with_every_row_on_one_prompt() {
     let model = HfModel::load(&fixture(NAME), DType::F32, &Device::Cpu).expect("load");
-    let (prompts, rows) = prompts_and_rows(&model);
+    let (prompts, rows) = prompts_and_rows(&model, NAME);
     // One prompt only, as in a GRPO group, and the other prompt unused.
     let group: Vec<(usize, Vec<u32>)> = rows.iter().map(|(_, r)| (0, r.clone())).collect();
     let t_max = group.iter().map(|(_, r)| r.len()).max().expect("rows");
@@ -161,21 +212,42 @@ fn shared_prompts_match_in_f32_with_every_row_on_one_prompt() {
 }
 
 #[test]
-fn bad_rows_are_refused_by_row_and_token() {
+fn bad_rows_and_prompts_are_refused_by_row_and_token() {
     let model = HfModel::load(&fixture(NAME), DType::F32, &Device::Cpu).expect("load");
-    let (prompts, _) = prompts_and_rows(&model);
+    let (prompts, _) = prompts_and_rows(&model, NAME);
     let vocab = model.config().text.vocab_size as u32;
     let image_token = model.config().image_token_id.expect("image token");
-    let refusal = |rows: &[(usize, &[u32])]| {
+    let refusal = |prompts: &[HfInput], rows: &[(usize, &[u32])]| {
         model
-            .continuation_logprobs(&prompts, rows)
+            .continuation_logprobs(prompts, rows)
             .expect_err("refused")
             .to_string()
     };
-    assert!(refusal(&[(0, &[1, 2]), (2, &[1])]).contains("row 1 names prompt 2 of 2"));
-    assert!(refusal(&[(1, &[1, vocab])]).contains("row 0: token"));
-    assert!(refusal(&[(0, &[3]), (1, &[4, image_token])]).contains("row 1: response token 1"));
-    assert!(refusal(&[]).contains("no rows"));
+    let message = refusal(&prompts, &[(0, &[1, 2]), (2, &[1])]);
+    assert!(message.contains("row 1 names prompt 2 of 2"), "{message}");
+    let message = refusal(&prompts, &[(1, &[1, vocab])]);
+    assert!(message.contains("row 0: token"), "{message}");
+    let message = refusal(&prompts, &[(0, &[3]), (1, &[4, image_token])]);
+    assert!(message.contains("row 1: response token 1"), "{message}");
+    assert!(refusal(&prompts, &[]).contains("no rows"));
+    // A bad prompt is named by the first row that continues it, even with nothing to score.
+    let mut bad = prompts.clone();
+    bad[1].token_ids[3] = vocab;
+    let message = refusal(&bad, &[(0, &[5]), (1, &[6]), (1, &[7])]);
+    assert!(message.contains("the prompt of row 1: token"), "{message}");
+    let message = refusal(&bad, &[(0, &[]), (1, &[])]);
+    assert!(message.contains("the prompt of row 1: token"), "{message}");
+    let message = refusal(&bad, &[(0, &[5])]);
+    assert!(
+        message.contains("prompt 1, which no row continues"),
+        "{message}"
+    );
+    bad[1].token_ids.clear();
+    let message = refusal(&bad, &[(1, &[5])]);
+    assert!(
+        message.contains("the prompt of row 0 has no tokens"),
+        "{message}"
+    );
     // Empty responses score nothing.
     let empty = model
         .continuation_logprobs(&prompts, &[(0, &[]), (1, &[])])

@@ -5,10 +5,11 @@
 //! prompt G times, forward and backward; here it runs once, its keys and values are handed to
 //! each of its rows, and backward sums the rows' gradients into that one prompt pass.
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 
 use crate::error::{PolicyError, Result};
-use crate::hf::model::{Embedded, HfInput, HfModel};
+use crate::hf::embedding::Embedded;
+use crate::hf::model::{HfInput, HfModel};
 use crate::hf::text::{LayerKeys, Position3};
 use crate::layers::MASKED;
 
@@ -25,7 +26,8 @@ impl HfModel {
     ///
     /// Equal, up to rounding, to [`HfModel::position_logprobs`] on each prompt followed by its
     /// response: the positions, masks and weights are the same, only the prompt is not repeated.
-    /// Responses are text: an image placeholder token in one is refused.
+    /// Every prompt runs, whether a row continues it or not. Responses are text: an image
+    /// placeholder token in one is refused. Errors name a prompt by the first row that continues it.
     pub fn continuation_logprobs(
         &self,
         prompts: &[HfInput],
@@ -33,11 +35,20 @@ impl HfModel {
     ) -> Result<Tensor> {
         self.check_continuations(prompts.len(), rows)?;
         let n = rows.len();
+        let name = |prompt: usize| match rows.iter().position(|&(p, _)| p == prompt) {
+            Some(row) => format!("the prompt of row {row}"),
+            None => format!("prompt {prompt}, which no row continues,"),
+        };
+        let embedded = self.embed_named(prompts, &name)?;
         let t_max = rows.iter().map(|(_, r)| r.len()).max().unwrap_or(0);
         if t_max == 0 {
-            return Ok(Tensor::zeros((n, 0), self.dtype, &self.device)?);
+            // Log-probabilities come in f32 for half-precision weights (see `target_logprobs`).
+            let dtype = match self.dtype {
+                DType::BF16 | DType::F16 => DType::F32,
+                other => other,
+            };
+            return Ok(Tensor::zeros((n, 0), dtype, &self.device)?);
         }
-        let embedded = self.embed(prompts)?;
         let (_, prompt_len, d) = embedded.x.dims3()?;
         let (prompt_hidden, kept) = self.run_prompts(&embedded)?;
         let owners = Tensor::from_vec(
@@ -122,13 +133,9 @@ impl HfModel {
         let mut kept = Vec::with_capacity(self.layers.len());
         let mut x = embedded.x.clone();
         for layer in &self.layers {
-            let mut recorded = None;
-            x = layer.forward_keys(&x, &rotary, &mask, LayerKeys::Record(&mut recorded))?;
-            kept.push(
-                recorded.ok_or_else(|| {
-                    PolicyError::InvalidInput("a decoder layer kept no keys".into())
-                })?,
-            );
+            let (output, keys) = layer.forward_keys(&x, &rotary, &mask, LayerKeys::Own)?;
+            kept.push(keys);
+            x = output;
         }
         Ok((self.norm.forward(&x)?, kept))
     }
@@ -163,15 +170,11 @@ impl HfModel {
         for (layer, (keys, values)) in self.layers.iter().zip(kept) {
             let keys = keys.index_select(owners, 0)?;
             let values = values.index_select(owners, 0)?;
-            x = layer.forward_keys(
-                &x,
-                &rotary,
-                &mask,
-                LayerKeys::Prefix {
-                    keys: &keys,
-                    values: &values,
-                },
-            )?;
+            let prefix = LayerKeys::Prefix {
+                keys: &keys,
+                values: &values,
+            };
+            x = layer.forward_keys(&x, &rotary, &mask, prefix)?.0;
         }
         self.norm.forward(&x)
     }

@@ -3,6 +3,7 @@
 pub mod adapters;
 pub mod config;
 mod continuation;
+mod embedding;
 pub(crate) mod grouped_attention;
 pub mod image;
 mod image_table;

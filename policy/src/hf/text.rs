@@ -168,8 +168,6 @@ pub enum LayerKeys<'a> {
     Own,
     /// A generation cache: the input's are appended and attention covers everything cached.
     Cache(&'a mut KvBuffer),
-    /// The input's own, also kept here (differentiable), for rows that continue this input.
-    Record(&'a mut Option<(Tensor, Tensor)>),
     /// Keys and values kept before, one row per input row, then the input's own
     /// (differentiable: gradients reach whatever computed them).
     Prefix {
@@ -279,17 +277,18 @@ impl TextLayer {
             Some(buffer) => LayerKeys::Cache(buffer),
             None => LayerKeys::Own,
         };
-        self.forward_keys(x, rotary, mask, keys)
+        Ok(self.forward_keys(x, rotary, mask, keys)?.0)
     }
 
-    /// Run on `(b, len, d)`, attending over the keys and values `keys` names.
+    /// Run on `(b, len, d)`, attending over the keys and values `keys` names; returns the output
+    /// and those keys and values (differentiable except a cache's).
     pub fn forward_keys(
         &self,
         x: &Tensor,
         rotary: &RotaryFactors,
         mask: &Tensor,
         keys: LayerKeys<'_>,
-    ) -> Result<Tensor> {
+    ) -> Result<(Tensor, (Tensor, Tensor))> {
         let (b, len, _) = x.dims3()?;
         let h = self.input_layernorm.forward(x)?;
         let split = |t: Tensor, heads: usize| -> Result<Tensor> {
@@ -302,11 +301,6 @@ impl TextLayer {
         let (k, v) = match keys {
             LayerKeys::Cache(buffer) => buffer.append(&k, &v)?,
             LayerKeys::Own => (k.contiguous()?, v.contiguous()?),
-            LayerKeys::Record(kept) => {
-                let (k, v) = (k.contiguous()?, v.contiguous()?);
-                *kept = Some((k.clone(), v.clone()));
-                (k, v)
-            }
             LayerKeys::Prefix { keys, values } => (
                 Tensor::cat(&[keys, &k.contiguous()?], 2)?,
                 Tensor::cat(&[values, &v.contiguous()?], 2)?,
@@ -321,7 +315,7 @@ impl TextLayer {
         let mlp = self
             .down_proj
             .forward(&(gate * self.up_proj.forward(&h)?)?)?;
-        Ok((x + mlp)?)
+        Ok(((x + mlp)?, (k, v)))
     }
 }
 
