@@ -1,7 +1,7 @@
 //! One-shot timings of the policy bench scenarios (random f32 weights, CPU), printed as numbers.
 //! The criterion bench `benches/policy.rs` measures the same with repetitions.
 //!
-//! cargo run --release -p medgym-policy --example policy_speed [gen|sft|sft-frozen-embed|sft-lora|05b]...
+//! cargo run --release -p medgym-policy --example policy_speed [gen|sft|sft-frozen-embed|sft-lora|05b|group|group-distinct]...
 
 use std::time::Instant;
 
@@ -77,6 +77,62 @@ fn sft_steps(model: &HfModel, label: &str) -> Result<()> {
     Ok(())
 }
 
+/// GRPO's scoring of one group, forward and backward, three times over: `rows` responses of 64
+/// tokens after one 256-token prompt (or, with `distinct`, each after its own prompt, as in SFT),
+/// as concatenated sequences and as continuations of the prompts run once each.
+fn group_scoring(model: &HfModel, label: &str, rows: usize, distinct: bool) -> Result<()> {
+    let prompts = prompts(if distinct { rows } else { 1 }, 256);
+    let responses: Vec<Vec<u32>> = (0..rows)
+        .map(|r| {
+            (0..64)
+                .map(|i| ((r * 104_723 + i * 7_927 + 11) % VOCAB) as u32)
+                .collect()
+        })
+        .collect();
+    let owner = |row: usize| if distinct { row } else { 0 };
+    let sequences: Vec<HfInput> = responses
+        .iter()
+        .enumerate()
+        .map(|(row, response)| HfInput {
+            token_ids: prompts[owner(row)]
+                .token_ids
+                .iter()
+                .chain(response)
+                .copied()
+                .collect(),
+            images: Vec::new(),
+        })
+        .collect();
+    let picks: Vec<(usize, usize)> = (0..rows)
+        .flat_map(|row| (0..64).map(move |t| (row, 256 + t)))
+        .collect();
+    let continuations: Vec<(usize, &[u32])> = responses
+        .iter()
+        .enumerate()
+        .map(|(row, response)| (owner(row), response.as_slice()))
+        .collect();
+    for round in 0..3 {
+        let start = Instant::now();
+        model
+            .position_logprobs(&sequences, &picks)?
+            .sum_all()?
+            .backward()?;
+        let concatenated = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        model
+            .continuation_logprobs(&prompts, &continuations)?
+            .sum_all()?
+            .backward()?;
+        let shared = start.elapsed().as_secs_f64();
+        println!(
+            "{label} {round}: concatenated {concatenated:.2} s, prompts run once {shared:.2} s \
+             ({:.2}x)",
+            concatenated / shared
+        );
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     // As the medgym binary does: reuse freed buffers instead of faulting them back in each step.
     let retained = medgym_policy::memory::retain_freed_memory();
@@ -110,6 +166,19 @@ fn main() -> Result<()> {
         let lora = LoraConfig::all_projections(16, 32.0);
         model.add_lora(&lora, LoraInit::Standard { seed: 2 })?;
         sft_steps(&model, "sft step, LoRA r16 on a frozen base")?;
+    }
+    for (key, distinct) in [("group", false), ("group-distinct", true)] {
+        if which.iter().any(|w| w == key) {
+            // The Qwen2.5-0.5B width, 12 of its 24 layers.
+            let cfg = HfConfig::qwen2_text(VOCAB, 896, 4864, 12, 14, 2, 4096, true)?;
+            let model = HfModel::new_random(&cfg, 3, DType::F32, &Device::Cpu)?;
+            let label = if distinct {
+                "0.5B width, 12 layers: 8 rows of 64 after their own 256-token prompts, round"
+            } else {
+                "0.5B width, 12 layers: a group of 8 rows of 64 after one 256-token prompt, round"
+            };
+            group_scoring(&model, label, 8, distinct)?;
+        }
     }
     for (key, dtype) in [
         ("05b", DType::F32),
