@@ -8,6 +8,33 @@ use crate::params::{Init, ParamBuilder};
 /// Additive mask value for blocked attention (exp of it underflows to exactly zero).
 pub const MASKED: f64 = -1e9;
 
+/// Additive mask `(b, 1, q_len, offset + q_len)` of a left-padded batch (row `r` padded by
+/// `pad[r]` columns) whose queries start at column `offset`: causal, padding blocked, each position
+/// sees itself.
+pub fn padded_causal_mask(
+    pad: &[usize],
+    q_len: usize,
+    offset: usize,
+    dtype: DType,
+    device: &Device,
+) -> Result<Tensor> {
+    let k_len = offset + q_len;
+    let mut values = Vec::with_capacity(pad.len() * q_len * k_len);
+    for &p in pad {
+        for q in 0..q_len {
+            let qpos = offset + q;
+            values.extend((0..k_len).map(|k| {
+                if k == qpos || (k <= qpos && k >= p) {
+                    0.0f32
+                } else {
+                    MASKED as f32
+                }
+            }));
+        }
+    }
+    Ok(Tensor::from_vec(values, (pad.len(), 1, q_len, k_len), device)?.to_dtype(dtype)?)
+}
+
 /// A dense layer `y = x Wᵀ + b` with HF weight layout `(out, in)`.
 #[derive(Debug, Clone)]
 pub struct Linear {

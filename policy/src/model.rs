@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Tensor, Var, D};
 use crate::config::PolicyConfig;
 use crate::decoder::{DecoderLayer, LayerCache};
 use crate::error::{PolicyError, Result};
-use crate::layers::{RmsNorm, RotaryTable, MASKED};
+use crate::layers::{padded_causal_mask, RmsNorm, RotaryTable};
 use crate::params::{scalar_count, select_vars, Init, ParamBuilder};
 use crate::vision::{ImageInput, VisionEncoder};
 
@@ -291,21 +291,7 @@ impl Policy {
 
     /// Additive mask `(b, 1, q_len, offset + q_len)`: causal, padding blocked, each position sees itself.
     fn mask(&self, pad: &[usize], q_len: usize, offset: usize) -> Result<Tensor> {
-        let k_len = offset + q_len;
-        let mut values = Vec::with_capacity(pad.len() * q_len * k_len);
-        for &p in pad {
-            for q in 0..q_len {
-                let qpos = offset + q;
-                for k in 0..k_len {
-                    let open = k == qpos || (k <= qpos && k >= p);
-                    values.push(if open { 0.0f32 } else { MASKED as f32 });
-                }
-            }
-        }
-        Ok(
-            Tensor::from_vec(values, (pad.len(), 1, q_len, k_len), &self.device)?
-                .to_dtype(self.dtype)?,
-        )
+        padded_causal_mask(pad, q_len, offset, self.dtype, &self.device)
     }
 
     fn positions(pad: &[usize], q_len: usize, offset: usize) -> Vec<Vec<u32>> {

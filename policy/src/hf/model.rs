@@ -15,7 +15,7 @@ use crate::hf::lora::LoraConfig;
 use crate::hf::text::{KvBuffer, Position3, Rotary, TextLayer};
 use crate::hf::vision::VisionTower;
 use crate::hf::weights::{describe_files, load_weights, save_weights, weight_files};
-use crate::layers::{RmsNorm, MASKED};
+use crate::layers::{padded_causal_mask, RmsNorm};
 use crate::params::{Init, ParamBuilder};
 
 /// One sequence: token ids (image placeholders already expanded) and its images in order.
@@ -214,24 +214,7 @@ impl HfModel {
 
     /// Additive mask `(b, 1, q_len, offset + q_len)`: causal, padding blocked, each position sees itself.
     pub(crate) fn mask(&self, pad: &[usize], q_len: usize, offset: usize) -> Result<Tensor> {
-        let k_len = offset + q_len;
-        let mut values = Vec::with_capacity(pad.len() * q_len * k_len);
-        for &p in pad {
-            for q in 0..q_len {
-                let qpos = offset + q;
-                values.extend((0..k_len).map(|k| {
-                    if k == qpos || (k <= qpos && k >= p) {
-                        0.0f32
-                    } else {
-                        MASKED as f32
-                    }
-                }));
-            }
-        }
-        Ok(
-            Tensor::from_vec(values, (pad.len(), 1, q_len, k_len), &self.device)?
-                .to_dtype(self.dtype)?,
-        )
+        padded_causal_mask(pad, q_len, offset, self.dtype, &self.device)
     }
 
     fn run_layers(
