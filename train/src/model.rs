@@ -132,25 +132,31 @@ impl TrainModel for HfPolicy<'_> {
 /// one differentiable forward with the output head on the response positions only. When rows share
 /// a prompt (the same `Arc`, as a GRPO group's do), each distinct prompt runs once and its rows
 /// continue from its keys and values; otherwise the left-padded prompt + response sequences run
-/// as they are (with nothing to share, that is the faster of the two).
+/// as they are (with nothing to share the two take the same time; this is the path SFT took).
 pub fn hf_response_logprobs(
     model: &HfModel,
     prompts: &[Arc<HfInput>],
     responses: &[Vec<u32>],
 ) -> Result<ResponseLogprobs, TrainError> {
     check_batch(prompts.len(), responses)?;
-    let mut distinct: Vec<HfInput> = Vec::new();
+    // Each row's prompt slot, and the first row of each slot.
+    let mut firsts: Vec<usize> = Vec::new();
     let mut slots: HashMap<*const HfInput, usize> = HashMap::new();
     let owners: Vec<usize> = prompts
         .iter()
-        .map(|prompt| {
+        .enumerate()
+        .map(|(row, prompt)| {
             *slots.entry(Arc::as_ptr(prompt)).or_insert_with(|| {
-                distinct.push(HfInput::clone(prompt));
-                distinct.len() - 1
+                firsts.push(row);
+                firsts.len() - 1
             })
         })
         .collect();
-    let logp = if distinct.len() < prompts.len() {
+    let logp = if firsts.len() < prompts.len() {
+        let distinct: Vec<HfInput> = firsts
+            .iter()
+            .map(|&row| HfInput::clone(&prompts[row]))
+            .collect();
         let rows: Vec<Continuation<'_>> = owners
             .iter()
             .zip(responses)
