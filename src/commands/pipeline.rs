@@ -117,6 +117,18 @@ fn timestamp_dir() -> PathBuf {
     PathBuf::from("runs").join(stamp)
 }
 
+/// "LABEL a -> b" for a stage's first and last values; "LABEL: stage skipped" when it ran no step,
+/// "LABEL none" when a value is missing.
+fn change(label: &str, steps: usize, start: Option<f64>, end: Option<f64>) -> String {
+    match (start, end) {
+        _ if steps == 0 => format!("{label}: stage skipped"),
+        (Some(start), Some(end)) if start.is_finite() && end.is_finite() => {
+            format!("{label} {start:.3} -> {end:.3}")
+        }
+        _ => format!("{label} none"),
+    }
+}
+
 /// Runs `medgym pipeline` and prints its table.
 pub fn run(args: PipelineArgs) -> Result<()> {
     let config = args.config()?;
@@ -130,11 +142,19 @@ pub fn run(args: PipelineArgs) -> Result<()> {
     let report = run_pipeline(&config, &out, true)?;
     println!("{}", report.table());
     println!(
-        "SFT loss {:.3} -> {:.3}; GRPO reward {:.3} -> {:.3}; {} parameters; {:.1} s",
-        report.sft.loss_start,
-        report.sft.loss_end,
-        report.grpo.reward_start.unwrap_or(f64::NAN),
-        report.grpo.reward_end.unwrap_or(f64::NAN),
+        "{}; {}; {} parameters; {:.1} s",
+        change(
+            "SFT loss",
+            report.sft.steps,
+            Some(report.sft.loss_start),
+            Some(report.sft.loss_end)
+        ),
+        change(
+            "GRPO reward",
+            report.grpo.steps,
+            report.grpo.reward_start,
+            report.grpo.reward_end
+        ),
         report.parameters,
         report.wall_seconds
     );
@@ -162,6 +182,22 @@ mod tests {
                     reason: error.to_string(),
                 })?;
         command.args.config()
+    }
+
+    #[test]
+    fn stage_changes_print_skipped_stages_and_missing_values_in_words() {
+        assert_eq!(
+            change("SFT loss", 3, Some(4.0776), Some(0.05)),
+            "SFT loss 4.078 -> 0.050"
+        );
+        assert_eq!(
+            change("SFT loss", 0, Some(f64::NAN), Some(f64::NAN)),
+            "SFT loss: stage skipped"
+        );
+        assert_eq!(
+            change("GRPO reward", 2, None, Some(1.0)),
+            "GRPO reward none"
+        );
     }
 
     #[test]
