@@ -4,11 +4,16 @@ use candle_core::Tensor;
 
 use crate::config::PolicyConfig;
 use crate::error::Result;
+use crate::hf::text::KvBuffer;
 use crate::layers::{attention, repeat_kv, GatedMlp, Linear, RmsNorm, RotaryFactors};
 use crate::params::ParamBuilder;
 
-/// Cached keys and values of one layer, `(b, kv_heads, len, head_dim)` each.
-pub type LayerCache = Option<(Tensor, Tensor)>;
+/// Cached keys and values of one layer, `(b, kv_heads, len, head_dim)` each, in buffers with room
+/// to spare (written in place, doubled when full) instead of concatenated anew at every step.
+pub type LayerCache = Option<KvBuffer>;
+
+/// Columns of room a layer's cache starts with beyond its prompt.
+const CACHE_ROOM: usize = 64;
 
 /// One decoder layer with HF tensor names under `model.layers.{i}`.
 #[derive(Debug, Clone)]
@@ -74,12 +79,18 @@ impl DecoderLayer {
         let v = split(self.v_proj.forward(&h)?, self.kv_heads)?;
         let (k, v) = match cache {
             Some(slot) => {
-                let (k, v) = match slot.take() {
-                    Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
-                    None => (k.contiguous()?, v.contiguous()?),
+                let buffer = match slot {
+                    Some(buffer) => buffer,
+                    None => slot.insert(KvBuffer::new(
+                        b,
+                        self.kv_heads,
+                        len + CACHE_ROOM,
+                        self.head_dim,
+                        k.dtype(),
+                        k.device(),
+                    )?),
                 };
-                *slot = Some((k.clone(), v.clone()));
-                (k, v)
+                buffer.append(&k, &v)?
             }
             None => (k, v),
         };

@@ -59,7 +59,7 @@ impl DecodeState {
             )));
         }
         let device = match self.caches.iter().flatten().next() {
-            Some((k, _)) => k.device().clone(),
+            Some(cache) => cache.device(),
             None => Device::Cpu,
         };
         let idx = Tensor::from_vec(
@@ -68,10 +68,7 @@ impl DecodeState {
             &device,
         )?;
         for cache in self.caches.iter_mut().flatten() {
-            *cache = (
-                cache.0.index_select(&idx, 0)?,
-                cache.1.index_select(&idx, 0)?,
-            );
+            cache.select_rows(&idx)?;
         }
         self.pad = rows.iter().map(|&r| self.pad[r]).collect();
         Ok(())

@@ -128,7 +128,9 @@ impl KvBuffer {
         self.len == 0
     }
 
-    fn append(&mut self, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
+    /// Appends `(b, kv_heads, add, head_dim)` keys and values (doubling the room when full) and
+    /// returns views of every column filled so far.
+    pub(crate) fn append(&mut self, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
         let add = k.dim(2)?;
         let capacity = self.keys.dim(2)?;
         if self.len + add > capacity {
