@@ -11,7 +11,7 @@ use crate::error::{PolicyError, Result};
 use crate::hf::embedding::Embedded;
 use crate::hf::model::{HfInput, HfModel};
 use crate::hf::text::{LayerKeys, Position3};
-use crate::layers::MASKED;
+use crate::layers::padded_causal_mask;
 
 /// One response to score: the index of its prompt and its token ids.
 pub type Continuation<'a> = (usize, &'a [u32]);
@@ -166,7 +166,13 @@ impl HfModel {
             self.config.text.hidden_size,
         ))?;
         let rotary = self.rotary.factors(&positions, self.dtype, &self.device)?;
-        let mask = self.continuation_mask(rows, &embedded.pads, embedded.x.dim(1)?, len)?;
+        // Each response column sees its prompt's columns past the padding (the prompt fills the
+        // first `prompt_len` columns) and the response columns up to itself.
+        let pads: Vec<usize> = rows
+            .iter()
+            .map(|&(prompt, _)| embedded.pads[prompt])
+            .collect();
+        let mask = padded_causal_mask(&pads, len, embedded.x.dim(1)?, self.dtype, &self.device)?;
         for (layer, (keys, values)) in self.layers.iter().zip(kept) {
             let keys = keys.index_select(owners, 0)?;
             let values = values.index_select(owners, 0)?;
@@ -177,28 +183,5 @@ impl HfModel {
             x = layer.forward_keys(&x, &rotary, &mask, prefix)?.0;
         }
         self.norm.forward(&x)
-    }
-
-    /// Additive mask `(rows, 1, len, prompt_len + len)`: each response column sees its prompt's
-    /// columns past the padding and the response columns up to itself.
-    fn continuation_mask(
-        &self,
-        rows: &[Continuation<'_>],
-        pads: &[usize],
-        prompt_len: usize,
-        len: usize,
-    ) -> Result<Tensor> {
-        let mut values = Vec::with_capacity(rows.len() * len * (prompt_len + len));
-        for &(prompt, _) in rows {
-            let pad = pads[prompt];
-            for query in 0..len {
-                values.extend((0..prompt_len).map(|k| if k >= pad { 0.0 } else { MASKED as f32 }));
-                values.extend((0..len).map(|k| if k <= query { 0.0 } else { MASKED as f32 }));
-            }
-        }
-        Ok(
-            Tensor::from_vec(values, (rows.len(), 1, len, prompt_len + len), &self.device)?
-                .to_dtype(self.dtype)?,
-        )
     }
 }
