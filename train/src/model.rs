@@ -152,7 +152,8 @@ pub fn hf_response_logprobs(
             })
         })
         .collect();
-    let logp = if firsts.len() < prompts.len() {
+    let shared = firsts.len() < prompts.len();
+    let logp = if shared {
         let distinct: Vec<HfInput> = firsts
             .iter()
             .map(|&row| HfInput::clone(&prompts[row]))
@@ -173,6 +174,8 @@ pub fn hf_response_logprobs(
         .collect();
     let mask =
         Tensor::from_vec(mask, (responses.len(), t_max), logp.device())?.to_dtype(logp.dtype())?;
+    // The shared route already holds 0 past each response's end.
+    let logp = if shared { logp } else { (logp * &mask)? };
     Ok(ResponseLogprobs {
         logp,
         mask,
@@ -181,7 +184,7 @@ pub fn hf_response_logprobs(
 }
 
 /// The response log-probabilities `(rows, t_max)` of the left-padded prompt + response sequences
-/// (slots past a response's end hold 0).
+/// (slots past a response's end score its first token again; the caller masks them).
 fn concatenated_logprobs(
     model: &HfModel,
     prompts: &[Arc<HfInput>],
@@ -197,20 +200,11 @@ fn concatenated_logprobs(
         .collect();
     let t_max = responses.iter().map(Vec::len).max().unwrap_or(0);
     let mut picks = Vec::with_capacity(responses.len() * t_max);
-    let mut keep = Vec::with_capacity(responses.len() * t_max);
     for (row, (prompt, response)) in prompts.iter().zip(responses).enumerate() {
         let first = prompt.token_ids.len();
-        for t in 0..t_max {
-            let real = t < response.len();
-            // Slots past a response's end repeat its first token and are zeroed.
-            picks.push((row, first + if real { t } else { 0 }));
-            keep.push(if real { 1f32 } else { 0f32 });
-        }
+        picks.extend((0..t_max).map(|t| (row, first + if t < response.len() { t } else { 0 })));
     }
-    let logp = model
+    Ok(model
         .position_logprobs(&sequences, &picks)?
-        .reshape((responses.len(), t_max))?;
-    let keep =
-        Tensor::from_vec(keep, (responses.len(), t_max), logp.device())?.to_dtype(logp.dtype())?;
-    Ok((logp * keep)?)
+        .reshape((responses.len(), t_max))?)
 }
