@@ -7,8 +7,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use medgym::rewards::{
-    extract_answer, judge_answer, parse_view, score_item, token_overlap, AnswerType, Reference,
-    ScoringMode,
+    extract_answer, judge_answer, parse_view, score_item, AnswerType, Reference, ScoringMode,
 };
 
 /// Responses per corpus.
@@ -205,7 +204,7 @@ fn verifiers(c: &mut Criterion) {
                 .map(|r| {
                     parse_view(black_box(r))
                         .answer
-                        .map_or(0.0, |a| token_overlap(a, &open.reference.answer).recall)
+                        .map_or(0.0, |a| open.reference.token_overlap(a).recall)
                 })
                 .sum::<f32>()
         })

@@ -10,6 +10,7 @@ use crate::normalize::normalize_text;
 use crate::verify::count::{is_count, read_count};
 use crate::verify::numeric::first_number;
 use crate::verify::option_index::OptionIndex;
+use crate::verify::text::{PreparedTokens, TokenOverlap};
 use crate::verify::yes_no::{classify_yes_no, YesNoReading};
 
 /// Highest option letter a multiple-choice reference may use.
@@ -70,7 +71,7 @@ impl fmt::Display for AnswerType {
 /// Deserialisation validates exactly like the constructors do. The options are fixed at
 /// construction ([`Reference::options`] reads them), because the verifier prepares their
 /// normalised texts once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "UncheckedReference")]
 pub struct Reference {
     /// The reference answer (the option letter for multiple choice).
@@ -82,7 +83,21 @@ pub struct Reference {
     /// The options prepared for matching.
     #[serde(skip)]
     option_index: OptionIndex,
+    /// The distinct tokens of `answer`, read once for token overlap.
+    #[serde(skip)]
+    answer_tokens: PreparedTokens,
 }
+
+/// Equal when the answers, answer types and options are (the prepared forms follow from those).
+impl PartialEq for Reference {
+    fn eq(&self, other: &Self) -> bool {
+        self.answer == other.answer
+            && self.answer_type == other.answer_type
+            && self.options == other.options
+    }
+}
+
+impl Eq for Reference {}
 
 /// The serialised shape of a reference before validation.
 #[derive(Deserialize)]
@@ -167,6 +182,7 @@ impl Reference {
             answer_type,
             options: BTreeMap::new(),
             option_index: OptionIndex::default(),
+            answer_tokens: PreparedTokens::new(answer),
         })
     }
 
@@ -227,9 +243,10 @@ impl Reference {
                 )
             })?;
         Ok(Self {
-            answer,
             answer_type: AnswerType::MultipleChoice,
             option_index: OptionIndex::new(&canonical),
+            answer_tokens: PreparedTokens::new(&answer),
+            answer,
             options: canonical,
         })
     }
@@ -237,6 +254,17 @@ impl Reference {
     /// Option letter -> option text; empty unless multiple choice.
     pub fn options(&self) -> &BTreeMap<String, String> {
         &self.options
+    }
+
+    /// Token-set precision, recall and F1 of `prediction` against the answer: the result of
+    /// [`crate::token_overlap`], with the answer's tokens read once at construction.
+    pub fn token_overlap(&self, prediction: &str) -> TokenOverlap {
+        if self.answer_tokens.text() == self.answer {
+            self.answer_tokens.overlap(prediction)
+        } else {
+            // `answer` is a public field: after a change, read it afresh.
+            crate::token_overlap(prediction, &self.answer)
+        }
     }
 
     /// The options prepared for matching.

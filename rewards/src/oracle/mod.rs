@@ -14,7 +14,7 @@ use crate::normalize::{ascii_normalized, normalized_eq, trim_edge_punctuation};
 use crate::reference::Reference;
 use crate::verify::choice::{read_choice, verify_choice};
 use crate::verify::option_index::OptionIndex;
-use crate::verify::text::token_overlap;
+use crate::verify::text::{token_overlap, PreparedTokens};
 
 /// Pieces that stress the fast paths: tags, option letters in their spellings, list words,
 /// articles, mixed case, letters inside words, ASCII and Unicode whitespace and punctuation.
@@ -308,6 +308,15 @@ proptest! {
         prop_assert_eq!(new.recall.to_bits(), old.recall.to_bits());
         prop_assert_eq!(new.f1.to_bits(), old.f1.to_bits());
     }
+
+    #[test]
+    fn prepared_overlap_matches_the_first_version(a in text(12), b in text(6)) {
+        let prepared = PreparedTokens::new(&b).overlap(&a);
+        let old = text::token_overlap(&a, &b);
+        prop_assert_eq!(prepared.precision.to_bits(), old.precision.to_bits());
+        prop_assert_eq!(prepared.recall.to_bits(), old.recall.to_bits());
+        prop_assert_eq!(prepared.f1.to_bits(), old.f1.to_bits());
+    }
 }
 
 #[test]
@@ -349,6 +358,12 @@ fn long_inputs_match_the_first_versions() {
             token_overlap(reference, &ascii),
             text::token_overlap(reference, &ascii)
         );
+        for (prediction, against) in [(&ascii[..], reference), (reference, &ascii[..])] {
+            assert_eq!(
+                PreparedTokens::new(against).overlap(prediction),
+                text::token_overlap(prediction, against)
+            );
+        }
     }
     let options = four_options();
     assert_eq!(

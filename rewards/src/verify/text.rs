@@ -193,6 +193,77 @@ pub fn token_overlap(prediction: &str, reference: &str) -> TokenOverlap {
     overlap_from(common, predicted.len(), expected.len())
 }
 
+/// The distinct tokens of a reference text, read once so that scoring many predictions against
+/// it tokenises only the predictions. Gives exactly [`token_overlap`]'s result.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PreparedTokens {
+    /// The text the tokens were read from.
+    text: Box<str>,
+    /// The distinct tokens of an ASCII text as (head, start, end) (see [`AsciiToken`]); `None`
+    /// for a text that is not ASCII.
+    ascii: Option<Box<[(u64, usize, usize)]>>,
+}
+
+impl PreparedTokens {
+    /// Reads the distinct tokens of `text`.
+    pub(crate) fn new(text: &str) -> Self {
+        let ascii = text.is_ascii().then(|| {
+            let mut distinct: Vec<AsciiToken<'_>> = Vec::new();
+            for token in ascii_tokens(text) {
+                if !distinct.iter().any(|&seen| seen.same(token)) {
+                    distinct.push(token);
+                }
+            }
+            distinct
+                .iter()
+                .map(|token| {
+                    let start = token.bytes.as_ptr() as usize - text.as_ptr() as usize;
+                    (token.head, start, start + token.bytes.len())
+                })
+                .collect()
+        });
+        Self {
+            text: text.into(),
+            ascii,
+        }
+    }
+
+    /// The text the tokens were read from.
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// `token_overlap(prediction, self.text())`.
+    pub(crate) fn overlap(&self, prediction: &str) -> TokenOverlap {
+        let Some(expected) = self.ascii.as_deref().filter(|_| prediction.is_ascii()) else {
+            return token_overlap(prediction, &self.text);
+        };
+        let bytes = self.text.as_bytes();
+        let counted = |predicted: &[AsciiToken<'_>]| {
+            let common = expected
+                .iter()
+                .filter(|&&(head, start, end)| {
+                    let token = AsciiToken {
+                        head,
+                        bytes: &bytes[start..end],
+                    };
+                    predicted.iter().any(|&seen| seen.same(token))
+                })
+                .count();
+            overlap_from(common, predicted.len(), expected.len())
+        };
+        let mut few = [AsciiToken::default(); FEW_TOKENS];
+        if let Some(len) = inline_distinct(ascii_tokens(prediction), AsciiToken::same, &mut few) {
+            return counted(&few[..len]);
+        }
+        let mut many = [AsciiToken::default(); INLINE_TOKENS];
+        match inline_distinct(ascii_tokens(prediction), AsciiToken::same, &mut many) {
+            Some(len) => counted(&many[..len]),
+            None => token_overlap(prediction, &self.text),
+        }
+    }
+}
+
 /// Verifies an open answer: correct iff equal after normalisation; score = token F1 (1 when
 /// correct); nothing readable → unparseable.
 pub(crate) fn verify_open<'a>(reference: &Reference, answer: &'a str) -> Judgement<'a> {
@@ -204,7 +275,7 @@ pub(crate) fn verify_open<'a>(reference: &Reference, answer: &'a str) -> Judgeme
     }
     Judgement {
         verdict: Verdict::Incorrect,
-        score: token_overlap(answer, &reference.answer).f1,
+        score: reference.token_overlap(answer).f1,
         extracted: Extracted::Text(answer),
     }
 }
@@ -231,6 +302,30 @@ mod tests {
         assert!((overlap.recall - 1.0 / 2.0).abs() < 1e-6);
         assert_eq!(token_overlap("Hepatomegaly", "hepatomegalY").f1, 1.0);
         assert_eq!(token_overlap("abc", "abd").f1, 0.0);
+    }
+
+    #[test]
+    fn reference_overlap_follows_its_answer() {
+        let mut reference = match Reference::new("Pleural effusion", crate::AnswerType::Open) {
+            Ok(reference) => reference,
+            Err(err) => panic!("{err}"),
+        };
+        let prediction = "small left PLEURAL effusion";
+        assert_eq!(
+            reference.token_overlap(prediction),
+            token_overlap(prediction, "Pleural effusion")
+        );
+        assert_eq!(reference.token_overlap(prediction).recall, 1.0);
+        reference.answer = "left lung".to_owned();
+        assert_eq!(reference.token_overlap(prediction).recall, 0.5);
+        assert_eq!(
+            reference.token_overlap(prediction),
+            token_overlap(prediction, "left lung")
+        );
+        assert_eq!(
+            Reference::new("left lung", crate::AnswerType::Open).ok(),
+            Some(reference)
+        );
     }
 
     #[test]
