@@ -83,6 +83,26 @@ pub(crate) fn same_word(a: &str, b: &str) -> bool {
     }
 }
 
+/// Index of the first of `words` equal to the ASCII `word`, ASCII case ignored.
+#[inline]
+pub(crate) fn ascii_word_index(word: &[u8], words: &[&str]) -> Option<usize> {
+    words.iter().position(|candidate| {
+        candidate.len() == word.len() && candidate.as_bytes().eq_ignore_ascii_case(word)
+    })
+}
+
+/// Index of the first of `words` (ASCII) that [`same_word`] finds equal to `word`.
+#[inline]
+pub(crate) fn word_index(word: &str, words: &[&str]) -> Option<usize> {
+    if word.is_ascii() {
+        ascii_word_index(word.as_bytes(), words)
+    } else {
+        words
+            .iter()
+            .position(|candidate| same_word(candidate, word))
+    }
+}
+
 /// The words [`normalize_text`] would produce, borrowed from `text` (compare with [`same_word`]).
 pub(crate) fn normalized_words(text: &str) -> impl Iterator<Item = &str> {
     let mut words = trim_edge_punctuation(text).split_whitespace().peekable();
@@ -281,6 +301,27 @@ pub(crate) fn tokens(text: &str) -> Tokens<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// The length-first lookup finds what comparing with `same_word` one by one finds.
+        #[test]
+        fn word_index_matches_same_word(word in "(?i)(no|none|nor|three|and|k\u{212a}|\u{212a}|[a-z\u{130}\u{212a}]{0,4})") {
+            let words = ["no", "none", "nor", "three", "k", "and", "kk"];
+            let expected = words.iter().position(|candidate| same_word(candidate, &word));
+            prop_assert_eq!(word_index(&word, &words), expected);
+        }
+    }
+
+    #[test]
+    fn word_index_keeps_unicode_case_folding() {
+        // The Kelvin sign lower-cases to an ASCII "k".
+        assert_eq!(word_index("\u{212a}", &["x", "k"]), Some(1));
+        assert_eq!(word_index("THREE", &["two", "three"]), Some(1));
+        assert_eq!(word_index("thre", &["three"]), None);
+    }
 
     #[test]
     fn lowercases_collapses_and_strips() {

@@ -2,7 +2,7 @@
 
 use super::numeric::first_number;
 use super::{Extracted, Judgement};
-use crate::normalize::same_word;
+use crate::normalize::word_index;
 use crate::reference::Reference;
 
 /// Number words read as counts, by value.
@@ -41,15 +41,7 @@ pub(crate) fn read_count(text: &str) -> Option<f64> {
     }
     text.split(|c: char| !c.is_alphanumeric())
         .find_map(|word| {
-            COUNT_WORDS
-                .iter()
-                .position(|number| same_word(number, word))
-                .or_else(|| {
-                    ZERO_WORDS
-                        .iter()
-                        .any(|zero| same_word(zero, word))
-                        .then_some(0)
-                })
+            word_index(word, &COUNT_WORDS).or_else(|| word_index(word, &ZERO_WORDS).map(|_| 0))
         })
         .map(|value| value as f64)
 }

@@ -2,7 +2,7 @@
 //! effusion" reads no).
 
 use super::{Extracted, Judgement};
-use crate::normalize::same_word;
+use crate::normalize::{ascii_word_index, word_index};
 use crate::reference::Reference;
 
 /// How a text reads as a yes/no answer.
@@ -19,7 +19,7 @@ pub(crate) enum YesNoReading {
 }
 
 /// Characters that end a clause.
-fn is_clause_break(c: char) -> bool {
+const fn is_clause_break(c: char) -> bool {
     matches!(
         c,
         '.' | ','
@@ -63,7 +63,7 @@ const NEGATION_ENDINGS: [&str; 2] = ["n't", "n\u{2019}t"];
 /// True when the whitespace-separated `raw` word is a negation word or ends in "n't".
 fn is_negation(raw: &str) -> bool {
     let word = raw.trim_matches(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '\u{2019}'));
-    NEGATION_WORDS.iter().any(|n| same_word(n, word))
+    word_index(word, &NEGATION_WORDS).is_some()
         || NEGATION_ENDINGS.iter().any(|ending| {
             let cut = word.len().saturating_sub(ending.len());
             cut > 0 && word.is_char_boundary(cut) && word[cut..].eq_ignore_ascii_case(ending)
@@ -94,6 +94,108 @@ pub(crate) fn classify_yes_no(text: &str) -> YesNoReading {
     if let Some(reading) = bare_yes_no(text) {
         return reading;
     }
+    if text.is_ascii() {
+        classify_ascii(text.as_bytes())
+    } else {
+        classify_chars(text)
+    }
+}
+
+/// What an ASCII byte is to the yes/no reader.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ByteRole {
+    /// Part of a word.
+    Word,
+    /// Whitespace (`char::is_whitespace`); the line feed also breaks a clause.
+    Space,
+    /// Clause-breaking punctuation.
+    Break,
+}
+
+/// The role of every ASCII byte, agreeing with `is_clause_break` and `char::is_whitespace`.
+const BYTE_ROLES: [ByteRole; 128] = {
+    let mut roles = [ByteRole::Word; 128];
+    let mut byte = 0;
+    while byte < 128 {
+        let c = byte as u8 as char;
+        roles[byte] = if crate::ascii::is_space(byte as u8) {
+            ByteRole::Space
+        } else if is_clause_break(c) {
+            ByteRole::Break
+        } else {
+            ByteRole::Word
+        };
+        byte += 1;
+    }
+    roles
+};
+
+/// The role of a byte of ASCII text.
+#[inline]
+fn role(byte: u8) -> ByteRole {
+    BYTE_ROLES[usize::from(byte & 0x7f)]
+}
+
+/// [`classify_chars`] for ASCII text, reading the bytes directly.
+fn classify_ascii(bytes: &[u8]) -> YesNoReading {
+    let mut saw_yes = false;
+    let mut saw_no = false;
+    let mut clause_start = true;
+    let mut at = 0;
+    while at < bytes.len() {
+        match role(bytes[at]) {
+            ByteRole::Space => {
+                if bytes[at] == b'\n' {
+                    clause_start = true;
+                }
+                at += 1;
+            }
+            ByteRole::Break => {
+                clause_start = true;
+                at += 1;
+            }
+            ByteRole::Word => {
+                let start = at;
+                while at < bytes.len() && role(bytes[at]) == ByteRole::Word {
+                    at += 1;
+                }
+                let word = &bytes[start..at];
+                let is_yes = word.eq_ignore_ascii_case(b"yes");
+                let is_no = word.eq_ignore_ascii_case(b"no");
+                if clause_start {
+                    saw_yes |= is_yes;
+                    saw_no |= is_no;
+                }
+                clause_start =
+                    is_yes || is_no || ascii_word_index(word, &CONNECTOR_WORDS).is_some();
+            }
+        }
+    }
+    match (saw_yes, saw_no) {
+        (true, false) => YesNoReading::Yes,
+        (false, true) => YesNoReading::No,
+        (true, true) => YesNoReading::Both,
+        (false, false) if has_ascii_negation(bytes) => YesNoReading::No,
+        (false, false) => YesNoReading::Neither,
+    }
+}
+
+/// `text.split_whitespace().any(is_negation)` for ASCII text.
+fn has_ascii_negation(bytes: &[u8]) -> bool {
+    let kept = |byte: &u8| byte.is_ascii_alphanumeric() || *byte == b'\'';
+    bytes
+        .split(|&byte| role(byte) == ByteRole::Space)
+        .any(|raw| {
+            let start = raw.iter().position(kept).unwrap_or(raw.len());
+            let end = raw.iter().rposition(kept).map_or(start, |last| last + 1);
+            let word = &raw[start..end];
+            ascii_word_index(word, &NEGATION_WORDS).is_some()
+                || (word.len() > 3 && word[word.len() - 3..].eq_ignore_ascii_case(b"n't"))
+        })
+}
+
+/// [`classify_yes_no`] after the bare-word check, for any text, `char` by `char`.
+pub(crate) fn classify_chars(text: &str) -> YesNoReading {
     let mut saw_yes = false;
     let mut saw_no = false;
     for clause in text.split(is_clause_break) {
@@ -105,7 +207,7 @@ pub(crate) fn classify_yes_no(text: &str) -> YesNoReading {
                 saw_yes |= is_yes;
                 saw_no |= is_no;
             }
-            clause_start = is_yes || is_no || CONNECTOR_WORDS.iter().any(|c| same_word(c, word));
+            clause_start = is_yes || is_no || word_index(word, &CONNECTOR_WORDS).is_some();
         }
     }
     match (saw_yes, saw_no) {
@@ -132,6 +234,84 @@ pub(crate) fn verify_yes_no<'a>(reference: &Reference, answer: &'a str) -> Judge
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Words and separators that steer the reading, with ASCII and Unicode punctuation.
+    fn yes_no_text() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            "yes",
+            "YES",
+            "No",
+            "no",
+            "nodule",
+            "and",
+            "OR",
+            "but",
+            "nor",
+            "then",
+            "not",
+            "without",
+            "Absent",
+            "absence",
+            "negative",
+            "none",
+            "never",
+            "cannot",
+            "isn't",
+            "n't",
+            "don\u{2019}t",
+            "'no'",
+            "(no)",
+            "yes,",
+            "no.",
+            "lesion",
+            "there",
+            "is",
+            " ",
+            "  ",
+            "\t",
+            "\n",
+            "\u{b}",
+            ",",
+            ".",
+            ";",
+            ":",
+            "!",
+            "?",
+            "/",
+            "\\",
+            "|",
+            "(",
+            ")",
+            "[",
+            "]",
+            "{",
+            "}",
+            "\"",
+            "'",
+            "`",
+            "*",
+            "-",
+            "\u{a0}",
+            "\u{3002}",
+            "\u{2019}",
+        ]);
+        prop_oneof![
+            4 => prop::collection::vec(piece, 0..10).prop_map(|pieces| pieces.concat()),
+            1 => any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// The byte reader of ASCII text reads exactly like the `char` reader.
+        #[test]
+        fn ascii_reader_matches_the_char_reader(text in yes_no_text()) {
+            let general = bare_yes_no(&text).unwrap_or_else(|| classify_chars(&text));
+            prop_assert_eq!(classify_yes_no(&text), general);
+        }
+    }
 
     #[test]
     fn clause_initial_words_only() {
