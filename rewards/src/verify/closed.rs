@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use foldhash::fast::FixedState;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Extracted, Judgement};
@@ -87,7 +89,9 @@ const STANDARD_GROUPS: &[&[&str]] = &[
 /// A table mapping normalised labels to their canonical label.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SynonymTable {
-    canonical: HashMap<String, String>,
+    /// Normalised label → canonical label, hashed with a fast fixed-seed hash (lookups of short
+    /// labels dominate scoring; the fixed seed keeps the serialised order the same on every run).
+    canonical: HashMap<String, String, FixedState>,
 }
 
 impl SynonymTable {
