@@ -12,7 +12,7 @@ use super::{
 };
 use crate::detmath::{
     EXP_COEFFICIENTS, EXP_INPUT_FLOOR, FIXED_POINT_SCALE, LN2_HIGH, LN2_LOW, LOG2_E,
-    ROUNDING_MAGIC, ROUND_TO_INTEGER,
+    ROUND_TO_INTEGER,
 };
 
 /// f32 lanes per vector.
@@ -123,25 +123,38 @@ unsafe fn shifted_inputs<const N: usize>(pointer: *const f32, max: __m512) -> [_
     std::array::from_fn(|lane| _mm512_sub_ps(_mm512_loadu_ps(pointer.add(lane * WIDTH)), max))
 }
 
-/// Weight patterns (`bits(2^52) + fixed_weight(e)`, see the AVX2 build) of sixteen
-/// exponentials, summed pairwise into eight u64 lanes.
+/// The fixed-point weights ([`crate::detmath::fixed_weight`]) of eight exponentials: `e × 2^40`
+/// is exact in f32 (a power-of-two scaling), and the conversion to u64 rounds it half to even, as
+/// the f64 rounding of `fixed_weight` does. The two agree for every exponential below `2^12`; the
+/// loops see exponentials up to 1.
 #[inline]
 #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")]
-unsafe fn weight_bits(exponentials: __m512) -> __m512i {
-    let scale = _mm512_set1_pd(FIXED_POINT_SCALE);
-    let magic = _mm512_set1_pd(ROUNDING_MAGIC);
-    let low = _mm512_cvtps_pd(_mm512_castps512_ps256(exponentials));
-    let high = _mm512_cvtps_pd(_mm512_extractf32x8_ps::<1>(exponentials));
+unsafe fn eight_weights(scaled: __m256) -> __m512i {
+    _mm512_cvt_roundps_epu64::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(scaled)
+}
+
+/// `e × 2^40` for sixteen exponentials (exact).
+#[inline]
+#[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")]
+unsafe fn scaled_to_fixed(exponentials: __m512) -> __m512 {
+    _mm512_mul_ps(exponentials, _mm512_set1_ps(FIXED_POINT_SCALE as f32))
+}
+
+/// The fixed-point weights of sixteen exponentials, summed pairwise into eight u64 lanes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")]
+unsafe fn weights(exponentials: __m512) -> __m512i {
+    let scaled = scaled_to_fixed(exponentials);
     _mm512_add_epi64(
-        _mm512_castpd_si512(_mm512_fmadd_pd(low, scale, magic)),
-        _mm512_castpd_si512(_mm512_fmadd_pd(high, scale, magic)),
+        eight_weights(_mm512_castps512_ps256(scaled)),
+        eight_weights(_mm512_extractf32x8_ps::<1>(scaled)),
     )
 }
 
-/// Total of accumulated weight patterns of `count` elements, less their `count` magic offsets.
+/// Total of accumulated weights.
 #[inline]
 #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")]
-unsafe fn weight_total(accumulators: &[__m512i], count: usize) -> u64 {
+unsafe fn weight_total(accumulators: &[__m512i]) -> u64 {
     let sum = accumulators
         .iter()
         .fold(_mm512_setzero_si512(), |sum, &lanes| {
@@ -149,10 +162,9 @@ unsafe fn weight_total(accumulators: &[__m512i], count: usize) -> u64 {
         });
     let mut lanes = [0u64; 8];
     _mm512_storeu_si512(lanes.as_mut_ptr().cast(), sum);
-    let total = lanes
+    lanes
         .iter()
-        .fold(0u64, |total, &lane| total.wrapping_add(lane));
-    total.wrapping_sub((count as u64).wrapping_mul(ROUNDING_MAGIC.to_bits()))
+        .fold(0u64, |total, &lane| total.wrapping_add(lane))
 }
 
 /// Exponentials at or above `floor`, others replaced by +0.0 (whose weight is 0).
@@ -192,10 +204,10 @@ unsafe fn exp_sum_avx512(values: &[f32], max: f32, ahead: &[f32]) -> u64 {
         prefetch_step(ahead, at);
         let exponentials = exp16_many(shifted_inputs::<UNROLL>(values.as_ptr().add(at), max_lanes));
         for (accumulator, &exponentials) in accumulators.iter_mut().zip(&exponentials) {
-            *accumulator = _mm512_add_epi64(*accumulator, weight_bits(exponentials));
+            *accumulator = _mm512_add_epi64(*accumulator, weights(exponentials));
         }
     }
-    weight_total(&accumulators, body) + exp_sum_body(&values[body..], max)
+    weight_total(&accumulators) + exp_sum_body(&values[body..], max)
 }
 
 /// [`exp_store_sum_body`] with intrinsics.
@@ -209,11 +221,10 @@ unsafe fn exp_store_sum_avx512(values: &[f32], max: f32, out: &mut [f32]) -> u64
         let exponentials = exp16_many(shifted_inputs::<UNROLL>(values.as_ptr().add(at), max_lanes));
         for (lane, &exponentials) in exponentials.iter().enumerate() {
             _mm512_storeu_ps(out.as_mut_ptr().add(at + lane * WIDTH), exponentials);
-            accumulators[lane] = _mm512_add_epi64(accumulators[lane], weight_bits(exponentials));
+            accumulators[lane] = _mm512_add_epi64(accumulators[lane], weights(exponentials));
         }
     }
-    weight_total(&accumulators, body)
-        + exp_store_sum_body(&values[body..len], max, &mut out[body..len])
+    weight_total(&accumulators) + exp_store_sum_body(&values[body..len], max, &mut out[body..len])
 }
 
 /// [`exp_in_place_sum_body`] with intrinsics.
@@ -227,10 +238,10 @@ unsafe fn exp_in_place_sum_avx512(values: &mut [f32], max: f32) -> u64 {
         let exponentials = exp16_many(shifted_inputs::<UNROLL>(pointer, max_lanes));
         for (lane, &exponentials) in exponentials.iter().enumerate() {
             _mm512_storeu_ps(pointer.add(lane * WIDTH), exponentials);
-            accumulators[lane] = _mm512_add_epi64(accumulators[lane], weight_bits(exponentials));
+            accumulators[lane] = _mm512_add_epi64(accumulators[lane], weights(exponentials));
         }
     }
-    weight_total(&accumulators, body) + exp_in_place_sum_body(&mut values[body..], max)
+    weight_total(&accumulators) + exp_in_place_sum_body(&mut values[body..], max)
 }
 
 /// [`masked_sum_body`] with intrinsics.
@@ -241,12 +252,10 @@ unsafe fn masked_sum_avx512(exponentials: &[f32], floor: f32) -> u64 {
     let mut accumulator = [_mm512_setzero_si512()];
     for at in (0..body).step_by(WIDTH) {
         let values = _mm512_loadu_ps(exponentials.as_ptr().add(at));
-        accumulator[0] = _mm512_add_epi64(
-            accumulator[0],
-            weight_bits(at_or_above(values, floor_lanes)),
-        );
+        accumulator[0] =
+            _mm512_add_epi64(accumulator[0], weights(at_or_above(values, floor_lanes)));
     }
-    weight_total(&accumulator, body) + masked_sum_body(&exponentials[body..], floor)
+    weight_total(&accumulator) + masked_sum_body(&exponentials[body..], floor)
 }
 
 /// [`find_first_body`] with intrinsics: 64 values compared per step.
@@ -326,8 +335,6 @@ unsafe fn weigh_with<const MASKED: bool, const GATHER: bool>(
 ) -> ChunkSums {
     let max_lanes = _mm512_set1_ps(spec.max);
     let floor_lanes = _mm512_set1_ps(spec.floor);
-    // Two magic patterns, as `weight_bits` adds two per u64 lane.
-    let magic_pair = _mm512_set1_epi64(ROUNDING_MAGIC.to_bits().wrapping_mul(2) as i64);
     let gather_floor = _mm512_set1_ps(spec.gather);
     let body = source.len() - source.len() % STEP;
     let mut all = [_mm512_setzero_si512(); UNROLL];
@@ -342,7 +349,7 @@ unsafe fn weigh_with<const MASKED: bool, const GATHER: bool>(
         prefetch_step(ahead, at);
         let exponentials = exp16_many(shifted_inputs::<UNROLL>(source.as_ptr().add(at), max_lanes));
         for (slot, &exponentials) in all.iter_mut().zip(&exponentials) {
-            *slot = _mm512_add_epi64(*slot, weight_bits(exponentials));
+            *slot = _mm512_add_epi64(*slot, weights(exponentials));
         }
         let largest = exponentials[1..]
             .iter()
@@ -352,9 +359,8 @@ unsafe fn weigh_with<const MASKED: bool, const GATHER: bool>(
         if MASKED && _mm512_cmp_ps_mask::<_CMP_GE_OQ>(largest, floor_lanes) != 0 {
             // Few tokens reach the floor: groups with none of them are skipped after one test.
             for (slot, &exponentials) in kept.iter_mut().zip(&exponentials) {
-                // Lanes below the floor become +0.0, whose pattern is the bare magic.
-                let pattern = weight_bits(at_or_above(exponentials, floor_lanes));
-                *slot = _mm512_add_epi64(*slot, _mm512_sub_epi64(pattern, magic_pair));
+                // Lanes below the floor become +0.0, whose weight is 0.
+                *slot = _mm512_add_epi64(*slot, weights(at_or_above(exponentials, floor_lanes)));
             }
         }
         // A rare gathering hit tests each vector of the group.
@@ -367,8 +373,8 @@ unsafe fn weigh_with<const MASKED: bool, const GATHER: bool>(
         }
     }
     candidates.commit(written);
-    let all = weight_total(&all, body);
-    let kept = if MASKED { weight_total(&kept, 0) } else { all };
+    let all = weight_total(&all);
+    let kept = if MASKED { weight_total(&kept) } else { all };
     let tail = weigh_body(&source[body..], spec, first + body as u32, candidates);
     ChunkSums {
         all: all + tail.all,
@@ -383,22 +389,20 @@ unsafe fn histogram_avx512(exponentials: &[f32], histogram: &mut [u64]) {
     let Some(histogram) = histogram.get_mut(..HISTOGRAM_BUCKETS) else {
         return histogram_body(exponentials, histogram);
     };
-    let scale = _mm512_set1_pd(FIXED_POINT_SCALE);
-    let magic = _mm512_set1_pd(ROUNDING_MAGIC);
     let body = exponentials.len() - exponentials.len() % WIDTH;
     let mut weights = [0u64; WIDTH];
     let mut buckets = [0u32; WIDTH];
     for at in (0..body).step_by(WIDTH) {
         let values = _mm512_loadu_ps(exponentials.as_ptr().add(at));
+        let scaled = scaled_to_fixed(values);
         let halves = [
-            _mm512_cvtps_pd(_mm512_castps512_ps256(values)),
-            _mm512_cvtps_pd(_mm512_extractf32x8_ps::<1>(values)),
+            _mm512_castps512_ps256(scaled),
+            _mm512_extractf32x8_ps::<1>(scaled),
         ];
         for (half, &lanes) in halves.iter().enumerate() {
-            let pattern = _mm512_castpd_si512(_mm512_fmadd_pd(lanes, scale, magic));
             _mm512_storeu_si512(
                 weights.as_mut_ptr().add(half * 8).cast(),
-                _mm512_sub_epi64(pattern, _mm512_castpd_si512(magic)),
+                eight_weights(lanes),
             );
         }
         _mm512_storeu_si512(

@@ -375,7 +375,10 @@ mod edge_tests {
             let values = edge_row(len, seed as u64);
             let (max, _) = (slow.scan)(&values);
             assert_eq!((fast.scan)(&values).0.to_bits(), max.to_bits());
-            for shift in [max, max + 0.5, 3.0] {
+            // Shifts below the max give exponentials above 1, up to e^5: outside the sampler's
+            // range (it shifts by the row's max), inside the range where every build's weights
+            // are exact (below 2^12), so the builds must still agree there.
+            for shift in [max, max + 0.5, f32::max(3.0, max - 5.0)] {
                 let sum = (slow.exp_sum)(&values, shift, &[]);
                 assert_eq!((fast.exp_sum)(&values, shift, &[]), sum, "len {len}");
                 // The prefetched slice is a hint only: any length gives the same sum.
@@ -408,6 +411,44 @@ mod edge_tests {
                     values.iter().position(|&v| v == target)
                 );
             }
+        }
+    }
+
+    /// Exponentials whose fixed-point weights are exact ties, or sit next to them, and other edges.
+    fn weight_edges() -> Vec<f32> {
+        let tie = |k: u32| k as f32 * f32::powi(2.0, -41);
+        let mut values: Vec<f32> = (0..40u32).map(tie).collect();
+        values.extend((0..40u32).map(|k| f32::from_bits(tie(2 * k + 1).to_bits() + 1)));
+        values.extend((1..40u32).map(|k| f32::from_bits(tie(2 * k + 1).to_bits() - 1)));
+        values.extend([
+            1.0,
+            f32::from_bits(1.0f32.to_bits() - 1),
+            0.5,
+            f32::MIN_POSITIVE,
+            f32::from_bits(1),
+            1.6e-38,
+            f32::powi(2.0, -17),
+            f32::powi(2.0, -17) * 1.5,
+            f32::powi(2.0, -18) * 1.25,
+        ]);
+        values
+    }
+
+    #[test]
+    fn weights_round_half_to_even_in_every_build() {
+        let values = weight_edges();
+        let expected: u64 = values.iter().map(|&e| fixed_weight(e)).sum();
+        assert_eq!(fixed_weight(f32::powi(2.0, -41)), 0);
+        assert_eq!(fixed_weight(3.0 * f32::powi(2.0, -41)), 2);
+        for (build, fast) in accelerated_builds()
+            .into_iter()
+            .chain([("portable", RowLoops::portable())])
+        {
+            eprintln!("checking the {build} build");
+            assert_eq!((fast.masked_sum)(&values, 0.0), expected, "{build}");
+            let mut histogram = vec![0u64; HISTOGRAM_BUCKETS];
+            (fast.histogram)(&values, &mut histogram);
+            assert_eq!(histogram.iter().sum::<u64>(), expected, "{build}");
         }
     }
 
