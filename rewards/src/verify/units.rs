@@ -59,14 +59,20 @@ const fn unit(symbol: &'static str, dimension: Dimension, scale: f64) -> Unit {
 /// more letters ("mg" in "mgs" is not read, "g" in "grams" is not read).
 pub(crate) fn unit_prefix(text: &str) -> Option<Unit> {
     let text = text.trim_start_matches([' ', '\t']);
-    SPELLINGS.iter().find_map(|(spelling, unit)| {
-        let head = text.get(..spelling.len())?;
-        let rest = &text[spelling.len()..];
-        let runs_on = rest.starts_with(|c: char| c.is_alphanumeric());
-        head.eq_ignore_ascii_case(spelling)
-            .then_some(*unit)
-            .filter(|_| !runs_on)
-    })
+    // Every spelling starts with a lower-case ASCII letter, `%` or a non-ASCII byte, so one whose
+    // first byte differs from the text's lower-cased first byte cannot match.
+    let first = text.as_bytes().first()?.to_ascii_lowercase();
+    SPELLINGS
+        .iter()
+        .filter(|(spelling, _)| spelling.as_bytes()[0] == first)
+        .find_map(|(spelling, unit)| {
+            let head = text.get(..spelling.len())?;
+            if !head.eq_ignore_ascii_case(spelling) {
+                return None;
+            }
+            let runs_on = text[spelling.len()..].starts_with(|c: char| c.is_alphanumeric());
+            (!runs_on).then_some(*unit)
+        })
 }
 
 /// `value` of `unit` expressed in `target` (same dimension only).
@@ -86,6 +92,25 @@ mod tests {
         assert_eq!(unit_prefix("mmHg").map(|u| u.symbol), Some("mmHg"));
         assert_eq!(unit_prefix("grams"), None);
         assert_eq!(unit_prefix("lesions"), None);
+    }
+
+    /// The first reading: every spelling tried in order.
+    fn unit_prefix_by_trying_all(text: &str) -> Option<Unit> {
+        let text = text.trim_start_matches([' ', '\t']);
+        SPELLINGS.iter().find_map(|(spelling, unit)| {
+            let head = text.get(..spelling.len())?;
+            let runs_on = text[spelling.len()..].starts_with(|c: char| c.is_alphanumeric());
+            (head.eq_ignore_ascii_case(spelling) && !runs_on).then_some(*unit)
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn first_byte_filter_reads_like_trying_every_spelling(
+            text in "[ \t]{0,2}(MMHG|mmHg|mcg|\u{b5}g|\u{3bc}g|Ug|mg|KG|g|mL|cc|dl|L|mm|cm|M|%|\u{b5}|x|)[a-z0-9 /.\u{e9}]{0,3}"
+        ) {
+            proptest::prop_assert_eq!(unit_prefix(&text), unit_prefix_by_trying_all(&text));
+        }
     }
 
     #[test]
