@@ -21,6 +21,7 @@ mod normalize;
 mod oracle;
 mod outcome;
 mod parse;
+mod prepared;
 mod reference;
 mod registry;
 mod rubric;

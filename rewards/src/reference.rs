@@ -7,10 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::RewardError;
 use crate::normalize::normalize_text;
+use crate::prepared::PreparedAnswer;
 use crate::verify::count::{is_count, read_count};
 use crate::verify::numeric::first_number;
+use crate::verify::numeric::first_quantity;
 use crate::verify::option_index::OptionIndex;
-use crate::verify::text::{PreparedTokens, TokenOverlap};
+use crate::verify::text::TokenOverlap;
+use crate::verify::units::Unit;
 use crate::verify::yes_no::{classify_yes_no, YesNoReading};
 
 /// Highest option letter a multiple-choice reference may use.
@@ -83,9 +86,9 @@ pub struct Reference {
     /// The options prepared for matching.
     #[serde(skip)]
     option_index: OptionIndex,
-    /// The distinct tokens of `answer`, read once for token overlap.
+    /// `answer` as the verifiers read it, read once.
     #[serde(skip)]
-    answer_tokens: PreparedTokens,
+    prepared: PreparedAnswer,
 }
 
 /// Equal when the answers, answer types and options are (the prepared forms follow from those).
@@ -182,7 +185,7 @@ impl Reference {
             answer_type,
             options: BTreeMap::new(),
             option_index: OptionIndex::default(),
-            answer_tokens: PreparedTokens::new(answer),
+            prepared: PreparedAnswer::new(answer),
         })
     }
 
@@ -245,7 +248,7 @@ impl Reference {
         Ok(Self {
             answer_type: AnswerType::MultipleChoice,
             option_index: OptionIndex::new(&canonical),
-            answer_tokens: PreparedTokens::new(&answer),
+            prepared: PreparedAnswer::new(&answer),
             answer,
             options: canonical,
         })
@@ -259,11 +262,26 @@ impl Reference {
     /// Token-set precision, recall and F1 of `prediction` against the answer: the result of
     /// [`crate::token_overlap`], with the answer's tokens read once at construction.
     pub fn token_overlap(&self, prediction: &str) -> TokenOverlap {
-        if self.answer_tokens.text() == self.answer {
-            self.answer_tokens.overlap(prediction)
-        } else {
-            // `answer` is a public field: after a change, read it afresh.
-            crate::token_overlap(prediction, &self.answer)
+        // `answer` is a public field: after a change, it is read afresh.
+        match self.prepared.of(&self.answer) {
+            Some(prepared) => prepared.tokens.overlap(&self.answer, prediction),
+            None => crate::token_overlap(prediction, &self.answer),
+        }
+    }
+
+    /// The answer's first number and the unit after it.
+    pub(crate) fn quantity(&self) -> Option<(f64, Option<Unit>)> {
+        match self.prepared.of(&self.answer) {
+            Some(prepared) => prepared.quantity,
+            None => first_quantity(&self.answer),
+        }
+    }
+
+    /// The answer read as a count.
+    pub(crate) fn count(&self) -> Option<f64> {
+        match self.prepared.of(&self.answer) {
+            Some(prepared) => prepared.count,
+            None => read_count(&self.answer),
         }
     }
 

@@ -279,3 +279,71 @@ fn multiple_choice_reference_is_canonical_and_validates() {
     edited.answer = "Q".into();
     assert!(edited.validate().is_err());
 }
+
+/// A reference reads its answer once; after `answer` is edited, every verifier reads the new
+/// answer, as a reference built from it does.
+#[test]
+fn edited_answers_are_read_afresh() {
+    let cases = [
+        (
+            AnswerType::Numeric,
+            "5 mg",
+            "0.5 g",
+            &["0.5 g", "500 mg", "5 mg", "5000 mcg", "x"][..],
+        ),
+        (
+            AnswerType::Count,
+            "3",
+            "two",
+            &["2", "two lesions", "3", "none"][..],
+        ),
+        (
+            AnswerType::Open,
+            "pleural effusion",
+            "left lung",
+            &["Left lung", "small left effusion", "lung"][..],
+        ),
+        (
+            AnswerType::Closed,
+            "left",
+            "CT",
+            &["computed tomography", "lt", "CT scan"][..],
+        ),
+        (
+            AnswerType::YesNo,
+            "yes",
+            "no",
+            &["No.", "yes", "no evidence of effusion"][..],
+        ),
+    ];
+    for (kind, first, second, answers) in cases {
+        let build = |text: &str| match Reference::new(text, kind) {
+            Ok(reference) => reference,
+            Err(err) => panic!("{err}"),
+        };
+        let mut edited = build(first);
+        edited.answer = second.to_owned();
+        let fresh = build(second);
+        assert_eq!(edited, fresh);
+        for answer in answers {
+            assert_eq!(
+                verify_answer(&edited, answer),
+                verify_answer(&fresh, answer),
+                "{kind} {first} -> {second}: {answer}"
+            );
+            assert_eq!(
+                edited.token_overlap(answer),
+                fresh.token_overlap(answer),
+                "{answer}"
+            );
+        }
+        // The edit changes at least one verdict, so the old reading is not what is used.
+        let old = build(first);
+        assert!(
+            answers
+                .iter()
+                .any(|answer| verify_answer(&old, answer) != verify_answer(&edited, answer)),
+            "{kind}"
+        );
+    }
+}

@@ -197,8 +197,6 @@ pub fn token_overlap(prediction: &str, reference: &str) -> TokenOverlap {
 /// it tokenises only the predictions. Gives exactly [`token_overlap`]'s result.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct PreparedTokens {
-    /// The text the tokens were read from.
-    text: Box<str>,
     /// The distinct tokens of an ASCII text as (head, start, end) (see [`AsciiToken`]); `None`
     /// for a text that is not ASCII.
     ascii: Option<Box<[(u64, usize, usize)]>>,
@@ -222,23 +220,15 @@ impl PreparedTokens {
                 })
                 .collect()
         });
-        Self {
-            text: text.into(),
-            ascii,
-        }
+        Self { ascii }
     }
 
-    /// The text the tokens were read from.
-    pub(crate) fn text(&self) -> &str {
-        &self.text
-    }
-
-    /// `token_overlap(prediction, self.text())`.
-    pub(crate) fn overlap(&self, prediction: &str) -> TokenOverlap {
+    /// `token_overlap(prediction, text)`, where `text` is the text these tokens were read from.
+    pub(crate) fn overlap(&self, text: &str, prediction: &str) -> TokenOverlap {
         let Some(expected) = self.ascii.as_deref().filter(|_| prediction.is_ascii()) else {
-            return token_overlap(prediction, &self.text);
+            return token_overlap(prediction, text);
         };
-        let bytes = self.text.as_bytes();
+        let bytes = text.as_bytes();
         let counted = |predicted: &[AsciiToken<'_>]| {
             let common = expected
                 .iter()
@@ -259,7 +249,7 @@ impl PreparedTokens {
         let mut many = [AsciiToken::default(); INLINE_TOKENS];
         match inline_distinct(ascii_tokens(prediction), AsciiToken::same, &mut many) {
             Some(len) => counted(&many[..len]),
-            None => token_overlap(prediction, &self.text),
+            None => token_overlap(prediction, text),
         }
     }
 }

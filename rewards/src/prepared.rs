@@ -1,0 +1,38 @@
+//! A reference answer read once, at construction: what the verifiers would otherwise read from
+//! it again on every call.
+
+use crate::verify::count::read_count;
+use crate::verify::numeric::first_quantity;
+use crate::verify::text::PreparedTokens;
+use crate::verify::units::Unit;
+
+/// The readings of one answer text that the verifiers use.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct PreparedAnswer {
+    /// The answer text the readings come from.
+    text: Box<str>,
+    /// Its distinct tokens, for token overlap.
+    pub(crate) tokens: PreparedTokens,
+    /// Its first number and the unit after it, for numeric answers.
+    pub(crate) quantity: Option<(f64, Option<Unit>)>,
+    /// Its count, for count answers.
+    pub(crate) count: Option<f64>,
+}
+
+impl PreparedAnswer {
+    /// Reads `text` once.
+    pub(crate) fn new(text: &str) -> Self {
+        Self {
+            text: text.into(),
+            tokens: PreparedTokens::new(text),
+            quantity: first_quantity(text),
+            count: read_count(text),
+        }
+    }
+
+    /// The readings when they were taken from `text`, else `None` (the answer changed since).
+    #[inline]
+    pub(crate) fn of(&self, text: &str) -> Option<&Self> {
+        (*self.text == *text).then_some(self)
+    }
+}
