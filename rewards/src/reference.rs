@@ -1,5 +1,6 @@
 //! Reference answers and their validation.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -274,6 +275,22 @@ impl Reference {
         match self.prepared.of(&self.answer) {
             Some(prepared) => prepared.quantity,
             None => first_quantity(&self.answer),
+        }
+    }
+
+    /// The answer's normalised text ([`normalize_text`]).
+    pub(crate) fn normalized_answer(&self) -> Cow<'_, str> {
+        match self.prepared.of(&self.answer) {
+            Some(prepared) => Cow::Borrowed(&prepared.normalized),
+            None => Cow::Owned(normalize_text(&self.answer)),
+        }
+    }
+
+    /// The answer's yes/no reading.
+    pub(crate) fn yes_no_reading(&self) -> YesNoReading {
+        match self.prepared.of(&self.answer) {
+            Some(prepared) => prepared.yes_no,
+            None => classify_yes_no(&self.answer),
         }
     }
 

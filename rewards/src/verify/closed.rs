@@ -157,6 +157,15 @@ impl SynonymTable {
         }
     }
 
+    /// True when `label` has the canonical label of `normalized`, a label already normalised.
+    pub(crate) fn same_label_as_normalized(&self, label: &str, normalized: &str) -> bool {
+        let mut buffer = [0u8; ASCII_NORMALIZED_CAPACITY];
+        match ascii_normalized(label, &mut buffer).and_then(|b| std::str::from_utf8(b).ok()) {
+            Some(own) => self.canonical_of(own) == self.canonical_of(normalized),
+            None => self.canonical_of(&normalize_text(label)) == self.canonical_of(normalized),
+        }
+    }
+
     /// The canonical label of an already normalised label, borrowed.
     fn canonical_of<'s>(&'s self, normalized: &'s str) -> &'s str {
         self.canonical
@@ -192,7 +201,7 @@ pub(crate) fn verify_closed<'a>(
     }
     Judgement::judged(
         Extracted::Text(answer),
-        table.same_label(answer, &reference.answer),
+        table.same_label_as_normalized(answer, &reference.normalized_answer()),
     )
 }
 
@@ -218,6 +227,21 @@ mod tests {
         assert!(table.same_label("the lungs", "Lung"));
         assert!(!table.same_label("left", "right"));
         assert!(!table.same_label("MRI", "CT"));
+    }
+
+    proptest::proptest! {
+        /// Comparing with a reference normalised beforehand gives what comparing both does.
+        #[test]
+        fn prepared_comparison_matches_same_label(
+            a in "(?i)(the |a )?(left|lt\\.?|ct|computed  tomography|cat scan|lung|lungs|\u{e9}|x| )(  |\\.)?",
+            b in "(?i)(the |a )?(left|lt\\.?|ct|computed  tomography|cat scan|lung|lungs|\u{e9}|x| )(  |\\.)?",
+        ) {
+            let table = SynonymTable::standard();
+            proptest::prop_assert_eq!(
+                table.same_label_as_normalized(&a, &normalize_text(&b)),
+                table.same_label(&a, &b)
+            );
+        }
     }
 
     #[test]
