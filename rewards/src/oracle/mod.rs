@@ -310,6 +310,17 @@ proptest! {
     }
 
     #[test]
+    fn open_verification_matches_the_first_version(answer in text(8), reference in text(4)) {
+        if let Ok(reference) = Reference::new(&reference, crate::AnswerType::Open) {
+            let new = crate::verify::judge_answer(&reference, &answer);
+            let old = text::verify_open(&reference, &answer);
+            prop_assert_eq!(new.verdict, old.verdict);
+            prop_assert_eq!(new.score.to_bits(), old.score.to_bits());
+            prop_assert_eq!(new.extracted, old.extracted);
+        }
+    }
+
+    #[test]
     fn prepared_overlap_matches_the_first_version(a in text(12), b in text(6)) {
         let prepared = PreparedTokens::new(&b).overlap(&b, &a);
         let old = text::token_overlap(&a, &b);

@@ -2,8 +2,10 @@
 
 use std::collections::HashSet;
 
-use crate::normalize::same_word;
+use crate::normalize::{normalized_eq, normalized_words, same_word};
+use crate::reference::Reference;
 use crate::verify::text::TokenOverlap;
+use crate::verify::{Extracted, Judgement, Verdict};
 
 /// Content tokens for token overlap: maximal runs of letters and digits.
 fn tokens(text: &str) -> impl Iterator<Item = &str> {
@@ -79,4 +81,27 @@ pub(crate) fn token_overlap(prediction: &str, reference: &str) -> TokenOverlap {
     let expected = hashed_distinct(reference);
     let common = expected.intersection(&predicted).count();
     overlap_from(common, predicted.len(), expected.len())
+}
+
+/// Open-answer verification as first written: both sides normalised word by word on every call.
+pub(super) fn verify_open<'a>(reference: &Reference, answer: &'a str) -> Judgement<'a> {
+    if normalized_words(answer).next().is_none() {
+        return Judgement {
+            verdict: Verdict::Unparseable,
+            score: 0.0,
+            extracted: Extracted::Nothing,
+        };
+    }
+    if normalized_eq(answer, &reference.answer) {
+        return Judgement {
+            verdict: Verdict::Correct,
+            score: 1.0,
+            extracted: Extracted::Text(answer),
+        };
+    }
+    Judgement {
+        verdict: Verdict::Incorrect,
+        score: token_overlap(answer, &reference.answer).f1,
+        extracted: Extracted::Text(answer),
+    }
 }

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use super::{Extracted, Judgement, Verdict};
-use crate::normalize::{normalized_eq, normalized_words, same_word, tokens};
+use crate::normalize::{
+    ascii_normalized, normalized_eq, normalized_words, same_word, tokens, ASCII_NORMALIZED_CAPACITY,
+};
 use crate::reference::Reference;
 
 /// Token-set overlap between a prediction and a reference (tokens: runs of letters and digits,
@@ -257,10 +259,22 @@ impl PreparedTokens {
 /// Verifies an open answer: correct iff equal after normalisation; score = token F1 (1 when
 /// correct); nothing readable → unparseable.
 pub(crate) fn verify_open<'a>(reference: &Reference, answer: &'a str) -> Judgement<'a> {
-    if normalized_words(answer).next().is_none() {
+    let mut buffer = [0u8; ASCII_NORMALIZED_CAPACITY];
+    let (empty, equal) = match ascii_normalized(answer, &mut buffer) {
+        // The reference's normalised text was prepared once: only the answer is normalised.
+        Some(normalized) => (
+            normalized.is_empty(),
+            *normalized == *reference.normalized_answer().as_bytes(),
+        ),
+        None => (
+            normalized_words(answer).next().is_none(),
+            normalized_eq(answer, &reference.answer),
+        ),
+    };
+    if empty {
         return Judgement::unparseable();
     }
-    if normalized_eq(answer, &reference.answer) {
+    if equal {
         return Judgement::judged(Extracted::Text(answer), true);
     }
     Judgement {
