@@ -11,10 +11,8 @@ use crate::normalize::normalize_text;
 use crate::prepared::PreparedAnswer;
 use crate::verify::count::{is_count, read_count};
 use crate::verify::numeric::first_number;
-use crate::verify::numeric::first_quantity;
 use crate::verify::option_index::OptionIndex;
 use crate::verify::text::TokenOverlap;
-use crate::verify::units::Unit;
 use crate::verify::yes_no::{classify_yes_no, YesNoReading};
 
 /// Highest option letter a multiple-choice reference may use.
@@ -263,42 +261,15 @@ impl Reference {
     /// Token-set precision, recall and F1 of `prediction` against the answer: the result of
     /// [`crate::token_overlap`], with the answer's tokens read once at construction.
     pub fn token_overlap(&self, prediction: &str) -> TokenOverlap {
-        // `answer` is a public field: after a change, it is read afresh.
-        match self.prepared.of(&self.answer) {
-            Some(prepared) => prepared.tokens.overlap(&self.answer, prediction),
-            None => crate::token_overlap(prediction, &self.answer),
-        }
+        self.prepared().tokens.overlap(&self.answer, prediction)
     }
 
-    /// The answer's first number and the unit after it.
-    pub(crate) fn quantity(&self) -> Option<(f64, Option<Unit>)> {
+    /// The answer as the verifiers read it: prepared at construction, or read afresh when the
+    /// public `answer` was changed since.
+    pub(crate) fn prepared(&self) -> Cow<'_, PreparedAnswer> {
         match self.prepared.of(&self.answer) {
-            Some(prepared) => prepared.quantity,
-            None => first_quantity(&self.answer),
-        }
-    }
-
-    /// The answer's normalised text ([`normalize_text`]).
-    pub(crate) fn normalized_answer(&self) -> Cow<'_, str> {
-        match self.prepared.of(&self.answer) {
-            Some(prepared) => Cow::Borrowed(&prepared.normalized),
-            None => Cow::Owned(normalize_text(&self.answer)),
-        }
-    }
-
-    /// The answer's yes/no reading.
-    pub(crate) fn yes_no_reading(&self) -> YesNoReading {
-        match self.prepared.of(&self.answer) {
-            Some(prepared) => prepared.yes_no,
-            None => classify_yes_no(&self.answer),
-        }
-    }
-
-    /// The answer read as a count.
-    pub(crate) fn count(&self) -> Option<f64> {
-        match self.prepared.of(&self.answer) {
-            Some(prepared) => prepared.count,
-            None => read_count(&self.answer),
+            Some(prepared) => Cow::Borrowed(prepared),
+            None => Cow::Owned(PreparedAnswer::new(&self.answer)),
         }
     }
 

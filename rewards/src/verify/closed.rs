@@ -201,7 +201,7 @@ pub(crate) fn verify_closed<'a>(
     }
     Judgement::judged(
         Extracted::Text(answer),
-        table.same_label_as_normalized(answer, &reference.normalized_answer()),
+        table.same_label_as_normalized(answer, &reference.prepared().normalized),
     )
 }
 

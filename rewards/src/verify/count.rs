@@ -56,7 +56,7 @@ pub(crate) fn verify_count<'a>(reference: &Reference, answer: &'a str) -> Judgem
     let Some(actual) = read_count(answer) else {
         return Judgement::unparseable();
     };
-    let expected = reference.count();
+    let expected = reference.prepared().count;
     let correct = is_count(actual) && expected == Some(actual);
     Judgement::judged(Extracted::Number(actual, None), correct)
 }

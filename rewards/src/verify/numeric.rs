@@ -74,7 +74,7 @@ pub(crate) fn verify_numeric<'a>(reference: &Reference, answer: &'a str) -> Judg
         return Judgement::unparseable();
     };
     let extracted = Extracted::Number(actual, actual_unit.map(|unit| unit.symbol));
-    let Some((expected, expected_unit)) = reference.quantity() else {
+    let Some((expected, expected_unit)) = reference.prepared().quantity else {
         return Judgement::judged(extracted, false);
     };
     let comparable = match (actual_unit, expected_unit) {

@@ -264,7 +264,7 @@ pub(crate) fn verify_open<'a>(reference: &Reference, answer: &'a str) -> Judgeme
         // The reference's normalised text was prepared once: only the answer is normalised.
         Some(normalized) => (
             normalized.is_empty(),
-            *normalized == *reference.normalized_answer().as_bytes(),
+            *normalized == *reference.prepared().normalized.as_bytes(),
         ),
         None => (
             normalized_words(answer).next().is_none(),

@@ -221,7 +221,7 @@ pub(crate) fn classify_chars(text: &str) -> YesNoReading {
 
 /// Verifies a yes/no answer: both words → incorrect (ambiguous), neither → unparseable.
 pub(crate) fn verify_yes_no<'a>(reference: &Reference, answer: &'a str) -> Judgement<'a> {
-    let expected = reference.yes_no_reading();
+    let expected = reference.prepared().yes_no;
     let (extracted, reading) = match classify_yes_no(answer) {
         YesNoReading::Yes => ("yes", YesNoReading::Yes),
         YesNoReading::No => ("no", YesNoReading::No),
