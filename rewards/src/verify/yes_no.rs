@@ -171,13 +171,7 @@ fn classify_ascii(bytes: &[u8]) -> YesNoReading {
             }
         }
     }
-    match (saw_yes, saw_no) {
-        (true, false) => YesNoReading::Yes,
-        (false, true) => YesNoReading::No,
-        (true, true) => YesNoReading::Both,
-        (false, false) if has_ascii_negation(bytes) => YesNoReading::No,
-        (false, false) => YesNoReading::Neither,
-    }
+    settle(saw_yes, saw_no, || has_ascii_negation(bytes))
 }
 
 /// `text.split_whitespace().any(is_negation)` for ASCII text.
@@ -195,7 +189,7 @@ fn has_ascii_negation(bytes: &[u8]) -> bool {
 }
 
 /// [`classify_yes_no`] after the bare-word check, for any text, `char` by `char`.
-pub(crate) fn classify_chars(text: &str) -> YesNoReading {
+fn classify_chars(text: &str) -> YesNoReading {
     let mut saw_yes = false;
     let mut saw_no = false;
     for clause in text.split(is_clause_break) {
@@ -210,11 +204,16 @@ pub(crate) fn classify_chars(text: &str) -> YesNoReading {
             clause_start = is_yes || is_no || word_index(word, &CONNECTOR_WORDS).is_some();
         }
     }
+    settle(saw_yes, saw_no, || text.split_whitespace().any(is_negation))
+}
+
+/// The reading from the clause-initial words seen, else from whether the text negates.
+fn settle(saw_yes: bool, saw_no: bool, negates: impl FnOnce() -> bool) -> YesNoReading {
     match (saw_yes, saw_no) {
         (true, false) => YesNoReading::Yes,
         (false, true) => YesNoReading::No,
         (true, true) => YesNoReading::Both,
-        (false, false) if text.split_whitespace().any(is_negation) => YesNoReading::No,
+        (false, false) if negates() => YesNoReading::No,
         (false, false) => YesNoReading::Neither,
     }
 }
