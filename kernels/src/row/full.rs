@@ -11,7 +11,7 @@ use crate::params::SamplingParams;
 use crate::select::{threshold, Measure};
 use crate::simd::RowLoops;
 
-/// A row after every filter: what both the draw and [`filtered_distribution`] need.
+/// A row after every filter: what both the draw and [`super::filtered_distribution`] need.
 pub(super) struct PreparedRow {
     /// Largest raw logit.
     pub raw_max: f32,
