@@ -199,29 +199,29 @@ pub fn token_overlap(prediction: &str, reference: &str) -> TokenOverlap {
 /// it tokenises only the predictions. Gives exactly [`token_overlap`]'s result.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct PreparedTokens {
-    /// The distinct tokens of an ASCII text as (head, start, end) (see [`AsciiToken`]); `None`
-    /// for a text that is not ASCII.
+    /// The distinct tokens of an ASCII text with at most [`INLINE_TOKENS`] of them, as (head,
+    /// start, end) (see [`AsciiToken`]); `None` for other texts, which [`token_overlap`] reads.
     ascii: Option<Box<[(u64, usize, usize)]>>,
 }
 
 impl PreparedTokens {
-    /// Reads the distinct tokens of `text`.
+    /// Reads the distinct tokens of `text` (in linear time: it gives up past
+    /// [`INLINE_TOKENS`] distinct tokens).
     pub(crate) fn new(text: &str) -> Self {
-        let ascii = text.is_ascii().then(|| {
-            let mut distinct: Vec<AsciiToken<'_>> = Vec::new();
-            for token in ascii_tokens(text) {
-                if !distinct.iter().any(|&seen| seen.same(token)) {
-                    distinct.push(token);
-                }
-            }
-            distinct
-                .iter()
-                .map(|token| {
-                    let start = token.bytes.as_ptr() as usize - text.as_ptr() as usize;
-                    (token.head, start, start + token.bytes.len())
-                })
-                .collect()
-        });
+        let mut distinct = [AsciiToken::default(); INLINE_TOKENS];
+        let ascii = text
+            .is_ascii()
+            .then(|| inline_distinct(ascii_tokens(text), AsciiToken::same, &mut distinct))
+            .flatten()
+            .map(|len| {
+                distinct[..len]
+                    .iter()
+                    .map(|token| {
+                        let start = token.bytes.as_ptr() as usize - text.as_ptr() as usize;
+                        (token.head, start, start + token.bytes.len())
+                    })
+                    .collect()
+            });
         Self { ascii }
     }
 
