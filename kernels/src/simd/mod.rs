@@ -375,26 +375,39 @@ mod edge_tests {
             let values = edge_row(len, seed as u64);
             let (max, _) = (slow.scan)(&values);
             assert_eq!((fast.scan)(&values).0.to_bits(), max.to_bits());
-            // Shifts below the max give exponentials above 1, up to e^5: outside the sampler's
-            // range (it shifts by the row's max), inside the range where every build's weights
-            // are exact (below 2^12), so the builds must still agree there.
-            for shift in [max, max + 0.5, f32::max(3.0, max - 5.0)] {
-                let sum = (slow.exp_sum)(&values, shift, &[]);
-                assert_eq!((fast.exp_sum)(&values, shift, &[]), sum, "len {len}");
-                // The prefetched slice is a hint only: any length gives the same sum.
-                assert_eq!((fast.exp_sum)(&values, shift, &values), sum, "len {len}");
+            // Shifts below the max give exponentials above 1, which no sampler call produces (it
+            // shifts by the row's max). Their exponentials must still agree bit for bit; their
+            // weights agree only below 2^12, where every build's conversion is exact (at and
+            // above it the f64 route's bit trick stops giving the integer), so the sums are
+            // compared only there: the third shift stays inside that range, the fourth may not.
+            for shift in [max, max + 0.5, f32::max(3.0, max - 5.0), 3.0] {
                 let mut out_fast = vec![0.0; len];
                 let mut out_slow = vec![0.0; len];
-                assert_eq!((fast.exp_store_sum)(&values, shift, &mut out_fast), sum);
-                assert_eq!((slow.exp_store_sum)(&values, shift, &mut out_slow), sum);
+                let fast_sum = (fast.exp_store_sum)(&values, shift, &mut out_fast);
+                let sum = (slow.exp_store_sum)(&values, shift, &mut out_slow);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&out_fast), bits(&out_slow));
+                assert_eq!(bits(&out_fast), bits(&out_slow), "len {len} shift {shift}");
                 for (&value, &out) in values.iter().zip(&out_slow) {
                     assert_eq!(out.to_bits(), det_exp(value - shift).to_bits());
                 }
                 let mut in_place = values.clone();
-                assert_eq!((fast.exp_in_place_sum)(&mut in_place, shift), sum);
+                let in_place_sum = (fast.exp_in_place_sum)(&mut in_place, shift);
                 assert_eq!(bits(&in_place), bits(&out_slow));
+                assert_eq!((slow.exp_sum)(&values, shift, &[]), sum, "len {len}");
+                let weights_exact = out_slow.iter().all(|&e| e < 4096.0);
+                // Only a shift more than 5 below the max leaves the exact range.
+                assert!(
+                    weights_exact || shift < max - 5.0,
+                    "len {len} shift {shift}"
+                );
+                if !weights_exact {
+                    continue;
+                }
+                assert_eq!(fast_sum, sum, "len {len} shift {shift}");
+                assert_eq!(in_place_sum, sum, "len {len} shift {shift}");
+                assert_eq!((fast.exp_sum)(&values, shift, &[]), sum, "len {len}");
+                // The prefetched slice is a hint only: any length gives the same sum.
+                assert_eq!((fast.exp_sum)(&values, shift, &values), sum, "len {len}");
                 for floor in [0.0, 1e-30, 0.01, 0.5, 1.0] {
                     let expected: u64 = out_slow
                         .iter()
