@@ -89,8 +89,9 @@ const STANDARD_GROUPS: &[&[&str]] = &[
 /// A table mapping normalised labels to their canonical label.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SynonymTable {
-    /// Normalised label → canonical label, hashed with a fast fixed-seed hash (lookups of short
-    /// labels dominate scoring; the fixed seed keeps the serialised order the same on every run).
+    /// Normalised label → canonical label, hashed with foldhash's fixed-seed hash (lookups of
+    /// short labels dominate scoring). The fixed seed keeps the serialised order the same from
+    /// run to run of one build; foldhash does not promise it across versions or platforms.
     canonical: HashMap<String, String, FixedState>,
 }
 
