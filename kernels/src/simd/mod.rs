@@ -459,6 +459,16 @@ mod edge_tests {
         {
             eprintln!("checking the {build} build");
             assert_eq!((fast.masked_sum)(&values, 0.0), expected, "{build}");
+            // One value per call, filling whole vectors, so errors cannot cancel in a sum.
+            for &value in &values {
+                let row = [value; 32];
+                let weight = fixed_weight(value);
+                assert_eq!(
+                    (fast.masked_sum)(&row, 0.0),
+                    32 * weight,
+                    "{build} {value:e}"
+                );
+            }
             let mut histogram = vec![0u64; HISTOGRAM_BUCKETS];
             (fast.histogram)(&values, &mut histogram);
             assert_eq!(histogram.iter().sum::<u64>(), expected, "{build}");
