@@ -13,15 +13,20 @@ use crate::error::{PolicyError, Result};
 /// Rows handed to one worker thread at a time.
 const ROWS_PER_TASK: usize = 16;
 
+/// The dtype log-probabilities of `dtype` logits come in: f32 for half precision, else the same.
+pub(crate) fn logprob_dtype(dtype: DType) -> DType {
+    match dtype {
+        DType::BF16 | DType::F16 => DType::F32,
+        other => other,
+    }
+}
+
 /// `log_softmax(logits)[r, targets[r]]` for logits `(rows, vocab)` → `(rows,)`, differentiable
 /// with respect to `logits`. Half-precision logits are computed in f32.
 pub fn target_logprobs(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
     let (rows, vocab) = logits.dims2()?;
     check_targets("target_logprobs", rows, vocab, targets)?;
-    let logits = match logits.dtype() {
-        DType::BF16 | DType::F16 => logits.to_dtype(DType::F32)?,
-        _ => logits.clone(),
-    };
+    let logits = logits.to_dtype(logprob_dtype(logits.dtype()))?;
     if logits.device().is_cpu() && logits.dtype() == DType::F32 && vocab > 0 {
         let op = TargetLogprobs {
             targets: targets.to_vec(),

@@ -5,7 +5,7 @@
 //! prompt G times, forward and backward; here it runs once, its keys and values are handed to
 //! each of its rows, and backward sums the rows' gradients into that one prompt pass.
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 
 use crate::error::{PolicyError, Result};
 use crate::hf::embedding::Embedded;
@@ -42,11 +42,7 @@ impl HfModel {
         let embedded = self.embed_named(prompts, &name)?;
         let t_max = rows.iter().map(|(_, r)| r.len()).max().unwrap_or(0);
         if t_max == 0 {
-            // Log-probabilities come in f32 for half-precision weights (see `target_logprobs`).
-            let dtype = match self.dtype {
-                DType::BF16 | DType::F16 => DType::F32,
-                other => other,
-            };
+            let dtype = crate::ops::logprob_dtype(self.dtype);
             return Ok(Tensor::zeros((n, 0), dtype, &self.device)?);
         }
         let (_, prompt_len, d) = embedded.x.dims3()?;
