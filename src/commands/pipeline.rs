@@ -14,7 +14,7 @@ pub struct PipelineArgs {
     /// Seed of every random choice.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Output folder (default: runs/<timestamp>).
+    /// Output folder (default: runs/ and the start time, as in runs/2026-11-27T13-30-00Z).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Override the preset's SFT steps.
@@ -109,7 +109,7 @@ fn rollout_sampling(temperature: f32, sampling: SamplingParams) -> Result<Sampli
     Ok(sampling)
 }
 
-/// `runs/<timestamp>`.
+/// `runs/` and the start time in RFC 3339 with `-` for `:`.
 fn timestamp_dir() -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
