@@ -212,6 +212,17 @@ fn host_pass_micros(logits: &[f32], iterations: usize) -> Result<f64> {
     Ok(copy_micros / 2.0)
 }
 
+/// Median time of one read of `logits` on one thread (a bitwise fold of every value).
+fn host_read_micros(logits: &[f32], iterations: usize) -> Result<f64> {
+    time_median(iterations, || {
+        let folded = logits
+            .iter()
+            .fold(0u32, |folded, value| folded ^ value.to_bits());
+        std::hint::black_box(folded);
+        Ok(())
+    })
+}
+
 /// `medgym bench sampling`.
 fn sampling(args: &SamplingBenchArgs) -> Result<()> {
     if args.batch == 0 || args.vocab == 0 {
@@ -229,6 +240,7 @@ fn sampling(args: &SamplingBenchArgs) -> Result<()> {
     match args.backend {
         Backend::Cpu => {
             let pass = host_pass_micros(&logits, args.iterations)?;
+            let read = host_read_micros(&logits, args.iterations)?;
             println!(
                 "backend cpu ({} threads), batch {}, vocab {}, logits {:.1} MB",
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -237,9 +249,11 @@ fn sampling(args: &SamplingBenchArgs) -> Result<()> {
                 bytes as f64 / 1e6
             );
             println!(
-                "one memory pass: {:.0} µs ({:.1} GB/s copy bandwidth)",
+                "one memory pass: {:.0} µs ({:.1} GB/s copy bandwidth); one read on one thread: \
+                 {:.0} µs",
                 pass,
-                bytes as f64 / pass / 1e3
+                bytes as f64 / pass / 1e3,
+                read
             );
             for set in args.instruction_set.expand()? {
                 set_cpu_instruction_set(set)?;
@@ -251,8 +265,10 @@ fn sampling(args: &SamplingBenchArgs) -> Result<()> {
                         Ok(())
                     })?;
                     println!(
-                        "{name:<12} median {median:>10.0} µs per call = {:>6.2} memory passes",
-                        median / pass
+                        "{name:<12} median {median:>10.0} µs per call = {:>6.2} memory passes \
+                         = {:>5.2} one-thread reads",
+                        median / pass,
+                        median / read
                     );
                 }
             }
