@@ -152,7 +152,7 @@ const ASCII_EDGE: [bool; 128] = ascii_table!(|byte| is_space(byte)
 
 /// Whether an ASCII byte is whitespace or edge punctuation.
 #[inline]
-fn is_ascii_edge(byte: u8) -> bool {
+pub(crate) fn is_ascii_edge(byte: u8) -> bool {
     ASCII_EDGE[usize::from(byte & 0x7f)]
 }
 

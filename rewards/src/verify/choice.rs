@@ -2,9 +2,9 @@
 
 use super::option_index::{letter_bit, OptionIndex, OptionProbe};
 use super::{Extracted, Judgement};
-use crate::ascii::{ascii_table, is_space, tokens, trim, CharClass, Tokens};
+use crate::ascii::{ascii_table, is_space, tokens, trim, CharClass};
 use crate::extract::{answer_phrase, last_boxed};
-use crate::normalize::trim_edge_punctuation;
+use crate::normalize::{is_ascii_edge, trim_edge_punctuation};
 use crate::reference::Reference;
 
 /// What a multiple-choice answer names.
@@ -19,37 +19,82 @@ pub(crate) enum ChoiceReading {
 }
 
 /// Words allowed between letters in a bare list such as "A or B" or "options A and C".
-const LIST_WORDS: [&str; 4] = ["or", "and", "option", "options"];
+const LIST_WORDS: [&[u8]; 4] = [b"or", b"and", b"option", b"options"];
 
 /// Whitespace or a list separator.
 fn is_list_separator(c: char) -> bool {
     c.is_whitespace() || matches!(c, ',' | ';' | '/' | '&' | '+' | '|')
 }
 
-/// Whitespace and list separators, as a class with an ASCII table.
-const LIST_SEPARATORS: CharClass = CharClass::new(
-    is_list_separator,
-    ascii_table!(|byte| is_space(byte) || matches!(byte, b',' | b';' | b'/' | b'&' | b'+' | b'|')),
-);
+/// [`is_list_separator`] for the ASCII characters.
+const ASCII_LIST_SEPARATORS: [bool; 128] =
+    ascii_table!(|byte| is_space(byte) || matches!(byte, b',' | b';' | b'/' | b'&' | b'+' | b'|'));
 
-/// Splits into raw tokens at whitespace and list separators.
-fn raw_tokens(text: &str) -> Tokens<'_> {
+/// Whitespace and list separators, as a class with an ASCII table.
+const LIST_SEPARATORS: CharClass = CharClass::new(is_list_separator, ASCII_LIST_SEPARATORS);
+
+/// A word between list separators and its core: the word without edge punctuation.
+type Word<'t> = (&'t [u8], &'t [u8]);
+
+/// The words of any text, split at list separators.
+fn general_words(text: &str) -> impl Iterator<Item = Word<'_>> {
     tokens(text, &LIST_SEPARATORS)
+        .map(|raw| (raw.as_bytes(), trim_edge_punctuation(raw).as_bytes()))
+}
+
+/// The words of ASCII text, split at list separators, each read with its core in one pass.
+struct AsciiWords<'t> {
+    /// The bytes of ASCII text.
+    bytes: &'t [u8],
+    /// Where the next word's search starts.
+    at: usize,
+}
+
+impl<'t> Iterator for AsciiWords<'t> {
+    type Item = Word<'t>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Word<'t>> {
+        let bytes = self.bytes;
+        let separator = |byte: u8| ASCII_LIST_SEPARATORS[usize::from(byte & 0x7f)];
+        let mut at = self.at;
+        while bytes.get(at).is_some_and(|&byte| separator(byte)) {
+            at += 1;
+        }
+        let start = at;
+        let (mut core_start, mut core_end) = (None, start);
+        while let Some(&byte) = bytes.get(at) {
+            if separator(byte) {
+                break;
+            }
+            at += 1;
+            if !is_ascii_edge(byte) {
+                core_start.get_or_insert(at - 1);
+                core_end = at;
+            }
+        }
+        self.at = at;
+        if at == start {
+            return None;
+        }
+        let raw = bytes.get(start..at)?;
+        let core = bytes.get(core_start.unwrap_or(core_end)..core_end)?;
+        Some((raw, core))
+    }
 }
 
 /// The upper-cased letter if `token` is exactly one ASCII letter.
-fn single_letter(token: &str) -> Option<char> {
-    match token.as_bytes() {
+fn single_letter(token: &[u8]) -> Option<char> {
+    match token {
         [byte] if byte.is_ascii_alphabetic() => Some(char::from(byte.to_ascii_uppercase())),
         _ => None,
     }
 }
 
 /// Reads a text made only of letters and list words ("B", "(B)", "B.", "A or B", "A B C D").
-fn read_letter_list(text: &str) -> Option<ChoiceReading> {
+fn read_letter_list<'t>(words: impl Iterator<Item = Word<'t>>) -> Option<ChoiceReading> {
     let mut letters = 0u32;
-    for raw in raw_tokens(text) {
-        let token = trim_edge_punctuation(raw);
+    for (_, token) in words {
         if token.is_empty() {
             continue;
         }
@@ -62,9 +107,10 @@ fn read_letter_list(text: &str) -> Option<ChoiceReading> {
             return None;
         }
     }
-    match letters.count_ones() {
+    match letters {
         0 => None,
-        1 => Some(ChoiceReading::Letter(char::from(
+        // One bit set.
+        _ if letters & (letters - 1) == 0 => Some(ChoiceReading::Letter(char::from(
             b'A' + letters.trailing_zeros() as u8,
         ))),
         _ => Some(ChoiceReading::Several),
@@ -107,15 +153,18 @@ fn split_leading_letter(text: &str) -> Option<(char, &str)> {
 ///
 /// Lower-case letters count only with a bracket or colon ("(c)", "c)"); plain upper-case "A"
 /// and "I" are skipped because they are ordinary English words.
-fn mentions_other_letter(rest: &str, chosen: char, options: &OptionIndex) -> bool {
-    raw_tokens(rest).any(|raw| {
-        let token = trim_edge_punctuation(raw);
+fn mentions_other_letter<'t>(
+    mut words: impl Iterator<Item = Word<'t>>,
+    chosen: char,
+    options: &OptionIndex,
+) -> bool {
+    words.any(|(raw, token)| {
         let Some(letter) = single_letter(token) else {
             return false;
         };
         let other_option = letter != chosen && options.has_letter(letter);
-        let delimited = raw.bytes().any(|byte| matches!(byte, b'(' | b')' | b':'));
-        let upper_case_word = token.starts_with(|c: char| c.is_ascii_uppercase())
+        let delimited = raw.iter().any(|byte| matches!(byte, b'(' | b')' | b':'));
+        let upper_case_word = token.first().is_some_and(u8::is_ascii_uppercase)
             && !(raw == token && matches!(letter, 'A' | 'I'));
         other_option && (delimited || upper_case_word)
     })
@@ -129,11 +178,16 @@ fn options_with_text(text: &str, options: &OptionIndex) -> u32 {
     })
 }
 
-/// Reads "B. text" given its letter and the text after it: several options if the text mentions
-/// another option letter, or names another option's text but not the chosen one's; otherwise
-/// the letter.
-fn read_lettered_text(letter: char, rest: &str, options: &OptionIndex) -> ChoiceReading {
-    if mentions_other_letter(rest, letter, options) {
+/// Reads "B. text" given its letter, the text after it and that text's words: several options
+/// if the text mentions another option letter, or names another option's text but not the
+/// chosen one's; otherwise the letter.
+fn read_lettered_text<'t>(
+    letter: char,
+    rest: &str,
+    rest_words: impl Iterator<Item = Word<'t>>,
+    options: &OptionIndex,
+) -> ChoiceReading {
+    if mentions_other_letter(rest_words, letter, options) {
         return ChoiceReading::Several;
     }
     let Some(probe) = OptionProbe::new(rest) else {
@@ -170,11 +224,33 @@ fn read_direct(text: &str, options: &OptionIndex) -> ChoiceReading {
     if let Some(letter) = bare_letter(text) {
         return ChoiceReading::Letter(letter);
     }
-    if let Some(reading) = read_letter_list(text) {
+    if text.is_ascii() {
+        read_words(text, options, |from| AsciiWords {
+            bytes: text.as_bytes(),
+            at: from,
+        })
+    } else {
+        read_words(text, options, |from| {
+            general_words(text.get(from..).unwrap_or_default())
+        })
+    }
+}
+
+/// [`read_direct`] past the bare letters, given the words of `text` from a byte offset on (an
+/// offset where a word may start).
+fn read_words<'t, W: Iterator<Item = Word<'t>>>(
+    text: &'t str,
+    options: &OptionIndex,
+    words_from: impl Fn(usize) -> W,
+) -> ChoiceReading {
+    if let Some(reading) = read_letter_list(words_from(0)) {
         return reading;
     }
     if let Some((letter, rest)) = split_leading_letter(strip_option_word(text)) {
-        return read_lettered_text(letter, rest, options);
+        // `rest` is a suffix of `text` that is empty or starts with whitespace, a separator:
+        // its words are the words of `text` from there on.
+        let rest_words = words_from(text.len() - rest.len());
+        return read_lettered_text(letter, rest, rest_words, options);
     }
     only_letter(options_with_text(text, options))
         .map_or(ChoiceReading::Nothing, ChoiceReading::Letter)
@@ -256,6 +332,10 @@ mod tests {
             ChoiceReading::Letter('B')
         );
         assert_eq!(read_choice("kidney", &opts), ChoiceReading::Nothing);
+        // Text with non-ASCII characters takes the general word reader.
+        assert_eq!(read_choice("A\u{a0}or B", &opts), ChoiceReading::Several);
+        assert_eq!(read_choice("B.\u{3000}Lung", &opts), ChoiceReading::Several);
+        assert_eq!(read_choice("B. bone é", &opts), ChoiceReading::Letter('B'));
         assert_eq!(
             read_choice("The answer is C.", &opts),
             ChoiceReading::Letter('C')
