@@ -40,12 +40,23 @@ const SHORT_TEXT: usize = 64;
 /// The `\boxed{` marker.
 const BOXED: &[u8] = b"\\boxed{";
 
+/// Whether `bytes` holds a `\`: the first byte of every box (a plain loop for short texts,
+/// where calling the vector search costs more than the search).
+#[inline]
+fn has_backslash(bytes: &[u8]) -> bool {
+    if bytes.len() < SHORT_TEXT {
+        bytes.contains(&b'\\')
+    } else {
+        memchr::memchr(b'\\', bytes).is_some()
+    }
+}
+
 /// Content of the last `\boxed{…}` (nested braces balanced), trimmed; `None` when there is no
 /// `\boxed{` or its braces never close.
 pub fn last_boxed(text: &str) -> Option<&str> {
     let bytes = text.as_bytes();
     // Cheap pre-check: building a substring searcher costs more than most short answers.
-    memchr::memchr(b'\\', bytes)?;
+    has_backslash(bytes).then_some(())?;
     let start = memchr::memmem::rfind(bytes, BOXED)? + BOXED.len();
     let mut depth = 0usize;
     for (offset, byte) in bytes[start..].iter().enumerate() {
@@ -63,7 +74,7 @@ pub fn last_boxed(text: &str) -> Option<&str> {
 /// normalisation. Linear: each byte is scanned by at most one box.
 pub fn boxes_conflict(text: &str) -> bool {
     let bytes = text.as_bytes();
-    if memchr::memchr(b'\\', bytes).is_none() {
+    if !has_backslash(bytes) {
         return false;
     }
     let mut previous: Option<&str> = None;
@@ -157,7 +168,13 @@ pub fn answer_phrase(text: &str) -> Option<&str> {
     } else {
         memchr::memrchr2_iter(b'a', b'A', bytes).find_map(|at| announcement_end(bytes, at))
     }?;
-    let line_end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+    let after = &bytes[start..];
+    let line_end = if after.len() < SHORT_TEXT {
+        after.iter().position(|&byte| byte == b'\n')
+    } else {
+        memchr::memchr(b'\n', after)
+    }
+    .map_or(bytes.len(), |i| start + i);
     // `start` and `line_end` sit next to ASCII bytes, so they are char boundaries.
     let answer = trim_edge_punctuation(text.get(start..line_end)?);
     (!answer.is_empty()).then_some(answer)
