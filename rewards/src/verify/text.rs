@@ -24,6 +24,8 @@ pub struct TokenOverlap {
 
 /// Texts with at most this many tokens are compared without allocating.
 const INLINE_TOKENS: usize = 32;
+// Prepared overlaps mark the expected tokens found in a 64-bit mask.
+const _: () = assert!(INLINE_TOKENS <= 64);
 /// The first, smaller stack buffer tried: most answers have few tokens, and a small buffer is
 /// cheap to set up.
 const FEW_TOKENS: usize = 8;
@@ -231,6 +233,39 @@ impl PreparedTokens {
             return token_overlap(prediction, text);
         };
         let bytes = text.as_bytes();
+        let expected_token = |&(head, start, end): &(u64, usize, usize)| AsciiToken {
+            head,
+            bytes: &bytes[start..end],
+        };
+        // Each prediction token either equals one of the (distinct) expected tokens, marked in
+        // `matched` (so repeats count once), or is kept in `others` until too many are kept.
+        let mut matched = 0u64;
+        let mut others = [AsciiToken::default(); FEW_TOKENS];
+        let mut others_len = 0;
+        let mut fits = true;
+        for token in ascii_tokens(prediction) {
+            match expected
+                .iter()
+                .position(|expected| token.same(expected_token(expected)))
+            {
+                Some(index) => matched |= 1 << index,
+                None if others[..others_len].iter().any(|&seen| seen.same(token)) => {}
+                None => match others.get_mut(others_len) {
+                    Some(slot) => {
+                        *slot = token;
+                        others_len += 1;
+                    }
+                    None => {
+                        fits = false;
+                        break;
+                    }
+                },
+            }
+        }
+        if fits {
+            let common = matched.count_ones() as usize;
+            return overlap_from(common, common + others_len, expected.len());
+        }
         let counted = |predicted: &[AsciiToken<'_>]| {
             let common = expected
                 .iter()
@@ -244,10 +279,6 @@ impl PreparedTokens {
                 .count();
             overlap_from(common, predicted.len(), expected.len())
         };
-        let mut few = [AsciiToken::default(); FEW_TOKENS];
-        if let Some(len) = inline_distinct(ascii_tokens(prediction), AsciiToken::same, &mut few) {
-            return counted(&few[..len]);
-        }
         let mut many = [AsciiToken::default(); INLINE_TOKENS];
         match inline_distinct(ascii_tokens(prediction), AsciiToken::same, &mut many) {
             Some(len) => counted(&many[..len]),
@@ -330,6 +361,28 @@ mod tests {
             Reference::new("left lung", crate::AnswerType::Open).ok(),
             Some(reference)
         );
+    }
+
+    #[test]
+    fn prepared_overlap_counts_repeats_once_and_overflows_to_the_general_path() {
+        let reference = "pleural effusion";
+        let prepared = PreparedTokens::new(reference);
+        let overlap = prepared.overlap(reference, "Effusion effusion PLEURAL x X y");
+        // Distinct prediction tokens: effusion, pleural, x, y.
+        assert!((overlap.precision - 0.5).abs() < 1e-6);
+        assert_eq!(overlap.recall, 1.0);
+        for prediction in [
+            "Effusion effusion PLEURAL x X y",
+            "a b c d e f g h effusion",
+            "a b c d e f g h i effusion a",
+            "effusion a b c d e f g h i j k l m n o p q r s t u v w x y z aa bb cc dd ee ff",
+        ] {
+            assert_eq!(
+                prepared.overlap(reference, prediction),
+                token_overlap(prediction, reference),
+                "{prediction}"
+            );
+        }
     }
 
     #[test]
