@@ -151,7 +151,7 @@ impl Env for SingleTurnEnv {
         info.insert("format_ok".into(), Value::from(breakdown.format_ok));
         info.insert(
             "reference_answer".into(),
-            Value::from(item.reference.answer.clone()),
+            Value::from(item.reference.answer().to_owned()),
         );
         self.terminated = true;
         Ok(StepResult {

@@ -118,7 +118,7 @@ impl Env for ReflectionEnv {
         if terminated || truncated {
             info.insert(
                 "reference_answer".into(),
-                Value::from(item.reference.answer.clone()),
+                Value::from(item.reference.answer().to_owned()),
             );
         } else {
             let feedback = if breakdown.outcome == Outcome::Incorrect {

@@ -45,9 +45,9 @@ fn vqa_rad_original_json_uses_phrase_type_for_the_split() {
     // the row whose answer is a JSON integer
     let numeric = dataset.records.last().expect("row");
     assert!(
-        numeric.reference.answer.parse::<i64>().is_ok(),
+        numeric.reference.answer().parse::<i64>().is_ok(),
         "{}",
-        numeric.reference.answer
+        numeric.reference.answer()
     );
     assert_eq!(numeric.reference.answer_type, AnswerType::Open);
 }
@@ -121,12 +121,12 @@ fn pmc_vqa_reads_both_csv_layouts() {
     let v1 = load("pmc-vqa-v1", Benchmark::PmcVqa);
     assert_eq!(v1.records.len(), 2);
     let first = &v1.records[0];
-    assert_eq!(first.reference.answer, "B");
+    assert_eq!(first.reference.answer(), "B");
     assert_eq!(first.reference.options()["B"], "Focal uptake pattern");
     assert_eq!(v1.records[1].reference.options()["A"], "Left");
     let v2 = load("pmc-vqa-v2", Benchmark::PmcVqa);
     assert_eq!(v2.records.len(), 2);
-    assert_eq!(v2.records[1].reference.answer, "C");
+    assert_eq!(v2.records[1].reference.answer(), "C");
     assert_eq!(
         v2.records[1].meta.get("caption"),
         Some(&serde_json::json!("A caption, with a comma."))
@@ -137,8 +137,8 @@ fn pmc_vqa_reads_both_csv_layouts() {
 fn omnimedvqa_turns_answer_text_into_the_option_letter() {
     let dataset = load("omnimedvqa", Benchmark::OmniMedVqa);
     assert_eq!(dataset.records.len(), 2);
-    assert_eq!(dataset.records[0].reference.answer, "D");
-    assert_eq!(dataset.records[1].reference.answer, "B");
+    assert_eq!(dataset.records[0].reference.answer(), "D");
+    assert_eq!(dataset.records[1].reference.answer(), "B");
     assert_eq!(dataset.records[1].reference.options().len(), 2);
     assert_eq!(
         dataset.records[1].meta.get("modality_type"),
@@ -153,13 +153,13 @@ fn mmmu_parses_stringified_options_and_keeps_every_image() {
     assert_eq!(dataset.records.len(), 3);
     let first = &dataset.records[0];
     assert_eq!(first.key, "validation_Clinical_Medicine_1");
-    assert_eq!(first.reference.answer, "A");
+    assert_eq!(first.reference.answer(), "A");
     assert_eq!(first.reference.options().len(), 6);
     assert_eq!(first.reference.options()["F"], "Proteinuria");
     assert_eq!(dataset.records[1].images.len(), 2);
     let open = &dataset.records[2];
     assert_eq!(open.reference.answer_type, AnswerType::Numeric);
-    assert_eq!(open.reference.answer, "3");
+    assert_eq!(open.reference.answer(), "3");
 }
 
 #[test]
@@ -171,7 +171,7 @@ fn medxpertqa_reads_both_row_layouts_with_five_options() {
         assert!(!record.question.contains("Answer Choices:"));
         assert!(record.prompt.contains("\nE. "), "{}", record.prompt);
     }
-    assert_eq!(dataset.records[2].reference.answer, "C");
+    assert_eq!(dataset.records[2].reference.answer(), "C");
     assert!(dataset.records.iter().any(|r| r.images.len() > 1));
 }
 

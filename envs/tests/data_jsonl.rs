@@ -61,7 +61,7 @@ fn valid_lines_load_with_lazy_images_and_rendered_prompts() {
         dataset.records[0].meta.get("organ"),
         Some(&serde_json::json!("liver"))
     );
-    assert_eq!(dataset.records[2].reference.answer, "3");
+    assert_eq!(dataset.records[2].reference.answer(), "3");
     assert!(dataset.records[0]
         .prompt
         .ends_with("Please output 'yes' or 'no'(no extra output)."));

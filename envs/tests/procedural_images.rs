@@ -19,7 +19,7 @@ fn lesions(item: &TaskItem) -> Vec<Lesion> {
 fn scan_answers_match_the_scene() {
     for level in 1..=5 {
         for item in items("medsynth/lesion-count-v2", level, 20) {
-            assert_eq!(item.reference.answer, lesions(&item).len().to_string());
+            assert_eq!(item.reference.answer(), lesions(&item).len().to_string());
         }
         for item in items("medsynth/lesion-presence-v2", level, 20) {
             let expected = if lesions(&item).is_empty() {
@@ -27,7 +27,7 @@ fn scan_answers_match_the_scene() {
             } else {
                 "yes"
             };
-            assert_eq!(item.reference.answer, expected);
+            assert_eq!(item.reference.answer(), expected);
         }
         for item in items("medsynth/lesion-side-v2", level, 10) {
             let lesion = lesions(&item)[0];
@@ -36,7 +36,7 @@ fn scan_answers_match_the_scene() {
             } else {
                 "left"
             };
-            assert_eq!(item.reference.answer, side);
+            assert_eq!(item.reference.answer(), side);
         }
         for item in items("medsynth/lesion-size-v2", level, 10) {
             let lesion = lesions(&item)[0];
@@ -59,14 +59,14 @@ fn scan_answers_match_the_scene() {
                     .count() as i32;
                 assert_eq!(left + right - 1, 2 * lesion.radius + 1, "{}", item.id);
             }
-            assert_eq!(item.reference.answer, (2 * lesion.radius + 1).to_string());
+            assert_eq!(item.reference.answer(), (2 * lesion.radius + 1).to_string());
         }
         for item in items("medsynth/organ-v2", level, 10) {
-            assert_eq!(item.reference.answer, lesions(&item)[0].organ.name());
+            assert_eq!(item.reference.answer(), lesions(&item)[0].organ.name());
         }
         for item in items("medsynth/modality-v2", level, 10) {
             assert_eq!(
-                Value::from(item.reference.answer.clone()),
+                Value::from(item.reference.answer().to_owned()),
                 item.meta["modality"]
             );
         }
@@ -121,7 +121,7 @@ fn grades_order_the_measured_contrast() {
     let mut by_grade = std::collections::BTreeMap::<String, Vec<f64>>::new();
     for item in items("medsynth/lesion-grade-v2", 1, 40) {
         by_grade
-            .entry(item.reference.answer.clone())
+            .entry(item.reference.answer().to_owned())
             .or_default()
             .push(lesion_contrast(&item));
     }
@@ -161,7 +161,7 @@ fn shape_answers_match_the_objects() {
                 })
                 .count();
             assert_eq!(
-                item.reference.answer,
+                item.reference.answer(),
                 count.to_string(),
                 "{}",
                 item.question
@@ -180,7 +180,7 @@ fn shape_answers_match_the_objects() {
                     .count(),
                 1
             );
-            assert_eq!(item.reference.answer, target.colour);
+            assert_eq!(item.reference.answer(), target.colour);
         }
         for item in items("shapes/relation-v1", level, 20) {
             let objects = objects(&item);
@@ -191,7 +191,7 @@ fn shape_answers_match_the_objects() {
                 a.row < b.row
             };
             assert_eq!(
-                item.reference.answer,
+                item.reference.answer(),
                 if holds { "yes" } else { "no" },
                 "{}",
                 item.question

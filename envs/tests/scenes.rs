@@ -177,7 +177,7 @@ fn modalities_look_different() {
         }
         let expected = format!("This is {}.", scene.modality.display_name());
         assert!(item.reference_cot.ends_with(&expected), "{}", item.id);
-        assert_eq!(item.reference.answer, scene.modality.answer());
+        assert_eq!(item.reference.answer(), scene.modality.answer());
     }
 }
 
@@ -223,12 +223,12 @@ fn answers_agree_with_the_scene() {
         } else {
             "yes"
         };
-        assert_eq!(item.reference.answer, expected, "{}", item.id);
+        assert_eq!(item.reference.answer(), expected, "{}", item.id);
     }
     for (item, scene) in items("medsynth/lesion-count-v1") {
         let letters = ["A", "B", "C", "D"];
         assert_eq!(
-            item.reference.answer,
+            item.reference.answer(),
             letters[scene.lesions.len()],
             "{}",
             item.id
@@ -238,7 +238,7 @@ fn answers_agree_with_the_scene() {
     for (item, scene) in items("medsynth/lesion-side-v1") {
         assert_eq!(scene.lesions.len(), 1, "{}", item.id);
         assert_eq!(
-            item.reference.answer,
+            item.reference.answer(),
             scene.lesions[0].side.name(),
             "{}",
             item.id

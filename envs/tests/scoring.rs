@@ -19,7 +19,8 @@ fn reference_responses_are_correct_and_well_formatted() {
                 item.reference_response,
                 format!(
                     "<think>{}</think><answer>{}</answer>",
-                    item.reference_cot, item.reference.answer
+                    item.reference_cot,
+                    item.reference.answer()
                 )
             );
             let breakdown = rubric.score(&item.reference_response, &item.reference);
@@ -36,7 +37,7 @@ fn a_wrong_answer_is_not_correct() {
     let task = get_task("medsynth/lesion-presence-v1");
     for index in 0..20 {
         let item = task.item(Split::Eval, 0, index).unwrap();
-        let wrong = if item.reference.answer == "yes" {
+        let wrong = if item.reference.answer() == "yes" {
             "no"
         } else {
             "yes"
@@ -75,7 +76,9 @@ fn answer_histogram(id: &str, items: u64) -> BTreeMap<String, u64> {
     let mut histogram = BTreeMap::new();
     for index in 0..items {
         let item = task.item(Split::Train, 2024, index).unwrap();
-        *histogram.entry(item.reference.answer.clone()).or_insert(0) += 1;
+        *histogram
+            .entry(item.reference.answer().to_owned())
+            .or_insert(0) += 1;
     }
     histogram
 }

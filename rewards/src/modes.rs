@@ -129,7 +129,7 @@ fn shorten(text: &str) -> String {
 /// closed → `judge_close_end_vqa`;
 /// open, numeric and count → the exact match of `judge_open_end_vqa`.
 fn score_medevalkit(response: &str, reference: &Reference) -> ItemScore {
-    let answer = reference.answer.as_str();
+    let answer = reference.answer();
     let (correct, extracted) = match reference.answer_type {
         AnswerType::YesNo => (
             medevalkit::judge_judgement(answer, response),

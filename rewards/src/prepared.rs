@@ -11,8 +11,6 @@ use crate::verify::yes_no::{classify_yes_no, YesNoReading};
 /// The readings of one answer text that the verifiers use.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PreparedAnswer {
-    /// The answer text the readings come from.
-    text: Box<str>,
     /// Its distinct tokens, for token overlap.
     pub(crate) tokens: PreparedTokens,
     /// Its first number and the unit after it, for numeric answers.
@@ -29,18 +27,11 @@ impl PreparedAnswer {
     /// Reads `text` once.
     pub(crate) fn new(text: &str) -> Self {
         Self {
-            text: text.into(),
             tokens: PreparedTokens::new(text),
             quantity: first_quantity(text),
             count: read_count(text),
             normalized: normalize_text(text).into(),
             yes_no: classify_yes_no(text),
         }
-    }
-
-    /// The readings when they were taken from `text`, else `None` (the answer changed since).
-    #[inline]
-    pub(crate) fn of(&self, text: &str) -> Option<&Self> {
-        (*self.text == *text).then_some(self)
     }
 }

@@ -1,6 +1,5 @@
 //! Reference answers and their validation.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -70,14 +69,14 @@ impl fmt::Display for AnswerType {
 
 /// A reference answer, with its options (letter "A".."J" -> option text) for multiple choice.
 ///
-/// Deserialisation validates exactly like the constructors do. The options are fixed at
-/// construction ([`Reference::options`] reads them), because the verifier prepares their
-/// normalised texts once.
+/// Deserialisation validates exactly like the constructors do. The answer and the options are
+/// fixed at construction ([`Reference::answer`] and [`Reference::options`] read them), because
+/// the verifiers read them once, there, rather than on every call.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "UncheckedReference")]
 pub struct Reference {
     /// The reference answer (the option letter for multiple choice).
-    pub answer: String,
+    answer: String,
     /// How the answer is checked.
     pub answer_type: AnswerType,
     /// Option letter -> option text; empty unless multiple choice.
@@ -253,6 +252,11 @@ impl Reference {
         })
     }
 
+    /// The reference answer (the option letter for multiple choice), trimmed.
+    pub fn answer(&self) -> &str {
+        &self.answer
+    }
+
     /// Option letter -> option text; empty unless multiple choice.
     pub fn options(&self) -> &BTreeMap<String, String> {
         &self.options
@@ -264,13 +268,9 @@ impl Reference {
         self.prepared().tokens.overlap(&self.answer, prediction)
     }
 
-    /// The answer as the verifiers read it: prepared at construction, or read afresh when the
-    /// public `answer` was changed since.
-    pub(crate) fn prepared(&self) -> Cow<'_, PreparedAnswer> {
-        match self.prepared.of(&self.answer) {
-            Some(prepared) => Cow::Borrowed(prepared),
-            None => Cow::Owned(PreparedAnswer::new(&self.answer)),
-        }
+    /// The answer as the verifiers read it, prepared at construction.
+    pub(crate) fn prepared(&self) -> &PreparedAnswer {
+        &self.prepared
     }
 
     /// The options prepared for matching.
@@ -279,7 +279,7 @@ impl Reference {
     }
 
     /// Checks that the reference is one the constructors would build (useful after editing the
-    /// public fields directly).
+    /// public `answer_type` directly).
     pub fn validate(&self) -> Result<(), RewardError> {
         let rebuilt = match self.answer_type {
             AnswerType::MultipleChoice => {

@@ -9,7 +9,7 @@ fn multiple_choice_reference_round_trips() {
         Ok(reference) => reference,
         Err(err) => panic!("{err}"),
     };
-    assert_eq!(reference.answer, "B");
+    assert_eq!(reference.answer(), "B");
     assert_eq!(reference.answer_type, AnswerType::MultipleChoice);
     assert_eq!(reference.options().get("B").map(String::as_str), Some("1"));
     let again = match serde_json::to_string(&reference) {

@@ -113,7 +113,8 @@ fn show(args: &ShowArgs) -> Result<()> {
     println!("question:\n{}\n", item.question);
     println!(
         "answer:     {} ({})",
-        item.reference.answer, item.reference.answer_type
+        item.reference.answer(),
+        item.reference.answer_type
     );
     for (letter, text) in item.reference.options() {
         println!("  {letter}. {text}");

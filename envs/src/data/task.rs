@@ -183,7 +183,7 @@ impl TaskFamily for DatasetTask {
             reference_cot: String::new(),
             reference_response: format!(
                 "<think></think><answer>{}</answer>",
-                record.reference.answer
+                record.reference.answer()
             ),
             reflective_response: None,
             meta,

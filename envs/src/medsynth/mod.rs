@@ -141,11 +141,11 @@ impl TaskFamily for MedsynthTask {
         let scene = self.draw_scene(&mut rng)?;
         let image = render(&scene, &mut rng)?;
         let parts = self.kind.parts(&scene)?;
-        let reference_response = TaskItem::plain_response(&parts.cot, &parts.reference.answer);
+        let reference_response = TaskItem::plain_response(&parts.cot, parts.reference.answer());
         let reflective_response = TaskItem::reflective(
             &self.kind.first_reading(&scene),
             &parts.cot,
-            &parts.reference.answer,
+            parts.reference.answer(),
         );
         let mut meta = Info::new();
         insert_meta(&mut meta, "modality", &scene.modality)?;

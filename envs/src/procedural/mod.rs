@@ -129,7 +129,7 @@ impl TaskFamily for ProceduralTask {
     fn item(&self, split: Split, seed: u64, index: u64) -> Result<TaskItem, EnvError> {
         let mut rng = item_rng(&self.spec.id, split, seed, index);
         let generated = self.generator.generate(&mut rng, self.level)?;
-        let answer = generated.reference.answer.clone();
+        let answer = generated.reference.answer().to_owned();
         let mut meta = generated.meta;
         meta.insert("difficulty".into(), serde_json::Value::from(self.level));
         Ok(TaskItem {

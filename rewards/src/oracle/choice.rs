@@ -317,7 +317,7 @@ pub(crate) fn verify_choice<'a>(reference: &Reference, answer: &'a str) -> Judge
                 return Judgement::unparseable();
             }
             let mut buffer = [0u8; 4];
-            let correct = reference.answer == *letter.encode_utf8(&mut buffer);
+            let correct = *reference.answer() == *letter.encode_utf8(&mut buffer);
             Judgement::judged(Extracted::Letter(letter), correct)
         }
         ChoiceReading::Several => Judgement::ambiguous(),

@@ -92,7 +92,7 @@ pub(super) fn verify_open<'a>(reference: &Reference, answer: &'a str) -> Judgeme
             extracted: Extracted::Nothing,
         };
     }
-    if normalized_eq(answer, &reference.answer) {
+    if normalized_eq(answer, reference.answer()) {
         return Judgement {
             verdict: Verdict::Correct,
             score: 1.0,
@@ -101,7 +101,7 @@ pub(super) fn verify_open<'a>(reference: &Reference, answer: &'a str) -> Judgeme
     }
     Judgement {
         verdict: Verdict::Incorrect,
-        score: token_overlap(answer, &reference.answer).f1,
+        score: token_overlap(answer, reference.answer()).f1,
         extracted: Extracted::Text(answer),
     }
 }

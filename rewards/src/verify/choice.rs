@@ -277,7 +277,7 @@ pub(crate) fn verify_choice<'a>(reference: &Reference, answer: &'a str) -> Judge
                 return Judgement::unparseable();
             }
             let correct =
-                matches!(reference.answer.as_bytes(), [only] if char::from(*only) == letter);
+                matches!(reference.answer().as_bytes(), [only] if char::from(*only) == letter);
             Judgement::judged(Extracted::Letter(letter), correct)
         }
         ChoiceReading::Several => Judgement::ambiguous(),

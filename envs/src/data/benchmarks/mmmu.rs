@@ -156,7 +156,7 @@ fn parse_row(
             meta.insert(column.into(), serde_json::Value::String(value));
         }
     }
-    if raw_answer != reference.answer {
+    if raw_answer != reference.answer() {
         meta.insert("raw_answer".into(), serde_json::Value::String(raw_answer));
     }
     let key = parquet_rows::optional_text(row, "id")
