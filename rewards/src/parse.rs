@@ -324,15 +324,23 @@ fn read_tag(bytes: &[u8], start: usize) -> Option<Tag> {
 
 /// Bytes looked at one by one before handing the search for `<` to `memchr`.
 const NEAR_WINDOW: usize = 2;
+/// Rests shorter than this (most answer blocks) are searched byte by byte: calling the vector
+/// search costs more.
+const SHORT_REST: usize = 16;
 
 /// Position of the first `<` at or after `from`. Tags mostly follow each other closely, so the
-/// next few bytes are checked directly before `memchr` searches the rest.
+/// next few bytes are checked directly before `memchr` searches the rest (or a plain loop, when
+/// the rest is short).
 #[inline]
 fn next_open_angle(bytes: &[u8], from: usize) -> Option<usize> {
-    let rest = bytes.get(from..)?;
+    let rest = bytes.get(from..).filter(|rest| !rest.is_empty())?;
     let (near, far) = rest.split_at(rest.len().min(NEAR_WINDOW));
     match near.iter().position(|&byte| byte == b'<') {
         Some(offset) => Some(from + offset),
+        None if far.len() < SHORT_REST => far
+            .iter()
+            .position(|&byte| byte == b'<')
+            .map(|offset| from + near.len() + offset),
         None => memchr::memchr(b'<', far).map(|offset| from + near.len() + offset),
     }
 }
