@@ -35,6 +35,10 @@ pub(crate) struct OptionIndex {
     letters: u32,
     /// Every option, in key order.
     options: Vec<PreparedOption>,
+    /// One bit per ASCII byte that starts a lettered option's normalised text, when every
+    /// lettered option is ASCII (`None` otherwise): an ASCII probe starting with another byte
+    /// names no option.
+    first_bytes: Option<u128>,
 }
 
 impl OptionIndex {
@@ -50,9 +54,15 @@ impl OptionIndex {
                     .then(|| normalize_text(text).into_bytes().into_boxed_slice()),
             })
             .collect();
+        let lettered = || options.iter().filter(|option| option.bit != 0);
+        let first_bytes = lettered().try_fold(0u128, |set, option| {
+            let normalized = option.normalized.as_deref()?;
+            Some(set | normalized.first().map_or(0, |&byte| 1 << (byte & 0x7f)))
+        });
         Self {
-            letters: options.iter().fold(0, |set, option| set | option.bit),
+            letters: lettered().fold(0, |set, option| set | option.bit),
             options,
+            first_bytes,
         }
     }
 
@@ -65,6 +75,15 @@ impl OptionIndex {
     /// Bits of the options whose text normalises like `probe`'s, stopping early once `stop`
     /// says the set found so far settles the question.
     pub(crate) fn named_by(&self, probe: &OptionProbe<'_>, stop: impl Fn(u32) -> bool) -> u32 {
+        if let (Some(first_bytes), Some(&first)) =
+            (self.first_bytes, probe.span.and_then(|span| span.first()))
+        {
+            // The comparison starts with the lower-cased first bytes (see
+            // `collapsed_lower_equals`).
+            if first_bytes & (1 << (first.to_ascii_lowercase() & 0x7f)) == 0 {
+                return 0;
+            }
+        }
         let mut found = 0;
         for option in &self.options {
             if option.bit != 0 && probe.names(option) {
