@@ -86,7 +86,7 @@ impl<'a> AsciiToken<'a> {
     }
 
     /// Case-insensitive equality.
-    #[inline]
+    #[inline(always)]
     fn same(self, other: Self) -> bool {
         self.head == other.head
             && self.bytes.len() == other.bytes.len()
@@ -122,6 +122,100 @@ impl<'a> Iterator for AsciiTokens<'a> {
         self.at = end;
         (end > start).then(|| AsciiToken::new(bytes, start, end))
     }
+}
+
+/// A byte repeated in each of a word's eight bytes.
+const fn repeated(byte: u8) -> u64 {
+    u64::from_le_bytes([byte; 8])
+}
+
+/// The high bit of each byte of `word` (eight ASCII bytes) that lies in `low..=high`.
+#[inline]
+const fn bytes_in_range(word: u64, low: u8, high: u8) -> u64 {
+    // For a byte below 0x80, adding 0x80 - low sets its high bit iff it is at least `low`, and
+    // adding 0x7f - high iff it is above `high`; neither sum carries into the next byte.
+    let at_least_low = word.wrapping_add(repeated(0x80 - low));
+    let above_high = word.wrapping_add(repeated(0x7f - high));
+    at_least_low & !above_high & repeated(0x80)
+}
+
+/// One bit per byte of eight ASCII bytes (the first byte in the lowest bit): set for letters and
+/// digits.
+#[inline]
+const fn token_byte_bits(word: u64) -> u64 {
+    let digits = bytes_in_range(word, b'0', b'9');
+    // Setting bit 5 maps upper-case letters onto lower-case ones and no other byte onto them.
+    let letters = bytes_in_range(word | repeated(0x20), b'a', b'z');
+    // Gathers the eight high bits into the top byte, the first byte's lowest.
+    ((digits | letters) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// One bit per byte of ASCII text of at most 64 bytes: set for letters and digits.
+#[inline]
+fn token_mask(bytes: &[u8]) -> u64 {
+    let words = bytes.chunks_exact(8);
+    let tail = words.remainder();
+    let full = words.len();
+    let mask = words.enumerate().fold(0, |mask, (index, word)| {
+        let word = u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]);
+        mask | token_byte_bits(word) << (8 * index)
+    });
+    // The tail, zero-padded (a zero byte is not a letter or digit): from the text's last eight
+    // bytes when it has them, shifted past the bytes already read.
+    let last = match bytes
+        .len()
+        .checked_sub(8)
+        .and_then(|from| bytes.get(from..))
+    {
+        Some(&[a, b, c, d, e, f, g, h]) if !tail.is_empty() => {
+            u64::from_le_bytes([a, b, c, d, e, f, g, h]) >> (8 * (8 - tail.len()))
+        }
+        _ => tail
+            .iter()
+            .rev()
+            .fold(0, |word, &byte| word << 8 | u64::from(byte)),
+    };
+    match full {
+        8 => mask,
+        _ => mask | token_byte_bits(last) << (8 * full),
+    }
+}
+
+/// The tokens of ASCII text of at most 64 bytes, read from a bit mask of its letters and digits
+/// rather than byte by byte, so that no branch depends on where a token ends.
+struct MaskedTokens<'a> {
+    /// The text.
+    bytes: &'a [u8],
+    /// One bit per letter or digit not yet handed out.
+    rest: u64,
+}
+
+impl<'a> Iterator for MaskedTokens<'a> {
+    type Item = AsciiToken<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<AsciiToken<'a>> {
+        if self.rest == 0 {
+            return None;
+        }
+        let start = self.rest.trailing_zeros();
+        let len = (!(self.rest >> start)).trailing_zeros();
+        // Adding the lowest set bit carries through its run and clears it.
+        self.rest &= self.rest.wrapping_add(1 << start);
+        let start = start as usize;
+        Some(AsciiToken::new(self.bytes, start, start + len as usize))
+    }
+}
+
+/// The [`MaskedTokens`] of ASCII text, or `None` when it is longer than 64 bytes.
+#[inline]
+fn masked_tokens(bytes: &[u8]) -> Option<MaskedTokens<'_>> {
+    (bytes.len() <= 64).then(|| MaskedTokens {
+        bytes,
+        rest: token_mask(bytes),
+    })
 }
 
 /// The [`AsciiTokens`] of `text`.
@@ -233,38 +327,12 @@ impl PreparedTokens {
             return token_overlap(prediction, text);
         };
         let bytes = text.as_bytes();
-        let expected_token = |&(head, start, end): &(u64, usize, usize)| AsciiToken {
-            head,
-            bytes: &bytes[start..end],
+        let found = match masked_tokens(prediction.as_bytes()) {
+            Some(tokens) => overlap_with(bytes, expected, tokens),
+            None => overlap_with(bytes, expected, ascii_tokens(prediction)),
         };
-        // Each prediction token either equals one of the (distinct) expected tokens, marked in
-        // `matched` (so repeats count once), or is kept in `others` until too many are kept.
-        let mut matched = 0u64;
-        let mut others = [AsciiToken::default(); FEW_TOKENS];
-        let mut others_len = 0;
-        let mut fits = true;
-        for token in ascii_tokens(prediction) {
-            match expected
-                .iter()
-                .position(|expected| token.same(expected_token(expected)))
-            {
-                Some(index) => matched |= 1 << index,
-                None if others[..others_len].iter().any(|&seen| seen.same(token)) => {}
-                None => match others.get_mut(others_len) {
-                    Some(slot) => {
-                        *slot = token;
-                        others_len += 1;
-                    }
-                    None => {
-                        fits = false;
-                        break;
-                    }
-                },
-            }
-        }
-        if fits {
-            let common = matched.count_ones() as usize;
-            return overlap_from(common, common + others_len, expected.len());
+        if let Some(overlap) = found {
+            return overlap;
         }
         let counted = |predicted: &[AsciiToken<'_>]| {
             let common = expected
@@ -285,6 +353,40 @@ impl PreparedTokens {
             None => token_overlap(prediction, text),
         }
     }
+}
+
+/// The overlap of prediction tokens with the distinct `expected` tokens of `reference`, or
+/// `None` when the prediction has more distinct tokens outside the reference than a small
+/// buffer holds.
+#[inline]
+fn overlap_with<'p>(
+    reference: &[u8],
+    expected: &[(u64, usize, usize)],
+    tokens: impl Iterator<Item = AsciiToken<'p>>,
+) -> Option<TokenOverlap> {
+    // Each prediction token either equals one of the expected tokens, marked in `matched` (so
+    // repeats count once), or is kept in `others`.
+    let mut matched = 0u64;
+    let mut others = [AsciiToken::default(); FEW_TOKENS];
+    let mut others_len = 0;
+    for token in tokens {
+        let index = expected.iter().position(|&(head, start, end)| {
+            token.same(AsciiToken {
+                head,
+                bytes: reference.get(start..end).unwrap_or_default(),
+            })
+        });
+        match index {
+            Some(index) => matched |= 1 << index,
+            None if others[..others_len].iter().any(|&seen| seen.same(token)) => {}
+            None => {
+                *others.get_mut(others_len)? = token;
+                others_len += 1;
+            }
+        }
+    }
+    let common = matched.count_ones() as usize;
+    Some(overlap_from(common, common + others_len, expected.len()))
 }
 
 /// Verifies an open answer: correct iff equal after normalisation; score = token F1 (1 when
@@ -325,6 +427,31 @@ mod tests {
         assert!((overlap.precision - 2.0 / 3.0).abs() < 1e-6);
         assert!((overlap.recall - 2.0 / 3.0).abs() < 1e-6);
         assert_eq!(token_overlap("", "x").f1, 0.0);
+    }
+
+    #[test]
+    fn token_mask_marks_exactly_the_ascii_letters_and_digits() {
+        let all: Vec<u8> = (0u8..128).collect();
+        for chunk in all.chunks(64).chain(all[3..].chunks(61)) {
+            let expected = chunk
+                .iter()
+                .enumerate()
+                .filter(|(_, byte)| byte.is_ascii_alphanumeric())
+                .fold(0u64, |mask, (index, _)| mask | 1 << index);
+            assert_eq!(token_mask(chunk), expected);
+        }
+        // Every pattern of letters and other bytes in one word (the gathering must not carry).
+        for pattern in 0u64..256 {
+            let word: Vec<u8> = (0..8)
+                .map(|bit| if pattern >> bit & 1 == 1 { b'Z' } else { b'~' })
+                .collect();
+            assert_eq!(token_mask(&word), pattern);
+        }
+        for byte in 0u8..128 {
+            let bit = u64::from(byte.is_ascii_alphanumeric());
+            assert_eq!(token_mask(&[byte]), bit, "{byte}");
+            assert_eq!(token_mask(&[b'a', byte, b'-']), 1 | bit << 1, "{byte}");
+        }
     }
 
     #[test]
