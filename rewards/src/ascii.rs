@@ -77,7 +77,7 @@ pub(crate) const WHITESPACE: CharClass =
     CharClass::new(char::is_whitespace, ascii_table!(|byte| is_space(byte)));
 
 /// `text.trim_matches(|c| class.has(c))`.
-#[inline]
+#[inline(always)]
 pub(crate) fn trim_class<'a>(text: &'a str, class: &CharClass) -> &'a str {
     let bytes = text.as_bytes();
     let mut start = 0;

@@ -159,7 +159,7 @@ pub(crate) fn is_ascii_edge(byte: u8) -> bool {
 /// For ASCII text, the span whose lower-cased, whitespace-collapsed form is its normalisation:
 /// edges trimmed, then a leading article (when more words follow) and the whitespace and edge
 /// punctuation after it dropped. Starts and ends with a byte that is neither, or is empty.
-#[inline]
+#[inline(always)]
 fn ascii_core(bytes: &[u8]) -> &[u8] {
     let mut start = 0;
     while start < bytes.len() && is_ascii_edge(bytes[start]) {
@@ -241,6 +241,7 @@ pub(crate) fn ascii_normalized<'b>(
 
 /// For ASCII text, the span of `text` that [`normalize_text`] keeps, before lower-casing and
 /// collapsing whitespace; `None` when `text` is not ASCII. Empty iff the normalisation is.
+#[inline(always)]
 pub(crate) fn ascii_normalized_span(text: &str) -> Option<&[u8]> {
     let bytes = text.as_bytes();
     bytes.is_ascii().then(|| ascii_core(bytes))

@@ -118,6 +118,7 @@ fn read_letter_list<'t>(words: impl Iterator<Item = Word<'t>>) -> Option<ChoiceR
 }
 
 /// Strips a leading "option" word (any case) when whitespace follows.
+#[inline(always)]
 fn strip_option_word(text: &str) -> &str {
     match text.get(.."option".len()) {
         Some(head) if head.eq_ignore_ascii_case("option") => {
@@ -135,6 +136,7 @@ fn strip_option_word(text: &str) -> &str {
 /// Splits "(B) text", "B. text", "B) text", "B: text" into the letter and the text after it.
 ///
 /// The delimiter must be followed by whitespace or the end, so "e.g." and "Bone" are not letters.
+#[inline(always)]
 fn split_leading_letter(text: &str) -> Option<(char, &str)> {
     let bytes = text.as_bytes();
     let (letter_at, after) = match bytes {
@@ -172,6 +174,7 @@ fn mentions_other_letter<'t>(
 
 /// Letters whose option text equals `text` after normalisation, as a bit set over A..Z (stops
 /// at the second, since only a single one counts).
+#[inline(always)]
 fn options_with_text(text: &str, options: &OptionIndex) -> u32 {
     OptionProbe::new(text).map_or(0, |probe| {
         options.named_by(&probe, |found| found.count_ones() > 1)
@@ -208,6 +211,7 @@ fn only_letter(set: u32) -> Option<char> {
 }
 
 /// The letter of the common bare spellings "B", "b", "B.", "B)", "B:", "(B)", if `text` is one.
+#[inline(always)]
 fn bare_letter(text: &str) -> Option<char> {
     let letter = match text.as_bytes() {
         [letter] | [letter, b'.' | b')' | b':'] | [b'(', letter, b')'] => *letter,

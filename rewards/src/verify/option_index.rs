@@ -74,6 +74,7 @@ impl OptionIndex {
 
     /// Bits of the options whose text normalises like `probe`'s, stopping early once `stop`
     /// says the set found so far settles the question.
+    #[inline(always)]
     pub(crate) fn named_by(&self, probe: &OptionProbe<'_>, stop: impl Fn(u32) -> bool) -> u32 {
         if let (Some(first_bytes), Some(&first)) =
             (self.first_bytes, probe.span.and_then(|span| span.first()))
@@ -115,6 +116,7 @@ pub(crate) struct OptionProbe<'a> {
 
 impl<'a> OptionProbe<'a> {
     /// `None` when `text` normalises to nothing, so that it names no option.
+    #[inline(always)]
     pub(crate) fn new(text: &'a str) -> Option<Self> {
         let span = ascii_normalized_span(text);
         let nothing_to_match = match span {
@@ -125,7 +127,7 @@ impl<'a> OptionProbe<'a> {
     }
 
     /// Whether `option`'s text normalises like the probe's text.
-    #[inline]
+    #[inline(always)]
     fn names(&self, option: &PreparedOption) -> bool {
         match (self.span, option.normalized.as_deref()) {
             (Some(span), Some(normalized)) => collapsed_lower_equals(span, normalized),
@@ -136,7 +138,7 @@ impl<'a> OptionProbe<'a> {
 
 /// Whether the ASCII span, lower-cased with each whitespace run as one space, equals
 /// `normalized` (already in that form, so only one side is collapsed).
-#[inline]
+#[inline(always)]
 fn collapsed_lower_equals(span: &[u8], normalized: &[u8]) -> bool {
     // Collapsing never lengthens the text, and both start with a byte that is not whitespace.
     match (span.first(), normalized.first()) {
