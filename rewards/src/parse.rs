@@ -526,20 +526,23 @@ impl Scan {
                 problems.push(ProblemCode::WrongOrder);
             }
         }
-        let content = |range: Option<(usize, usize)>| {
-            range.and_then(|(from, to)| text.get(from..to)).map(trim)
-        };
-        let answer = content(answer_range);
+        let answer = block_content(text, answer_range);
         if answer.is_some_and(str::is_empty) {
             problems.push(ProblemCode::EmptyAnswer);
         }
         ParsedView {
-            think: content(think_range),
+            think: block_content(text, think_range),
             answer,
             after_think: self.last_think_end.and_then(|end| text.get(end..)),
             problems,
         }
     }
+}
+
+/// The trimmed content of a block, given its byte range.
+#[inline(always)]
+fn block_content(text: &str, range: Option<(usize, usize)>) -> Option<&str> {
+    range.and_then(|(from, to)| text.get(from..to)).map(trim)
 }
 
 /// Parse `<think>…</think><answer>…</answer>`. Total (never panics), linear time.
