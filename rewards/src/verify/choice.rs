@@ -262,6 +262,7 @@ fn read_words<'t, W: Iterator<Item = Word<'t>>>(
 
 /// Reads which option an answer names; when the text itself names none, looks inside a
 /// `\boxed{…}` or after "the answer is" / "Answer:".
+#[inline(always)]
 pub(crate) fn read_choice(answer: &str, options: &OptionIndex) -> ChoiceReading {
     match read_direct(answer, options) {
         ChoiceReading::Nothing => match last_boxed(answer).or_else(|| answer_phrase(answer)) {
@@ -273,6 +274,7 @@ pub(crate) fn read_choice(answer: &str, options: &OptionIndex) -> ChoiceReading 
 }
 
 /// Verifies a multiple-choice answer: unknown letter → unparseable, several options → incorrect.
+#[inline(always)]
 pub(crate) fn verify_choice<'a>(reference: &Reference, answer: &'a str) -> Judgement<'a> {
     let options = reference.option_index();
     match read_choice(answer, options) {
