@@ -168,7 +168,7 @@ pub fn answer_phrase(text: &str) -> Option<&str> {
     } else {
         memchr::memrchr2_iter(b'a', b'A', bytes).find_map(|at| announcement_end(bytes, at))
     }?;
-    let after = &bytes[start..];
+    let after = bytes.get(start..)?;
     let line_end = if after.len() < SHORT_TEXT {
         after.iter().position(|&byte| byte == b'\n')
     } else {

@@ -171,6 +171,25 @@ fn wrapped() -> impl Strategy<Value = String> {
     )
 }
 
+/// Predictions of many short words, or of reference words after padding, so that the prepared
+/// overlap meets texts on both sides of 64 bytes and more distinct other tokens than it keeps.
+fn long_prediction() -> impl Strategy<Value = String> {
+    let word = prop_oneof![
+        4 => "[a-z]{1,3}",
+        1 => prop::sample::select(vec!["pleural", "Effusion", "EFFUSION", "effusions", "7"])
+            .prop_map(str::to_owned),
+    ];
+    prop_oneof![
+        prop::collection::vec(word, 0..28).prop_map(|words| words.join(" ")),
+        "[ab0 .]{56,70}",
+        (
+            0usize..72,
+            prop::sample::select(vec!["effusion", "Pleural", "pleural effusion", "x"])
+        )
+            .prop_map(|(pad, word)| format!("{}{word}", " ".repeat(pad))),
+    ]
+}
+
 /// Adversarial text or an arbitrary string.
 fn text(max_pieces: usize) -> impl Strategy<Value = String> {
     prop_oneof![4 => soup(max_pieces), 1 => any::<String>()]
@@ -318,6 +337,18 @@ proptest! {
             prop_assert_eq!(new.score.to_bits(), old.score.to_bits());
             prop_assert_eq!(new.extracted, old.extracted);
         }
+    }
+
+    #[test]
+    fn prepared_overlap_of_long_predictions_matches_the_first_version(
+        a in long_prediction(),
+        b in prop_oneof![Just("pleural effusion".to_owned()), text(4)],
+    ) {
+        let prepared = PreparedTokens::new(&b).overlap(&b, &a);
+        let old = text::token_overlap(&a, &b);
+        prop_assert_eq!(prepared.precision.to_bits(), old.precision.to_bits());
+        prop_assert_eq!(prepared.recall.to_bits(), old.recall.to_bits());
+        prop_assert_eq!(prepared.f1.to_bits(), old.f1.to_bits());
     }
 
     #[test]

@@ -33,13 +33,21 @@ const ASCII_LIST_SEPARATORS: [bool; 128] =
 /// Whitespace and list separators, as a class with an ASCII table.
 const LIST_SEPARATORS: CharClass = CharClass::new(is_list_separator, ASCII_LIST_SEPARATORS);
 
-/// A word between list separators and its core: the word without edge punctuation.
-type Word<'t> = (&'t [u8], &'t [u8]);
+/// A word between list separators.
+#[derive(Debug, Clone, Copy)]
+struct Word<'t> {
+    /// The word as written.
+    raw: &'t [u8],
+    /// The word without edge punctuation.
+    core: &'t [u8],
+}
 
 /// The words of any text, split at list separators.
 fn general_words(text: &str) -> impl Iterator<Item = Word<'_>> {
-    tokens(text, &LIST_SEPARATORS)
-        .map(|raw| (raw.as_bytes(), trim_edge_punctuation(raw).as_bytes()))
+    tokens(text, &LIST_SEPARATORS).map(|raw| Word {
+        raw: raw.as_bytes(),
+        core: trim_edge_punctuation(raw).as_bytes(),
+    })
 }
 
 /// The words of ASCII text, split at list separators, each read with its core in one pass.
@@ -77,9 +85,10 @@ impl<'t> Iterator for AsciiWords<'t> {
         if at == start {
             return None;
         }
-        let raw = bytes.get(start..at)?;
-        let core = bytes.get(core_start.unwrap_or(core_end)..core_end)?;
-        Some((raw, core))
+        Some(Word {
+            raw: bytes.get(start..at)?,
+            core: bytes.get(core_start.unwrap_or(core_end)..core_end)?,
+        })
     }
 }
 
@@ -94,7 +103,7 @@ fn single_letter(token: &[u8]) -> Option<char> {
 /// Reads a text made only of letters and list words ("B", "(B)", "B.", "A or B", "A B C D").
 fn read_letter_list<'t>(words: impl Iterator<Item = Word<'t>>) -> Option<ChoiceReading> {
     let mut letters = 0u32;
-    for (_, token) in words {
+    for Word { core: token, .. } in words {
         if token.is_empty() {
             continue;
         }
@@ -160,7 +169,7 @@ fn mentions_other_letter<'t>(
     chosen: char,
     options: &OptionIndex,
 ) -> bool {
-    words.any(|(raw, token)| {
+    words.any(|Word { raw, core: token }| {
         let Some(letter) = single_letter(token) else {
             return false;
         };
@@ -229,12 +238,12 @@ fn read_direct(text: &str, options: &OptionIndex) -> ChoiceReading {
         return ChoiceReading::Letter(letter);
     }
     if text.is_ascii() {
-        read_words(text, options, |from| AsciiWords {
+        read_past_bare_letters(text, options, |from| AsciiWords {
             bytes: text.as_bytes(),
             at: from,
         })
     } else {
-        read_words(text, options, |from| {
+        read_past_bare_letters(text, options, |from| {
             general_words(text.get(from..).unwrap_or_default())
         })
     }
@@ -242,7 +251,7 @@ fn read_direct(text: &str, options: &OptionIndex) -> ChoiceReading {
 
 /// [`read_direct`] past the bare letters, given the words of `text` from a byte offset on (an
 /// offset where a word may start).
-fn read_words<'t, W: Iterator<Item = Word<'t>>>(
+fn read_past_bare_letters<'t, W: Iterator<Item = Word<'t>>>(
     text: &'t str,
     options: &OptionIndex,
     words_from: impl Fn(usize) -> W,

@@ -150,16 +150,15 @@ const fn token_byte_bits(word: u64) -> u64 {
     ((digits | letters) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
-/// One bit per byte of ASCII text of at most 64 bytes: set for letters and digits.
+/// One bit per byte of the first 64 bytes of ASCII text: set for letters and digits.
 #[inline]
 fn token_mask(bytes: &[u8]) -> u64 {
+    let bytes = bytes.get(..64).unwrap_or(bytes);
     let words = bytes.chunks_exact(8);
     let tail = words.remainder();
     let full = words.len();
     let mask = words.enumerate().fold(0, |mask, (index, word)| {
-        let word = u64::from_le_bytes([
-            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-        ]);
+        let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
         mask | token_byte_bits(word) << (8 * index)
     });
     // The tail, zero-padded (a zero byte is not a letter or digit): from the text's last eight
@@ -328,8 +327,8 @@ impl PreparedTokens {
         };
         let bytes = text.as_bytes();
         let found = match masked_tokens(prediction.as_bytes()) {
-            Some(tokens) => overlap_with(bytes, expected, tokens),
-            None => overlap_with(bytes, expected, ascii_tokens(prediction)),
+            Some(tokens) => overlap_with_expected(bytes, expected, tokens),
+            None => overlap_with_expected(bytes, expected, ascii_tokens(prediction)),
         };
         if let Some(overlap) = found {
             return overlap;
@@ -359,7 +358,7 @@ impl PreparedTokens {
 /// `None` when the prediction has more distinct tokens outside the reference than a small
 /// buffer holds.
 #[inline]
-fn overlap_with<'p>(
+fn overlap_with_expected<'p>(
     reference: &[u8],
     expected: &[(u64, usize, usize)],
     tokens: impl Iterator<Item = AsciiToken<'p>>,
@@ -490,12 +489,19 @@ mod tests {
         // Distinct prediction tokens: effusion, pleural, x, y.
         assert!((overlap.precision - 0.5).abs() < 1e-6);
         assert_eq!(overlap.recall, 1.0);
-        for prediction in [
+        let padded = |pad: usize, word: &str| format!("{}{word}", " ".repeat(pad));
+        let at_the_edges = [
+            padded(56, "Effusion"),
+            padded(53, "effusion"),
+            padded(57, "pleuralx"),
+            "o0 o1 o2 o3 o4 o5 o6 o7 o8 pleural o1 effusion O0".to_owned(),
+        ];
+        for prediction in at_the_edges.iter().map(String::as_str).chain([
             "Effusion effusion PLEURAL x X y",
             "a b c d e f g h effusion",
             "a b c d e f g h i effusion a",
             "effusion a b c d e f g h i j k l m n o p q r s t u v w x y z aa bb cc dd ee ff",
-        ] {
+        ]) {
             assert_eq!(
                 prepared.overlap(reference, prediction),
                 token_overlap(prediction, reference),
