@@ -63,11 +63,19 @@ const NEGATION_ENDINGS: [&str; 2] = ["n't", "n\u{2019}t"];
 /// True when the whitespace-separated `raw` word is a negation word or ends in "n't".
 fn is_negation(raw: &str) -> bool {
     let word = raw.trim_matches(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '\u{2019}'));
-    word_index(word, &NEGATION_WORDS).is_some()
-        || NEGATION_ENDINGS.iter().any(|ending| {
-            let cut = word.len().saturating_sub(ending.len());
-            cut > 0 && word.is_char_boundary(cut) && word[cut..].eq_ignore_ascii_case(ending)
-        })
+    word_index(word, &NEGATION_WORDS).is_some() || ends_in_negation(word.as_bytes())
+}
+
+/// True when `word` ends in one of [`NEGATION_ENDINGS`] after at least one more byte. (An ending
+/// starts with an ASCII byte, so a match always starts on a char boundary.)
+fn ends_in_negation(word: &[u8]) -> bool {
+    NEGATION_ENDINGS.iter().any(|ending| {
+        let cut = word.len().saturating_sub(ending.len());
+        cut > 0
+            && word
+                .get(cut..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(ending.as_bytes()))
+    })
 }
 
 /// Fast path for a bare "yes"/"no" with optional surrounding spaces and one trailing `.` or `!`.
@@ -183,8 +191,7 @@ fn has_ascii_negation(bytes: &[u8]) -> bool {
             let start = raw.iter().position(kept).unwrap_or(raw.len());
             let end = raw.iter().rposition(kept).map_or(start, |last| last + 1);
             let word = &raw[start..end];
-            ascii_word_index(word, &NEGATION_WORDS).is_some()
-                || (word.len() > 3 && word[word.len() - 3..].eq_ignore_ascii_case(b"n't"))
+            ascii_word_index(word, &NEGATION_WORDS).is_some() || ends_in_negation(word)
         })
 }
 
