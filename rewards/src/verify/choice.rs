@@ -4,7 +4,7 @@ use super::option_index::{letter_bit, OptionIndex, OptionProbe};
 use super::{Extracted, Judgement};
 use crate::ascii::{ascii_table, is_space, tokens, trim, CharClass};
 use crate::extract::{answer_phrase, last_boxed};
-use crate::normalize::{is_ascii_edge, trim_edge_punctuation};
+use crate::normalize::{ascii_word_index, is_ascii_edge, trim_edge_punctuation};
 use crate::reference::Reference;
 
 /// What a multiple-choice answer names.
@@ -19,7 +19,7 @@ pub(crate) enum ChoiceReading {
 }
 
 /// Words allowed between letters in a bare list such as "A or B" or "options A and C".
-const LIST_WORDS: [&[u8]; 4] = [b"or", b"and", b"option", b"options"];
+const LIST_WORDS: [&str; 4] = ["or", "and", "option", "options"];
 
 /// Whitespace or a list separator.
 fn is_list_separator(c: char) -> bool {
@@ -109,10 +109,7 @@ fn read_letter_list<'t>(words: impl Iterator<Item = Word<'t>>) -> Option<ChoiceR
         }
         if let Some(letter) = single_letter(token) {
             letters |= letter_bit(letter);
-        } else if !LIST_WORDS
-            .iter()
-            .any(|word| word.eq_ignore_ascii_case(token))
-        {
+        } else if ascii_word_index(token, &LIST_WORDS).is_none() {
             return None;
         }
     }
