@@ -40,14 +40,14 @@ const SHORT_TEXT: usize = 64;
 /// The `\boxed{` marker.
 const BOXED: &[u8] = b"\\boxed{";
 
-/// Whether `bytes` holds a `\`: the first byte of every box (a plain loop for short texts,
-/// where calling the vector search costs more than the search).
+/// Position of the first `needle` in `bytes`: a plain loop for short texts, where calling the
+/// vector search costs more than the search.
 #[inline]
-fn has_backslash(bytes: &[u8]) -> bool {
+fn find_byte(needle: u8, bytes: &[u8]) -> Option<usize> {
     if bytes.len() < SHORT_TEXT {
-        bytes.contains(&b'\\')
+        bytes.iter().position(|&byte| byte == needle)
     } else {
-        memchr::memchr(b'\\', bytes).is_some()
+        memchr::memchr(needle, bytes)
     }
 }
 
@@ -56,7 +56,7 @@ fn has_backslash(bytes: &[u8]) -> bool {
 pub fn last_boxed(text: &str) -> Option<&str> {
     let bytes = text.as_bytes();
     // Cheap pre-check: building a substring searcher costs more than most short answers.
-    has_backslash(bytes).then_some(())?;
+    find_byte(b'\\', bytes)?;
     let start = memchr::memmem::rfind(bytes, BOXED)? + BOXED.len();
     let mut depth = 0usize;
     for (offset, byte) in bytes[start..].iter().enumerate() {
@@ -74,7 +74,7 @@ pub fn last_boxed(text: &str) -> Option<&str> {
 /// normalisation. Linear: each byte is scanned by at most one box.
 pub fn boxes_conflict(text: &str) -> bool {
     let bytes = text.as_bytes();
-    if !has_backslash(bytes) {
+    if find_byte(b'\\', bytes).is_none() {
         return false;
     }
     let mut previous: Option<&str> = None;
@@ -168,13 +168,7 @@ pub fn answer_phrase(text: &str) -> Option<&str> {
     } else {
         memchr::memrchr2_iter(b'a', b'A', bytes).find_map(|at| announcement_end(bytes, at))
     }?;
-    let after = bytes.get(start..)?;
-    let line_end = if after.len() < SHORT_TEXT {
-        after.iter().position(|&byte| byte == b'\n')
-    } else {
-        memchr::memchr(b'\n', after)
-    }
-    .map_or(bytes.len(), |i| start + i);
+    let line_end = find_byte(b'\n', bytes.get(start..)?).map_or(bytes.len(), |i| start + i);
     // `start` and `line_end` sit next to ASCII bytes, so they are char boundaries.
     let answer = trim_edge_punctuation(text.get(start..line_end)?);
     (!answer.is_empty()).then_some(answer)
