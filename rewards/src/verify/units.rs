@@ -64,7 +64,7 @@ pub(crate) fn unit_prefix(text: &str) -> Option<Unit> {
     let first = text.as_bytes().first()?.to_ascii_lowercase();
     SPELLINGS
         .iter()
-        .filter(|(spelling, _)| spelling.as_bytes()[0] == first)
+        .filter(|(spelling, _)| spelling.as_bytes().first() == Some(&first))
         .find_map(|(spelling, unit)| {
             let head = text.get(..spelling.len())?;
             if !head.eq_ignore_ascii_case(spelling) {
