@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ascii::sub_str;
 use crate::normalize::{normalized_eq, trim_edge_punctuation};
 use crate::parse::{parse_view, ProblemCode};
 
@@ -170,7 +171,7 @@ pub fn answer_phrase(text: &str) -> Option<&str> {
     }?;
     let line_end = find_byte(b'\n', bytes.get(start..)?).map_or(bytes.len(), |i| start + i);
     // `start` and `line_end` sit next to ASCII bytes, so they are char boundaries.
-    let answer = trim_edge_punctuation(text.get(start..line_end)?);
+    let answer = trim_edge_punctuation(sub_str(text, start, line_end)?);
     (!answer.is_empty()).then_some(answer)
 }
 

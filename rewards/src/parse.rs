@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ascii::{is_blank, is_space, trim};
+use crate::ascii::{is_blank, is_space, sub_str, trim};
 
 /// What [`parse_response`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -413,12 +413,11 @@ fn parse_well_formed<'t>(text: &'t str, scan: &mut Scan) -> Option<ParsedView<'t
     if skip_blank(bytes, answer_close.end) != bytes.len() {
         return None;
     }
-    let answer = text
-        .get(answer_open.end..answer_close.start)
+    let answer = sub_str(text, answer_open.end, answer_close.start)
         .map(trim)
         .filter(|answer| !answer.is_empty())?;
     match (
-        text.get(think_open.end..think_close.start),
+        sub_str(text, think_open.end, think_close.start),
         text.get(think_close.end..),
     ) {
         (Some(think), Some(after_think)) => Some(ParsedView {
@@ -465,7 +464,7 @@ impl Scan {
 
     /// Flags non-blank text between `from` and `to` as outside the blocks.
     fn note_outside(&mut self, text: &str, from: usize, to: usize) {
-        if !text.get(from..to).is_none_or(is_blank) {
+        if !sub_str(text, from, to).is_none_or(is_blank) {
             self.problems.push(ProblemCode::TextOutsideTags);
         }
     }
@@ -542,7 +541,9 @@ impl Scan {
 /// The trimmed content of a block, given its byte range.
 #[inline(always)]
 fn block_content(text: &str, range: Option<(usize, usize)>) -> Option<&str> {
-    range.and_then(|(from, to)| text.get(from..to)).map(trim)
+    range
+        .and_then(|(from, to)| sub_str(text, from, to))
+        .map(trim)
 }
 
 /// Parse `<think>…</think><answer>…</answer>`. Total (never panics), linear time.
