@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::ascii::is_space;
 use crate::normalize::{
     ascii_normalized_span, for_each_collapsed_lower, normalize_text, normalized_eq,
     normalized_words,
@@ -136,6 +137,17 @@ impl<'a> OptionProbe<'a> {
     }
 }
 
+/// One byte as [`for_each_collapsed_lower`] writes it: whitespace as a space, letters in lower
+/// case.
+#[inline(always)]
+fn collapsed_lower(byte: u8) -> u8 {
+    if is_space(byte) {
+        b' '
+    } else {
+        byte.to_ascii_lowercase()
+    }
+}
+
 /// Whether the ASCII span, lower-cased with each whitespace run as one space, equals
 /// `normalized` (already in that form, so only one side is collapsed).
 #[inline(always)]
@@ -144,6 +156,14 @@ fn collapsed_lower_equals(span: &[u8], normalized: &[u8]) -> bool {
     match (span.first(), normalized.first()) {
         (Some(first), Some(wanted)) if first.to_ascii_lowercase() == *wanted => {}
         _ => return span.is_empty() && normalized.is_empty(),
+    }
+    if normalized.len() == span.len() {
+        // Nothing can be collapsed away, so the bytes correspond one to one (`normalized` has
+        // no two whitespace bytes in a row).
+        return span
+            .iter()
+            .zip(normalized)
+            .all(|(&byte, &wanted)| collapsed_lower(byte) == wanted);
     }
     if normalized.len() > span.len() {
         return false;
