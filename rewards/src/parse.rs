@@ -198,8 +198,8 @@ impl ProblemSet {
 /// Borrowed result of [`parse_view`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParsedView<'a> {
-    /// Trimmed content of the first complete think block.
-    pub think: Option<&'a str>,
+    /// Content of the first complete think block, untrimmed (see [`ParsedView::think`]).
+    pub(crate) think_block: Option<&'a str>,
     /// Trimmed content of the first complete answer block.
     pub answer: Option<&'a str>,
     /// The text after the last complete think block.
@@ -208,7 +208,13 @@ pub struct ParsedView<'a> {
     pub problems: ProblemSet,
 }
 
-impl ParsedView<'_> {
+impl<'a> ParsedView<'a> {
+    /// Trimmed content of the first complete think block (trimmed on request, since scoring
+    /// rarely reads it).
+    pub fn think(&self) -> Option<&'a str> {
+        self.think_block.map(trim)
+    }
+
     /// True iff the response has exactly the required structure.
     pub fn format_ok(&self) -> bool {
         self.problems.is_empty()
@@ -217,7 +223,7 @@ impl ParsedView<'_> {
     /// The owned form.
     pub fn to_owned_response(&self) -> ParsedResponse {
         ParsedResponse {
-            think: self.think.map(str::to_owned),
+            think: self.think().map(str::to_owned),
             answer: self.answer.map(str::to_owned),
             format_ok: self.format_ok(),
             problems: self
@@ -421,7 +427,7 @@ fn parse_well_formed<'t>(text: &'t str, scan: &mut Scan) -> Option<ParsedView<'t
         text.get(think_close.end..),
     ) {
         (Some(think), Some(after_think)) => Some(ParsedView {
-            think: Some(trim(think)),
+            think_block: Some(think),
             answer: Some(answer),
             after_think: Some(after_think),
             problems: ProblemSet::default(),
@@ -530,7 +536,7 @@ impl Scan {
             problems.push(ProblemCode::EmptyAnswer);
         }
         ParsedView {
-            think: block_content(text, think_range),
+            think_block: think_range.and_then(|(from, to)| sub_str(text, from, to)),
             answer,
             after_think: self.last_think_end.and_then(|end| text.get(end..)),
             problems,
@@ -588,7 +594,7 @@ mod tests {
     fn view_points_at_trimmed_content() {
         let view = parse_view("<think> ab </think>\n<answer> c </answer>");
         assert!(view.format_ok());
-        assert_eq!(view.think, Some("ab"));
+        assert_eq!(view.think(), Some("ab"));
         assert_eq!(view.answer, Some("c"));
     }
 }

@@ -170,7 +170,7 @@ pub(crate) fn parse_view(text: &str) -> ParsedView<'_> {
         problems.push(ProblemCode::EmptyAnswer);
     }
     ParsedView {
-        think: content(think_range),
+        think_block: think_range.map(|(from, to)| &text[from..to]),
         answer,
         after_think: last_think_end.map(|end| &text[end..]),
         problems,
