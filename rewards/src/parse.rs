@@ -531,12 +531,12 @@ impl Scan {
                 problems.push(ProblemCode::WrongOrder);
             }
         }
-        let answer = block_content(text, answer_range);
+        let answer = block_text(text, answer_range).map(trim);
         if answer.is_some_and(str::is_empty) {
             problems.push(ProblemCode::EmptyAnswer);
         }
         ParsedView {
-            think_block: think_range.and_then(|(from, to)| sub_str(text, from, to)),
+            think_block: block_text(text, think_range),
             answer,
             after_think: self.last_think_end.and_then(|end| text.get(end..)),
             problems,
@@ -544,12 +544,10 @@ impl Scan {
     }
 }
 
-/// The trimmed content of a block, given its byte range.
+/// The content of a block, untrimmed, given its byte range.
 #[inline(always)]
-fn block_content(text: &str, range: Option<(usize, usize)>) -> Option<&str> {
-    range
-        .and_then(|(from, to)| sub_str(text, from, to))
-        .map(trim)
+fn block_text(text: &str, range: Option<(usize, usize)>) -> Option<&str> {
+    range.and_then(|(from, to)| sub_str(text, from, to))
 }
 
 /// Parse `<think>…</think><answer>…</answer>`. Total (never panics), linear time.
