@@ -160,7 +160,7 @@ pub(crate) fn is_ascii_edge(byte: u8) -> bool {
 /// edges trimmed, then a leading article (when more words follow) and the whitespace and edge
 /// punctuation after it dropped. Starts and ends with a byte that is neither, or is empty.
 #[inline(always)]
-fn ascii_core(bytes: &[u8]) -> &[u8] {
+pub(crate) fn ascii_core(bytes: &[u8]) -> &[u8] {
     let mut start = 0;
     while start < bytes.len() && is_ascii_edge(bytes[start]) {
         start += 1;

@@ -50,7 +50,7 @@ fn general_words(text: &str) -> impl Iterator<Item = Word<'_>> {
     })
 }
 
-/// The words of ASCII text, split at list separators, each read with its core in one pass.
+/// The words of ASCII text, split at list separators.
 struct AsciiWords<'t> {
     /// The bytes of ASCII text.
     bytes: &'t [u8],
@@ -70,25 +70,30 @@ impl<'t> Iterator for AsciiWords<'t> {
             at += 1;
         }
         let start = at;
-        let (mut core_start, mut core_end) = (None, start);
-        while let Some(&byte) = bytes.get(at) {
-            if separator(byte) {
-                break;
-            }
+        while bytes.get(at).is_some_and(|&byte| !separator(byte)) {
             at += 1;
-            if !is_ascii_edge(byte) {
-                core_start.get_or_insert(at - 1);
-                core_end = at;
-            }
         }
         self.at = at;
         if at == start {
             return None;
         }
-        Some(Word {
-            raw: bytes.get(start..at)?,
-            core: bytes.get(core_start.unwrap_or(core_end)..core_end)?,
-        })
+        let raw = bytes.get(start..at)?;
+        // Edge punctuation is rare, so trimming the ends afterwards beats tracking the core
+        // while reading.
+        let mut core = raw;
+        while let [first, rest @ ..] = core {
+            if !is_ascii_edge(*first) {
+                break;
+            }
+            core = rest;
+        }
+        while let [rest @ .., last] = core {
+            if !is_ascii_edge(*last) {
+                break;
+            }
+            core = rest;
+        }
+        Some(Word { raw, core })
     }
 }
 
@@ -178,28 +183,29 @@ fn mentions_other_letter<'t>(
     })
 }
 
-/// Letters whose option text equals `text` after normalisation, as a bit set over A..Z (stops
-/// at the second, since only a single one counts).
+/// Letters whose option text equals the probe's text after normalisation, as a bit set over
+/// A..Z (stops at the second, since only a single one counts).
 #[inline(always)]
-fn options_with_text(text: &str, options: &OptionIndex) -> u32 {
-    OptionProbe::new(text).map_or(0, |probe| {
+fn options_with_text(probe: Option<OptionProbe<'_>>, options: &OptionIndex) -> u32 {
+    probe.map_or(0, |probe| {
         options.named_by(&probe, |found| found.count_ones() > 1)
     })
 }
 
-/// Reads "B. text" given its letter, the text after it and that text's words: several options
+/// Reads "B. text" given its letter, the text after it (as a probe, built on demand) and that
+/// text's words: several options
 /// if the text mentions another option letter, or names another option's text but not the
 /// chosen one's; otherwise the letter.
 fn read_lettered_text<'t>(
     letter: char,
-    rest: &str,
+    rest_probe: impl FnOnce() -> Option<OptionProbe<'t>>,
     rest_words: impl Iterator<Item = Word<'t>>,
     options: &OptionIndex,
 ) -> ChoiceReading {
     if mentions_other_letter(rest_words, letter, options) {
         return ChoiceReading::Several;
     }
-    let Some(probe) = OptionProbe::new(rest) else {
+    let Some(probe) = rest_probe() else {
         return ChoiceReading::Letter(letter);
     };
     let chosen = letter_bit(letter);
@@ -235,23 +241,32 @@ fn read_direct(text: &str, options: &OptionIndex) -> ChoiceReading {
         return ChoiceReading::Letter(letter);
     }
     if text.is_ascii() {
-        read_past_bare_letters(text, options, |from| AsciiWords {
-            bytes: text.as_bytes(),
-            at: from,
-        })
+        read_past_bare_letters(
+            text,
+            options,
+            |from| AsciiWords {
+                bytes: text.as_bytes(),
+                at: from,
+            },
+            OptionProbe::of_ascii,
+        )
     } else {
-        read_past_bare_letters(text, options, |from| {
-            general_words(text.get(from..).unwrap_or_default())
-        })
+        read_past_bare_letters(
+            text,
+            options,
+            |from| general_words(text.get(from..).unwrap_or_default()),
+            OptionProbe::new,
+        )
     }
 }
 
 /// [`read_direct`] past the bare letters, given the words of `text` from a byte offset on (an
-/// offset where a word may start).
+/// offset where a word may start) and the way to probe a part of `text` for option texts.
 fn read_past_bare_letters<'t, W: Iterator<Item = Word<'t>>>(
     text: &'t str,
     options: &OptionIndex,
     words_from: impl Fn(usize) -> W,
+    probe: impl Fn(&'t str) -> Option<OptionProbe<'t>>,
 ) -> ChoiceReading {
     if let Some(reading) = read_letter_list(words_from(0)) {
         return reading;
@@ -260,9 +275,9 @@ fn read_past_bare_letters<'t, W: Iterator<Item = Word<'t>>>(
         // `rest` is a suffix of `text` that is empty or starts with whitespace, a separator:
         // its words are the words of `text` from there on.
         let rest_words = words_from(text.len() - rest.len());
-        return read_lettered_text(letter, rest, rest_words, options);
+        return read_lettered_text(letter, || probe(rest), rest_words, options);
     }
-    only_letter(options_with_text(text, options))
+    only_letter(options_with_text(probe(text), options))
         .map_or(ChoiceReading::Nothing, ChoiceReading::Letter)
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::ascii::is_space;
 use crate::normalize::{
-    ascii_normalized_span, for_each_collapsed_lower, normalize_text, normalized_eq,
+    ascii_core, ascii_normalized_span, for_each_collapsed_lower, normalize_text, normalized_eq,
     normalized_words,
 };
 
@@ -127,6 +127,16 @@ impl<'a> OptionProbe<'a> {
         (!nothing_to_match).then_some(Self { text, span })
     }
 
+    /// [`OptionProbe::new`] for text already known to be ASCII, which skips that check.
+    #[inline(always)]
+    pub(crate) fn of_ascii(text: &'a str) -> Option<Self> {
+        let span = ascii_core(text.as_bytes());
+        (!span.is_empty()).then_some(Self {
+            text,
+            span: Some(span),
+        })
+    }
+
     /// Whether `option`'s text normalises like the probe's text.
     #[inline(always)]
     fn names(&self, option: &PreparedOption) -> bool {
@@ -134,17 +144,6 @@ impl<'a> OptionProbe<'a> {
             (Some(span), Some(normalized)) => collapsed_lower_equals(span, normalized),
             _ => normalized_eq(&option.text, self.text),
         }
-    }
-}
-
-/// One byte as [`for_each_collapsed_lower`] writes it: whitespace as a space, letters in lower
-/// case.
-#[inline(always)]
-fn collapsed_lower(byte: u8) -> u8 {
-    if is_space(byte) {
-        b' '
-    } else {
-        byte.to_ascii_lowercase()
     }
 }
 
@@ -160,10 +159,11 @@ fn collapsed_lower_equals(span: &[u8], normalized: &[u8]) -> bool {
     if normalized.len() == span.len() {
         // Nothing can be collapsed away, so the bytes correspond one to one (`normalized` has
         // no two whitespace bytes in a row).
-        return span
-            .iter()
-            .zip(normalized)
-            .all(|(&byte, &wanted)| collapsed_lower(byte) == wanted);
+        // `normalized` is lower-case with single spaces, so a byte matches when it lower-cases
+        // to the wanted byte, or is whitespace where a space is wanted.
+        return span.iter().zip(normalized).all(|(&byte, &wanted)| {
+            byte.to_ascii_lowercase() == wanted || (wanted == b' ' && is_space(byte))
+        });
     }
     if normalized.len() > span.len() {
         return false;
