@@ -122,6 +122,11 @@ fn piece() -> impl Strategy<Value = String> {
         "Σ",
         "ΣΑΣ",
         "İ",
+        // The Kelvin sign lower-cases to ASCII "k", so a non-ASCII option can equal an ASCII
+        // answer.
+        "\u{212a}",
+        "k",
+        "K",
         "ǅ",
         "中",
         "😀",

@@ -40,6 +40,10 @@ pub(crate) struct OptionIndex {
     /// lettered option is ASCII (`None` otherwise): an ASCII probe starting with another byte
     /// names no option.
     first_bytes: Option<u128>,
+    /// When every lettered option is ASCII, the packed normalised text (see [`packed_word`])
+    /// and bit of each lettered option that has one, in key order: the only options a short
+    /// one-word probe can name.
+    short_words: Option<Vec<(u64, u32)>>,
 }
 
 impl OptionIndex {
@@ -60,10 +64,18 @@ impl OptionIndex {
             let normalized = option.normalized.as_deref()?;
             Some(set | normalized.first().map_or(0, |&byte| 1 << (byte & 0x7f)))
         });
+        let short_words = lettered()
+            .map(|option| {
+                let normalized = option.normalized.as_deref()?;
+                Some(packed_word(normalized).map(|word| (word, option.bit)))
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(|words| words.into_iter().flatten().collect());
         Self {
             letters: lettered().fold(0, |set, option| set | option.bit),
             options,
             first_bytes,
+            short_words,
         }
     }
 
@@ -77,6 +89,20 @@ impl OptionIndex {
     /// says the set found so far settles the question.
     #[inline(always)]
     pub(crate) fn named_by(&self, probe: &OptionProbe<'_>, stop: impl Fn(u32) -> bool) -> u32 {
+        if let (Some(word), Some(short_words)) = (probe.short_word, &self.short_words) {
+            // A probe of one short word can only name the options packed alike; the others
+            // differ in length or hold whitespace.
+            let mut found = 0;
+            for &(option_word, bit) in short_words {
+                if option_word == word {
+                    found |= bit;
+                    if stop(found) {
+                        break;
+                    }
+                }
+            }
+            return found;
+        }
         if let (Some(first_bytes), Some(&first)) =
             (self.first_bytes, probe.span.and_then(|span| span.first()))
         {
@@ -107,12 +133,43 @@ fn single_letter_bit(key: &str) -> u32 {
     }
 }
 
+/// Up to eight ASCII bytes above the space (no whitespace, no control bytes), packed
+/// little-endian with zero padding, so that equal words are equal texts; `None` for other text.
+fn packed_word(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() || bytes.len() > 8 {
+        return None;
+    }
+    let mut word = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        if !matches!(byte, b'!'..=0x7f) {
+            return None;
+        }
+        word |= u64::from(byte) << (8 * index);
+    }
+    Some(word)
+}
+
+/// A packed word (bytes below 0x80) with its upper-case ASCII letters lower-cased.
+fn lower_packed(word: u64) -> u64 {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Adding 0x80 - c to a byte below 0x80 sets its high bit exactly when the byte is at least
+    // c, and never carries into the next byte.
+    let at_least_upper_a = word + ONES * u64::from(0x80 - b'A');
+    let past_upper_z = word + ONES * u64::from(0x80 - b'Z' - 1);
+    let upper_case = at_least_upper_a & !past_upper_z & HIGH_BITS;
+    // The high bit shifted down to 0x20, the lower-case bit.
+    word | (upper_case >> 2)
+}
+
 /// A text prepared for comparison with option texts after normalisation.
 pub(crate) struct OptionProbe<'a> {
     /// The text as given.
     text: &'a str,
     /// Its normalised span (before lower-casing and collapsing) when it is ASCII.
     span: Option<&'a [u8]>,
+    /// The span lower-cased and packed, when it is one short word (see [`packed_word`]).
+    short_word: Option<u64>,
 }
 
 impl<'a> OptionProbe<'a> {
@@ -124,7 +181,11 @@ impl<'a> OptionProbe<'a> {
             Some(span) => span.is_empty(),
             None => normalized_words(text).next().is_none(),
         };
-        (!nothing_to_match).then_some(Self { text, span })
+        (!nothing_to_match).then_some(Self {
+            text,
+            span,
+            short_word: span.and_then(packed_word).map(lower_packed),
+        })
     }
 
     /// [`OptionProbe::new`] for text already known to be ASCII, which skips that check.
@@ -134,6 +195,7 @@ impl<'a> OptionProbe<'a> {
         (!span.is_empty()).then_some(Self {
             text,
             span: Some(span),
+            short_word: packed_word(span).map(lower_packed),
         })
     }
 
@@ -214,14 +276,43 @@ mod tests {
         assert_eq!(bits("pleural"), 0);
     }
 
+    #[test]
+    fn short_words_pack_and_lower_case() {
+        assert_eq!(
+            packed_word(b"Lung"),
+            Some(u64::from_le_bytes(*b"Lung\0\0\0\0"))
+        );
+        assert_eq!(packed_word(b""), None);
+        assert_eq!(packed_word(b"a b"), None);
+        assert_eq!(packed_word(b"a\tb"), None);
+        assert_eq!(packed_word(b"\x80"), None);
+        assert_eq!(packed_word(b"123456789"), None);
+        let lowered = packed_word(b"@AZ[`az{").map(lower_packed);
+        assert_eq!(lowered, packed_word(b"@az[`az{"));
+        // A non-ASCII option (the Kelvin sign lower-cases to "k") keeps the full comparison.
+        let index = index(&["\u{212a}", "k"]);
+        let probe = OptionProbe::of_ascii("K").map(|probe| index.named_by(&probe, |_| false));
+        assert_eq!(probe, Some(0b11));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Packing then lower-casing equals lower-casing then packing.
+        #[test]
+        fn lower_packed_is_ascii_lower_case(text in "[!-~]{1,8}") {
+            let lowered = text.to_ascii_lowercase();
+            prop_assert_eq!(
+                packed_word(text.as_bytes()).map(lower_packed),
+                packed_word(lowered.as_bytes())
+            );
+        }
 
         /// The prepared comparison agrees with comparing both normalisations.
         #[test]
         fn agrees_with_normalize_text(
-            option in "[ a-cA-C.()\t]{0,8}|[ aé.]{0,6}|the [ab ]{0,4}",
-            probe in "[ a-cA-C.()\t]{0,8}|[ aé.]{0,6}|(the|a) [ab ]{0,4}",
+            option in "[ a-cA-C.()\t]{0,8}|[ aé.]{0,6}|the [ab ]{0,4}|[kK\u{212a}\0]{1,3}|[a-c]{7,10}",
+            probe in "[ a-cA-C.()\t]{0,8}|[ aé.]{0,6}|(the|a) [ab ]{0,4}|[kK\0]{1,3}|[a-cA-C]{7,10}",
         ) {
             prop_assume!(!option.trim().is_empty());
             let index = index(&[&option]);
