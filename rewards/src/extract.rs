@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ascii::sub_str;
+use crate::ascii::{find_byte, sub_str, SHORT_TEXT};
 use crate::normalize::{normalized_eq, trim_edge_punctuation};
 use crate::parse::{parse_view, ProblemCode};
 
@@ -35,41 +35,8 @@ pub struct Extraction<'a> {
     pub conflicting_boxes: bool,
 }
 
-/// Texts shorter than this are searched byte by byte: setting up a vector search costs more.
-const SHORT_TEXT: usize = 64;
-
 /// The `\boxed{` marker.
 const BOXED: &[u8] = b"\\boxed{";
-
-/// Position of the first `needle` in `bytes`: eight bytes at a time in a word for short texts,
-/// where calling the vector search costs more than the search.
-#[inline]
-fn find_byte(needle: u8, bytes: &[u8]) -> Option<usize> {
-    if bytes.len() >= SHORT_TEXT {
-        return memchr::memchr(needle, bytes);
-    }
-    const LOW_BITS: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let pattern = u64::from_ne_bytes([needle; 8]);
-    let mut chunks = bytes.chunks_exact(8);
-    let mut offset = 0;
-    for chunk in &mut chunks {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let differences = u64::from_le_bytes(word) ^ pattern;
-        // High bit of each zero byte of `differences`; a borrow can also mark a byte above a
-        // zero byte, never one below, so the lowest mark is the first match.
-        let zeros = differences.wrapping_sub(LOW_BITS) & !differences & HIGH_BITS;
-        if zeros != 0 {
-            return Some(offset + (zeros.trailing_zeros() / 8) as usize);
-        }
-        offset += 8;
-    }
-    let tail = chunks.remainder();
-    tail.iter()
-        .position(|&byte| byte == needle)
-        .map(|at| offset + at)
-}
 
 /// Content of the last `\boxed{…}` (nested braces balanced), trimmed; `None` when there is no
 /// `\boxed{` or its braces never close.
@@ -240,19 +207,6 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4096))]
-
-        /// The word-at-a-time search finds what a plain search finds, on both sides of the
-        /// short-text threshold, with the needle anywhere (or absent) and bytes near it.
-        #[test]
-        fn find_byte_is_position(
-            bytes in proptest::collection::vec(prop_oneof![Just(b'\\'), Just(b'\\' ^ 0x80), Just(b'['), Just(b']'), any::<u8>()], 0..80),
-            needle in prop_oneof![Just(b'\\'), Just(b'\n'), any::<u8>()],
-        ) {
-            prop_assert_eq!(
-                find_byte(needle, &bytes),
-                bytes.iter().position(|&byte| byte == needle)
-            );
-        }
 
         /// Case-insensitive word matching agrees with `eq_ignore_ascii_case`.
         #[test]

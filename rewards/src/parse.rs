@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ascii::{is_blank, is_space, sub_str, trim};
+use crate::ascii::{find_byte, is_blank, is_space, sub_str, trim};
 
 /// What [`parse_response`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -328,27 +328,11 @@ fn read_tag(bytes: &[u8], start: usize) -> Option<Tag> {
     })
 }
 
-/// Bytes looked at one by one before handing the search for `<` to `memchr`.
-const NEAR_WINDOW: usize = 2;
-/// Rests shorter than this (most answer blocks) are searched byte by byte: calling the vector
-/// search costs more.
-const SHORT_REST: usize = 16;
-
-/// Position of the first `<` at or after `from`. Tags mostly follow each other closely, so the
-/// next few bytes are checked directly before `memchr` searches the rest (or a plain loop, when
-/// the rest is short).
+/// Position of the first `<` at or after `from` (see [`find_byte`]).
 #[inline]
 fn next_open_angle(bytes: &[u8], from: usize) -> Option<usize> {
-    let rest = bytes.get(from..).filter(|rest| !rest.is_empty())?;
-    let (near, far) = rest.split_at(rest.len().min(NEAR_WINDOW));
-    match near.iter().position(|&byte| byte == b'<') {
-        Some(offset) => Some(from + offset),
-        None if far.len() < SHORT_REST => far
-            .iter()
-            .position(|&byte| byte == b'<')
-            .map(|offset| from + near.len() + offset),
-        None => memchr::memchr(b'<', far).map(|offset| from + near.len() + offset),
-    }
+    let rest = bytes.get(from..)?;
+    find_byte(b'<', rest).map(|offset| from + offset)
 }
 
 /// Per-kind block bookkeeping.
@@ -388,10 +372,7 @@ fn plain_tag_at(bytes: &[u8], at: usize, kind: BlockKind, closing: bool) -> Opti
 
 /// Position of the first `<` at or after `from`, or the end of `bytes`.
 fn open_angle_or_end(bytes: &[u8], from: usize) -> usize {
-    bytes
-        .get(from..)
-        .and_then(|rest| memchr::memchr(b'<', rest))
-        .map_or(bytes.len(), |offset| from + offset)
+    next_open_angle(bytes, from).unwrap_or(bytes.len())
 }
 
 /// The usual response, `<think>…</think> <answer>…</answer>` with plain tags, ASCII whitespace
