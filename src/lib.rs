@@ -6,6 +6,7 @@ pub mod error;
 pub mod pipeline;
 pub mod presets;
 pub mod report;
+pub mod reward_corpus;
 pub mod tokenizer_asset;
 
 pub use error::{MedgymError, Result};

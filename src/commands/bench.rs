@@ -1,5 +1,6 @@
 //! `medgym bench`: micro-benchmarks. `medgym bench sampling` times the sampling kernels and
-//! compares each call with one memory pass over the logits, measured in the same run.
+//! compares each call with one memory pass over the logits, measured in the same run;
+//! `medgym bench rewards` compares reward scoring with a byte scan (see [`super::bench_rewards`]).
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,8 @@ pub struct BenchArgs {
 enum BenchCommand {
     /// Median time per sampling call and its cost in memory passes over the logits.
     Sampling(SamplingBenchArgs),
+    /// Reward scoring throughput and its time against a memchr scan, measured side by side.
+    Rewards(super::bench_rewards::RewardBenchArgs),
 }
 
 /// Which sampling parameters to time.
@@ -156,6 +159,7 @@ struct SamplingBenchArgs {
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.command {
         BenchCommand::Sampling(args) => sampling(&args),
+        BenchCommand::Rewards(args) => super::bench_rewards::run(&args),
     }
 }
 

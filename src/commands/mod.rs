@@ -1,6 +1,7 @@
 //! The CLI's subcommands, one module each; `src/main.rs` only dispatches.
 
 pub mod bench;
+pub mod bench_rewards;
 pub mod checks;
 pub mod data;
 pub mod envs;
