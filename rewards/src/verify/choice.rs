@@ -193,9 +193,8 @@ fn options_with_text(probe: Option<OptionProbe<'_>>, options: &OptionIndex) -> u
 }
 
 /// Reads "B. text" given its letter, the text after it (as a probe, built on demand) and that
-/// text's words: several options
-/// if the text mentions another option letter, or names another option's text but not the
-/// chosen one's; otherwise the letter.
+/// text's words: several options if the text mentions another option letter, or names another
+/// option's text but not the chosen one's; otherwise the letter.
 fn read_lettered_text<'t>(
     letter: char,
     rest_probe: impl FnOnce() -> Option<OptionProbe<'t>>,
