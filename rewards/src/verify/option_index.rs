@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::ascii::is_space;
 use crate::normalize::{
-    ascii_core, ascii_normalized_span, for_each_collapsed_lower, normalize_text, normalized_eq,
-    normalized_words,
+    ascii_core, for_each_collapsed_lower, normalize_text, normalized_eq, normalized_words,
 };
 
 /// The bit of an upper-case ASCII letter in a set over `A..=Z`.
@@ -60,17 +59,20 @@ impl OptionIndex {
             })
             .collect();
         let lettered = || options.iter().filter(|option| option.bit != 0);
-        let first_bytes = lettered().try_fold(0u128, |set, option| {
-            let normalized = option.normalized.as_deref()?;
-            Some(set | normalized.first().map_or(0, |&byte| 1 << (byte & 0x7f)))
-        });
-        let short_words = lettered()
-            .map(|option| {
-                let normalized = option.normalized.as_deref()?;
-                Some(packed_word(normalized).map(|word| (word, option.bit)))
+        // The shortcuts below hold only when every lettered option has an ASCII normalisation.
+        let normalized =
+            || lettered().filter_map(|option| Some((option.normalized.as_deref()?, option.bit)));
+        let all_ascii = lettered().all(|option| option.normalized.is_some());
+        let first_bytes = all_ascii.then(|| {
+            normalized().fold(0u128, |set, (text, _)| {
+                set | text.first().map_or(0, |&byte| 1 << (byte & 0x7f))
             })
-            .collect::<Option<Vec<_>>>()
-            .map(|words| words.into_iter().flatten().collect());
+        });
+        let short_words = all_ascii.then(|| {
+            normalized()
+                .filter_map(|(text, bit)| Some((packed_word(text)?, bit)))
+                .collect()
+        });
         Self {
             letters: lettered().fold(0, |set, option| set | option.bit),
             options,
@@ -176,15 +178,13 @@ impl<'a> OptionProbe<'a> {
     /// `None` when `text` normalises to nothing, so that it names no option.
     #[inline(always)]
     pub(crate) fn new(text: &'a str) -> Option<Self> {
-        let span = ascii_normalized_span(text);
-        let nothing_to_match = match span {
-            Some(span) => span.is_empty(),
-            None => normalized_words(text).next().is_none(),
-        };
-        (!nothing_to_match).then_some(Self {
+        if text.is_ascii() {
+            return Self::of_ascii(text);
+        }
+        normalized_words(text).next().is_some().then_some(Self {
             text,
-            span,
-            short_word: span.and_then(packed_word).map(lower_packed),
+            span: None,
+            short_word: None,
         })
     }
 
