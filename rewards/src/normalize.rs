@@ -156,20 +156,31 @@ pub(crate) fn is_ascii_edge(byte: u8) -> bool {
     ASCII_EDGE[usize::from(byte & 0x7f)]
 }
 
+/// ASCII bytes without the edge punctuation at either end ([`trim_edge_punctuation`] on bytes).
+#[inline(always)]
+pub(crate) fn trim_ascii_edges(bytes: &[u8]) -> &[u8] {
+    let mut core = bytes;
+    while let [first, rest @ ..] = core {
+        if !is_ascii_edge(*first) {
+            break;
+        }
+        core = rest;
+    }
+    while let [rest @ .., last] = core {
+        if !is_ascii_edge(*last) {
+            break;
+        }
+        core = rest;
+    }
+    core
+}
+
 /// For ASCII text, the span whose lower-cased, whitespace-collapsed form is its normalisation:
 /// edges trimmed, then a leading article (when more words follow) and the whitespace and edge
 /// punctuation after it dropped. Starts and ends with a byte that is neither, or is empty.
 #[inline(always)]
 pub(crate) fn ascii_core(bytes: &[u8]) -> &[u8] {
-    let mut start = 0;
-    while start < bytes.len() && is_ascii_edge(bytes[start]) {
-        start += 1;
-    }
-    let mut end = bytes.len();
-    while end > start && is_ascii_edge(bytes[end - 1]) {
-        end -= 1;
-    }
-    let core = &bytes[start..end];
+    let core = trim_ascii_edges(bytes);
     if !matches!(core.first(), Some(b'a' | b'A' | b't' | b'T')) {
         return core;
     }

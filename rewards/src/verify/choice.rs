@@ -4,7 +4,7 @@ use super::option_index::{letter_bit, OptionIndex, OptionProbe};
 use super::{Extracted, Judgement};
 use crate::ascii::{ascii_table, is_space, tokens, trim, CharClass};
 use crate::extract::{answer_phrase, last_boxed};
-use crate::normalize::{ascii_word_index, is_ascii_edge, trim_edge_punctuation};
+use crate::normalize::{ascii_word_index, trim_ascii_edges, trim_edge_punctuation};
 use crate::reference::Reference;
 
 /// What a multiple-choice answer names.
@@ -80,20 +80,10 @@ impl<'t> Iterator for AsciiWords<'t> {
         let raw = bytes.get(start..at)?;
         // Edge punctuation is rare, so trimming the ends afterwards beats tracking the core
         // while reading.
-        let mut core = raw;
-        while let [first, rest @ ..] = core {
-            if !is_ascii_edge(*first) {
-                break;
-            }
-            core = rest;
-        }
-        while let [rest @ .., last] = core {
-            if !is_ascii_edge(*last) {
-                break;
-            }
-            core = rest;
-        }
-        Some(Word { raw, core })
+        Some(Word {
+            raw,
+            core: trim_ascii_edges(raw),
+        })
     }
 }
 
