@@ -6,7 +6,10 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use medgym::reward_corpus::{reward_corpora, RewardCorpus, CORPUS_SIZE};
+use medgym::reward_corpus::{
+    format_and_verdict, memchr_scan, parse_only, reward_corpora, token_recall, RewardCorpus,
+    CORPUS_SIZE,
+};
 use medgym::rewards::{extract_answer, judge_answer, parse_view, score_item, ScoringMode};
 
 /// The shared benchmark corpora (see `medgym::reward_corpus`).
@@ -59,50 +62,11 @@ fn verifiers(c: &mut Criterion) {
     let mut group = c.benchmark_group("combined");
     group.throughput(Throughput::Elements(CORPUS_SIZE as u64));
     group.bench_function("format_and_multiple_choice", |b| {
-        b.iter(|| {
-            multiple_choice
-                .responses
-                .iter()
-                .map(|r| {
-                    let view = parse_view(black_box(r));
-                    let accuracy = view
-                        .answer
-                        .is_some_and(|a| judge_answer(&multiple_choice.reference, a).is_correct());
-                    u32::from(view.format_ok()) + u32::from(accuracy)
-                })
-                .sum::<u32>()
-        })
+        b.iter(|| format_and_verdict(multiple_choice))
     });
-    group.bench_function("open_token_recall", |b| {
-        b.iter(|| {
-            open.responses
-                .iter()
-                .map(|r| {
-                    parse_view(black_box(r))
-                        .answer
-                        .map_or(0.0, |a| open.reference.token_overlap(a).recall)
-                })
-                .sum::<f32>()
-        })
-    });
-    group.bench_function("parse_only", |b| {
-        b.iter(|| {
-            multiple_choice
-                .responses
-                .iter()
-                .filter(|r| parse_view(black_box(r)).format_ok())
-                .count()
-        })
-    });
-    group.bench_function("memchr_scan", |b| {
-        b.iter(|| {
-            multiple_choice
-                .responses
-                .iter()
-                .map(|r| memchr::memchr_iter(b'<', black_box(r.as_bytes())).count())
-                .sum::<usize>()
-        })
-    });
+    group.bench_function("open_token_recall", |b| b.iter(|| token_recall(open)));
+    group.bench_function("parse_only", |b| b.iter(|| parse_only(multiple_choice)));
+    group.bench_function("memchr_scan", |b| b.iter(|| memchr_scan(multiple_choice)));
     group.finish();
     eprintln!(
         "corpus: {CORPUS_SIZE} responses, mean {} bytes",

@@ -1,10 +1,12 @@
 //! The deterministic corpus the reward benchmarks score (`benches/rewards.rs` and
 //! `medgym bench rewards`): 1,024 responses of about 340 bytes per answer type, half of them
-//! malformed in some way, with right and wrong answers in common spellings.
+//! malformed in some way, with right and wrong answers in common spellings; and the passes over
+//! it that both benchmarks time side by side with a plain byte scan.
 
 use std::collections::BTreeMap;
+use std::hint::black_box;
 
-use medgym_rewards::{AnswerType, Reference};
+use medgym_rewards::{judge_answer, parse_view, AnswerType, Reference};
 
 use crate::Result;
 
@@ -145,4 +147,52 @@ pub fn reward_corpora() -> Result<Vec<RewardCorpus>> {
             &["3", "three lesions", "4", "none", "2.5"],
         ),
     ])
+}
+
+/// One pass of a plain `memchr` scan for `<` over the responses: the count found.
+pub fn memchr_scan(corpus: &RewardCorpus) -> u64 {
+    corpus
+        .responses
+        .iter()
+        .map(|r| memchr::memchr_iter(b'<', black_box(r.as_bytes())).count() as u64)
+        .sum()
+}
+
+/// One pass of format checking and answer verification over the responses: format points plus
+/// correct answers.
+pub fn format_and_verdict(corpus: &RewardCorpus) -> u64 {
+    corpus
+        .responses
+        .iter()
+        .map(|r| {
+            let view = parse_view(black_box(r));
+            let correct = view
+                .answer
+                .is_some_and(|a| judge_answer(&corpus.reference, a).is_correct());
+            u64::from(view.format_ok()) + u64::from(correct)
+        })
+        .sum()
+}
+
+/// One pass of answer extraction and token recall against the reference over the responses:
+/// the recalls summed.
+pub fn token_recall(corpus: &RewardCorpus) -> f32 {
+    corpus
+        .responses
+        .iter()
+        .map(|r| {
+            parse_view(black_box(r))
+                .answer
+                .map_or(0.0, |a| corpus.reference.token_overlap(a).recall)
+        })
+        .sum()
+}
+
+/// One pass of the structural parse alone over the responses: the well-formed count.
+pub fn parse_only(corpus: &RewardCorpus) -> u64 {
+    corpus
+        .responses
+        .iter()
+        .map(|r| u64::from(parse_view(black_box(r)).format_ok()))
+        .sum()
 }

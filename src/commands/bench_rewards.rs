@@ -6,9 +6,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use medgym_rewards::{judge_answer, parse_view};
-
-use crate::reward_corpus::{reward_corpora, RewardCorpus, CORPUS_SIZE};
+use crate::reward_corpus::{
+    format_and_verdict, memchr_scan, parse_only, reward_corpora, token_recall, RewardCorpus,
+    CORPUS_SIZE,
+};
 use crate::{MedgymError, Result};
 
 /// Arguments of `medgym bench rewards`.
@@ -33,53 +34,19 @@ fn workloads<'c>(multiple_choice: &'c RewardCorpus, open: &'c RewardCorpus) -> V
     vec![
         Workload {
             name: "memchr scan for '<'",
-            run: Box::new(move || {
-                multiple_choice
-                    .responses
-                    .iter()
-                    .map(|r| memchr::memchr_iter(b'<', black_box(r.as_bytes())).count() as u64)
-                    .sum()
-            }),
+            run: Box::new(move || memchr_scan(multiple_choice)),
         },
         Workload {
             name: "format + multiple choice",
-            run: Box::new(move || {
-                multiple_choice
-                    .responses
-                    .iter()
-                    .map(|r| {
-                        let view = parse_view(black_box(r));
-                        let correct = view.answer.is_some_and(|a| {
-                            judge_answer(&multiple_choice.reference, a).is_correct()
-                        });
-                        u64::from(view.format_ok()) + u64::from(correct)
-                    })
-                    .sum()
-            }),
+            run: Box::new(move || format_and_verdict(multiple_choice)),
         },
         Workload {
             name: "open token recall",
-            run: Box::new(move || {
-                open.responses
-                    .iter()
-                    .map(|r| {
-                        parse_view(black_box(r))
-                            .answer
-                            .map_or(0, |a| open.reference.token_overlap(a).recall.to_bits())
-                            .into()
-                    })
-                    .fold(0u64, u64::wrapping_add)
-            }),
+            run: Box::new(move || token_recall(open).to_bits().into()),
         },
         Workload {
             name: "parse only",
-            run: Box::new(move || {
-                multiple_choice
-                    .responses
-                    .iter()
-                    .map(|r| u64::from(parse_view(black_box(r)).format_ok()))
-                    .sum()
-            }),
+            run: Box::new(move || parse_only(multiple_choice)),
         },
     ]
 }
