@@ -350,10 +350,9 @@ struct BlockStats {
 /// and between the blocks is tolerated. An opening tag or a mismatched closing tag inside an open
 /// block ends that block as unclosed; a closing tag with no open block counts as text outside.
 pub fn parse_view(text: &str) -> ParsedView<'_> {
-    let mut scan = Scan::default();
-    match parse_well_formed(text, &mut scan) {
-        Some(view) => view,
-        None => scan.finish(text),
+    match parse_in_order(text) {
+        InOrder::Read(view) => view,
+        InOrder::Unusual(scan) => scan.finish(text),
     }
 }
 
@@ -375,46 +374,129 @@ fn open_angle_or_end(bytes: &[u8], from: usize) -> usize {
     next_open_angle(bytes, from).unwrap_or(bytes.len())
 }
 
-/// The usual response, `<think>…</think> <answer>…</answer>` with plain tags, ASCII whitespace
-/// around them, no other `<` after the think block opens and a non-empty answer: read in a few
-/// jumps. `None` for anything else, with `scan` left at the point where the response stopped
+/// Whether the text between `from` and `to` is not blank.
+fn has_text(text: &str, from: usize, to: usize) -> bool {
+    !sub_str(text, from, to).is_none_or(is_blank)
+}
+
+/// How far [`parse_in_order`] read a response.
+enum InOrder<'t> {
+    /// All of it.
+    Read(ParsedView<'t>),
+    /// Up to where it stopped looking usual: the full scan's state to go on from.
+    Unusual(Scan),
+}
+
+/// The usual responses, `<think>…</think> <answer>…</answer>` with plain tags and no other `<`
+/// once the think block opens, read in a few jumps; also when the think block is missing, text
+/// stands outside the blocks, the answer block is repeated or is left open at the end.
+/// For anything else, the state of the full scan at the point where the response stopped
 /// looking usual, so that [`Scan::finish`] reads only the rest.
-fn parse_well_formed<'t>(text: &'t str, scan: &mut Scan) -> Option<ParsedView<'t>> {
+fn parse_in_order(text: &str) -> InOrder<'_> {
     let bytes = text.as_bytes();
-    let think_open = plain_tag_at(bytes, skip_blank(bytes, 0), BlockKind::Think, false)?;
-    // Only whitespace came before the tag; the cursor moves to the next `<` (or the end).
-    scan.open = Some((BlockKind::Think, think_open.end));
-    scan.cursor = open_angle_or_end(bytes, think_open.end);
-    let think_close = plain_tag_at(bytes, scan.cursor, BlockKind::Think, true)?;
-    scan.close_block(BlockKind::Think, think_open.end, think_close);
-    let answer_open = plain_tag_at(
-        bytes,
-        skip_blank(bytes, think_close.end),
-        BlockKind::Answer,
-        false,
-    )?;
-    scan.open = Some((BlockKind::Answer, answer_open.end));
-    scan.cursor = open_angle_or_end(bytes, answer_open.end);
-    let answer_close = plain_tag_at(bytes, scan.cursor, BlockKind::Answer, true)?;
-    scan.close_block(BlockKind::Answer, answer_open.end, answer_close);
-    if skip_blank(bytes, answer_close.end) != bytes.len() {
-        return None;
+    let think = match plain_tag_at(bytes, skip_blank(bytes, 0), BlockKind::Think, false) {
+        Some(think_open) => {
+            let at = open_angle_or_end(bytes, think_open.end);
+            let Some(think_close) = plain_tag_at(bytes, at, BlockKind::Think, true) else {
+                return InOrder::Unusual(Scan {
+                    open: Some((BlockKind::Think, think_open.end)),
+                    cursor: at,
+                    ..Scan::default()
+                });
+            };
+            Some((think_open.end, think_close))
+        }
+        None => None,
+    };
+    let mut problems = ProblemSet::default();
+    let mut answers = BlockStats::default();
+    // The full scan's state with the blocks read so far and the text outside them checked up
+    // to `outside_from`.
+    let resume = |problems: ProblemSet, answers: BlockStats, outside_from: usize| {
+        let mut scan = Scan {
+            problems,
+            ..Scan::default()
+        };
+        if let Some((content_start, think_close)) = think {
+            scan.close_block(BlockKind::Think, content_start, think_close);
+        }
+        scan.stats[BlockKind::Answer.index()] = answers;
+        scan.outside_from = outside_from;
+        scan.cursor = outside_from;
+        scan
+    };
+    // Answer blocks, each after whitespace or after text outside the blocks without `<`.
+    let mut outside_from = think.map_or(0, |(_, think_close)| think_close.end);
+    let mut unclosed = false;
+    loop {
+        let from = skip_blank(bytes, outside_from);
+        if from == bytes.len() {
+            break;
+        }
+        let answer_open = match plain_tag_at(bytes, from, BlockKind::Answer, false) {
+            Some(tag) => tag,
+            None => match next_open_angle(bytes, from) {
+                None => {
+                    if has_text(text, from, bytes.len()) {
+                        problems.push(ProblemCode::TextOutsideTags);
+                    }
+                    break;
+                }
+                Some(at) => {
+                    let Some(tag) = plain_tag_at(bytes, at, BlockKind::Answer, false) else {
+                        return InOrder::Unusual(resume(problems, answers, outside_from));
+                    };
+                    if has_text(text, from, at) {
+                        problems.push(ProblemCode::TextOutsideTags);
+                    }
+                    tag
+                }
+            },
+        };
+        let Some(at) = next_open_angle(bytes, answer_open.end) else {
+            // Cut off inside the answer block.
+            problems.push(ProblemCode::UnclosedAnswer);
+            unclosed = true;
+            break;
+        };
+        let Some(answer_close) = plain_tag_at(bytes, at, BlockKind::Answer, true) else {
+            let mut scan = resume(problems, answers, outside_from);
+            scan.open = Some((BlockKind::Answer, answer_open.end));
+            scan.cursor = at;
+            return InOrder::Unusual(scan);
+        };
+        answers.count += 1;
+        answers
+            .first
+            .get_or_insert((answer_open.end, answer_close.start));
+        outside_from = answer_close.end;
     }
-    let answer = sub_str(text, answer_open.end, answer_close.start)
-        .map(trim)
-        .filter(|answer| !answer.is_empty())?;
-    match (
-        sub_str(text, think_open.end, think_close.start),
-        text.get(think_close.end..),
-    ) {
-        (Some(think), Some(after_think)) => Some(ParsedView {
-            think_block: Some(think),
-            answer: Some(answer),
-            after_think: Some(after_think),
-            problems: ProblemSet::default(),
-        }),
-        _ => None,
+    if think.is_none() {
+        problems.push(ProblemCode::MissingThink);
     }
+    if answers.count == 0 && !unclosed {
+        problems.push(ProblemCode::MissingAnswer);
+    }
+    if answers.count > 1 {
+        problems.push(ProblemCode::DuplicateAnswer);
+    }
+    let answer = block_text(text, answers.first).map(trim);
+    if answer.is_some_and(str::is_empty) {
+        problems.push(ProblemCode::EmptyAnswer);
+    }
+    let (think_block, after_think) = match think {
+        Some((content_start, think_close)) => (
+            sub_str(text, content_start, think_close.start),
+            text.get(think_close.end..),
+        ),
+        None => (None, None),
+    };
+    InOrder::Read(ParsedView {
+        think_block,
+        answer,
+        after_think,
+        problems,
+    })
 }
 
 /// The state of the full scan over a response's tags.
@@ -451,7 +533,7 @@ impl Scan {
 
     /// Flags non-blank text between `from` and `to` as outside the blocks.
     fn note_outside(&mut self, text: &str, from: usize, to: usize) {
-        if !sub_str(text, from, to).is_none_or(is_blank) {
+        if has_text(text, from, to) {
             self.problems.push(ProblemCode::TextOutsideTags);
         }
     }

@@ -163,17 +163,32 @@ fn soup(max_pieces: usize) -> impl Strategy<Value = String> {
     prop::collection::vec(piece(), 0..max_pieces).prop_map(|parts| parts.concat())
 }
 
-/// Responses in the usual shape, with pieces of soup inside and blank text of any kind around
-/// the blocks, so that the well-formed fast path and its near misses are both exercised.
+/// Responses in the usual shape, with pieces of soup inside and blank text of any kind or a
+/// few words around the blocks, sometimes without the think block or the closing answer tag,
+/// so that the in-order fast path and its near misses are both exercised.
 fn wrapped() -> impl Strategy<Value = String> {
-    let blank = prop::sample::select(vec![
-        "", " ", "\n", "\t\r\n", "\u{b}", "\u{a0}", "\u{3000}", "x",
+    let around = prop::sample::select(vec![
+        "", " ", "\n", "\t\r\n", "\u{b}", "\u{a0}", "\u{3000}", "x", " So: ", "a < b",
     ]);
-    (blank.clone(), soup(6), blank.clone(), soup(4), blank).prop_map(
-        |(before, think, between, answer, after)| {
-            format!("{before}<think>{think}</think>{between}<answer>{answer}</answer>{after}")
-        },
+    (
+        around.clone(),
+        prop::option::weighted(0.8, soup(6)),
+        around.clone(),
+        soup(4),
+        prop::bool::weighted(0.8),
+        prop_oneof![
+            around.prop_map(str::to_owned),
+            soup(3),
+            // Repeated answer blocks.
+            prop::sample::select(vec!["<answer>B</answer>", " <answer> </answer>x<answer>"])
+                .prop_map(str::to_owned),
+        ],
     )
+        .prop_map(|(before, think, between, answer, closed, after)| {
+            let think = think.map_or_else(String::new, |think| format!("<think>{think}</think>"));
+            let close = if closed { "</answer>" } else { "" };
+            format!("{before}{think}{between}<answer>{answer}{close}{after}")
+        })
 }
 
 /// Predictions of many short words, or of reference words after padding, so that the prepared
