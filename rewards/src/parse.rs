@@ -275,29 +275,43 @@ const ANSWER_CLOSE_HEAD: u64 = word_of(b"</answer");
 /// Mask of the low seven bytes of a word.
 const SEVEN_BYTES: u64 = (1 << 56) - 1;
 
+/// The plain (lower-case, space-free) tag of `kind` and direction at `at`, if that is what is
+/// there: one word compare.
+#[inline(always)]
+fn plain_tag_at(bytes: &[u8], at: usize, kind: BlockKind, closing: bool) -> Option<Tag> {
+    let window: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
+    let word = u64::from_le_bytes(window);
+    let found = match (kind, closing) {
+        (BlockKind::Think, false) => word & SEVEN_BYTES == THINK_OPEN,
+        (BlockKind::Think, true) => word == THINK_CLOSE,
+        (BlockKind::Answer, false) => word == ANSWER_OPEN,
+        (BlockKind::Answer, true) => word == ANSWER_CLOSE_HEAD && bytes.get(at + 8) == Some(&b'>'),
+    };
+    let len = match (kind, closing) {
+        (BlockKind::Think, false) => 7,
+        (BlockKind::Answer, true) => 9,
+        _ => 8,
+    };
+    found.then_some(Tag {
+        kind,
+        closing,
+        start: at,
+        end: at + len,
+    })
+}
+
 /// Reads the usual lower-case, space-free spellings of the tags with a few word compares;
 /// `None` for anything else (which [`read_tag`] then reads byte by byte).
 #[inline]
 fn read_plain_tag(bytes: &[u8], start: usize) -> Option<Tag> {
-    let window: [u8; 8] = bytes.get(start..start + 8)?.try_into().ok()?;
-    let word = u64::from_le_bytes(window);
-    let (kind, closing, len) = if word == THINK_CLOSE {
-        (BlockKind::Think, true, 8)
-    } else if word == ANSWER_OPEN {
-        (BlockKind::Answer, false, 8)
-    } else if word == ANSWER_CLOSE_HEAD && bytes.get(start + 8) == Some(&b'>') {
-        (BlockKind::Answer, true, 9)
-    } else if word & SEVEN_BYTES == THINK_OPEN {
-        (BlockKind::Think, false, 7)
-    } else {
-        return None;
-    };
-    Some(Tag {
-        kind,
-        closing,
-        start,
-        end: start + len,
-    })
+    [
+        (BlockKind::Think, true),
+        (BlockKind::Answer, false),
+        (BlockKind::Answer, true),
+        (BlockKind::Think, false),
+    ]
+    .into_iter()
+    .find_map(|(kind, closing)| plain_tag_at(bytes, start, kind, closing))
 }
 
 /// Reads a tag starting at the `<` at `start`: `<`, optional `/`, `think` or `answer` (any case),
@@ -362,11 +376,6 @@ fn skip_blank(bytes: &[u8], mut at: usize) -> usize {
         at += 1;
     }
     at
-}
-
-/// The plain tag of `kind` and direction at `at`, if that is what is there.
-fn plain_tag_at(bytes: &[u8], at: usize, kind: BlockKind, closing: bool) -> Option<Tag> {
-    read_plain_tag(bytes, at).filter(|tag| tag.kind == kind && tag.closing == closing)
 }
 
 /// Position of the first `<` at or after `from`, or the end of `bytes`.
