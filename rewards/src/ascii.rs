@@ -92,6 +92,36 @@ pub(crate) fn find_byte(needle: u8, bytes: &[u8]) -> Option<usize> {
         .map(|at| offset + at)
 }
 
+/// Position of the last byte of `bytes` that is the lower-case ASCII `letter` in either case:
+/// eight bytes at a time from the end for short texts, `memrchr2` beyond.
+#[inline]
+pub(crate) fn rfind_letter(letter: u8, bytes: &[u8]) -> Option<usize> {
+    if bytes.len() >= SHORT_TEXT {
+        return memchr::memrchr2(letter, letter & !0x20, bytes);
+    }
+    const SEVEN_BITS: u64 = u64::from_ne_bytes([0x7f; 8]);
+    // Setting bit 5 lower-cases a letter, and only a letter's two cases become that letter.
+    let case_bits = u64::from_ne_bytes([0x20; 8]);
+    let pattern = u64::from_ne_bytes([letter; 8]);
+    let mut chunks = bytes.rchunks_exact(8);
+    let mut end = bytes.len();
+    for chunk in &mut chunks {
+        end -= 8;
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let differences = (u64::from_le_bytes(word) | case_bits) ^ pattern;
+        // High bit of exactly the zero bytes of `differences` (no borrow crosses bytes).
+        let zeros = !(((differences & SEVEN_BITS) + SEVEN_BITS) | differences | SEVEN_BITS);
+        if zeros != 0 {
+            return Some(end + (63 - zeros.leading_zeros() as usize) / 8);
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .rposition(|&byte| byte | 0x20 == letter)
+}
+
 /// Builds an ASCII table from a byte predicate (usable in constants).
 macro_rules! ascii_table {
     (|$byte:ident| $test:expr) => {{
@@ -299,6 +329,22 @@ mod tests {
             prop_assert_eq!(
                 find_byte(needle, &bytes),
                 bytes.iter().position(|&byte| byte == needle)
+            );
+        }
+
+        /// The backward search for a letter in either case finds what a plain backward search
+        /// finds, on both sides of the short-text threshold.
+        #[test]
+        fn rfind_letter_is_rposition(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'a'), Just(b'A'), Just(b'A' ^ 0x80), Just(b'!'), Just(b'`'), any::<u8>()],
+                0..80,
+            ),
+            letter in prop_oneof![Just(b'a'), Just(b'z'), b'a'..=b'z'],
+        ) {
+            prop_assert_eq!(
+                rfind_letter(letter, &bytes),
+                bytes.iter().rposition(|byte| byte.eq_ignore_ascii_case(&letter))
             );
         }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ascii::{find_byte, sub_str, SHORT_TEXT};
+use crate::ascii::{find_byte, rfind_letter, sub_str};
 use crate::normalize::{normalized_eq, trim_edge_punctuation};
 use crate::parse::{parse_view, ProblemCode};
 
@@ -151,14 +151,14 @@ pub(crate) fn announcement_end(bytes: &[u8], at: usize) -> Option<usize> {
 pub fn answer_phrase(text: &str) -> Option<&str> {
     let bytes = text.as_bytes();
     // The last announcement wins, so the search runs backwards and stops at the first found.
-    let start = if bytes.len() < SHORT_TEXT {
-        (0..bytes.len())
-            .rev()
-            .filter(|&at| bytes[at] | 0x20 == b'a')
-            .find_map(|at| announcement_end(bytes, at))
-    } else {
-        memchr::memrchr2_iter(b'a', b'A', bytes).find_map(|at| announcement_end(bytes, at))
-    }?;
+    let mut searched = bytes;
+    let start = loop {
+        let at = rfind_letter(b'a', searched)?;
+        if let Some(start) = announcement_end(bytes, at) {
+            break start;
+        }
+        searched = &searched[..at];
+    };
     let line_end = find_byte(b'\n', bytes.get(start..)?).map_or(bytes.len(), |i| start + i);
     // `start` and `line_end` sit next to ASCII bytes, so they are char boundaries.
     let answer = trim_edge_punctuation(sub_str(text, start, line_end)?);
