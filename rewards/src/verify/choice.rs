@@ -224,11 +224,19 @@ fn bare_letter(text: &str) -> Option<char> {
 }
 
 /// Reads which option a short answer names.
+#[inline(always)]
 fn read_direct(text: &str, options: &OptionIndex) -> ChoiceReading {
     let text = trim(text);
-    if let Some(letter) = bare_letter(text) {
-        return ChoiceReading::Letter(letter);
+    // The commonest answers are a bare letter, read without entering the word reader.
+    match bare_letter(text) {
+        Some(letter) => ChoiceReading::Letter(letter),
+        None => read_words(text, options),
     }
+}
+
+/// [`read_direct`] for a trimmed text that is not a bare letter.
+#[inline(never)]
+fn read_words(text: &str, options: &OptionIndex) -> ChoiceReading {
     if text.is_ascii() {
         read_past_bare_letters(
             text,
