@@ -92,6 +92,27 @@ pub(crate) fn find_byte(needle: u8, bytes: &[u8]) -> Option<usize> {
         .map(|at| offset + at)
 }
 
+/// `bytes.is_ascii()`: up to 16 bytes with two overlapping loads, where the standard library
+/// checks short texts byte by byte.
+#[inline]
+pub(crate) fn is_ascii_text(bytes: &[u8]) -> bool {
+    const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
+    if bytes.len() > 16 {
+        return bytes.is_ascii();
+    }
+    if let (Some(head), Some(tail)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+        return (u64::from_le_bytes(*head) | u64::from_le_bytes(*tail)) & HIGH_BITS == 0;
+    }
+    if let (Some(head), Some(tail)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        return (u32::from_le_bytes(*head) | u32::from_le_bytes(*tail)) & 0x8080_8080 == 0;
+    }
+    match bytes {
+        [] => true,
+        // One to three bytes: the first, middle and last cover them all.
+        [first, .., last] | [first @ last] => (first | bytes[bytes.len() / 2] | last) < 0x80,
+    }
+}
+
 /// Position of the last byte of `bytes` that is the lower-case ASCII `letter` in either case:
 /// eight bytes at a time from the end for short texts, `memrchr2` beyond.
 #[inline]
@@ -346,6 +367,20 @@ mod tests {
                 rfind_letter(letter, &bytes),
                 bytes.iter().rposition(|byte| byte.eq_ignore_ascii_case(&letter))
             );
+        }
+
+        /// The short-text check agrees with the standard library's on every length up to past
+        /// the word threshold, with no high bit or one in any single place.
+        #[test]
+        fn is_ascii_text_is_is_ascii(
+            mut bytes in proptest::collection::vec(0u8..0x80, 0..20),
+            high in proptest::option::of((any::<prop::sample::Index>(), 0x80u8..)),
+        ) {
+            if let (Some((at, byte)), false) = (high, bytes.is_empty()) {
+                let at = at.index(bytes.len());
+                bytes[at] = byte;
+            }
+            prop_assert_eq!(is_ascii_text(&bytes), bytes.is_ascii());
         }
 
         #[test]

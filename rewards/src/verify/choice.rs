@@ -2,7 +2,7 @@
 
 use super::option_index::{letter_bit, OptionIndex, OptionProbe};
 use super::{Extracted, Judgement};
-use crate::ascii::{ascii_table, is_space, tokens, trim, CharClass};
+use crate::ascii::{ascii_table, is_ascii_text, is_space, tokens, trim, CharClass};
 use crate::extract::{answer_phrase, last_boxed};
 use crate::normalize::{ascii_word_index, trim_ascii_edges, trim_edge_punctuation};
 use crate::reference::Reference;
@@ -237,7 +237,7 @@ fn read_direct(text: &str, options: &OptionIndex) -> ChoiceReading {
 /// [`read_direct`] for a trimmed text that is not a bare letter.
 #[inline(never)]
 fn read_words(text: &str, options: &OptionIndex) -> ChoiceReading {
-    if text.is_ascii() {
+    if is_ascii_text(text.as_bytes()) {
         read_past_bare_letters(
             text,
             options,
