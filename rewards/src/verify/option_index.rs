@@ -138,17 +138,31 @@ fn single_letter_bit(key: &str) -> u32 {
 /// Up to eight ASCII bytes above the space (no whitespace, no control bytes), packed
 /// little-endian with zero padding, so that equal words are equal texts; `None` for other text.
 fn packed_word(bytes: &[u8]) -> Option<u64> {
-    if bytes.is_empty() || bytes.len() > 8 {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let len = bytes.len();
+    if len > 8 {
         return None;
     }
-    let mut word = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
-        if !matches!(byte, b'!'..=0x7f) {
-            return None;
+    // Two overlapping loads (or the first, middle and last byte) place every byte.
+    let word = match (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        (Some(head), Some(tail)) => {
+            u64::from(u32::from_le_bytes(*head))
+                | u64::from(u32::from_le_bytes(*tail)) << (8 * (len - 4))
         }
-        word |= u64::from(byte) << (8 * index);
-    }
-    Some(word)
+        _ => match bytes {
+            [] => return None,
+            [first, .., last] | [first @ last] => {
+                u64::from(*first)
+                    | u64::from(bytes[len / 2]) << (8 * (len / 2))
+                    | u64::from(*last) << (8 * (len - 1))
+            }
+        },
+    };
+    // Every byte below 0x80, and at least `!`: adding 0x5f then sets its high bit (without a
+    // carry into the next byte). The padding bytes are not looked at.
+    let used = HIGH_BITS >> (8 * (8 - len));
+    (word & HIGH_BITS == 0 && (word + ONES * 0x5f) & used == used).then_some(word)
 }
 
 /// A packed word (bytes below 0x80) with its upper-case ASCII letters lower-cased.
@@ -297,6 +311,24 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Packing agrees with packing byte by byte.
+        #[test]
+        fn packed_word_packs_byte_by_byte(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b' '), Just(b'!'), Just(0x7f_u8), Just(0x80), b'a'..=b'z', any::<u8>()],
+                0..11,
+            ),
+        ) {
+            let expected = (!bytes.is_empty() && bytes.len() <= 8)
+                .then(|| {
+                    bytes.iter().enumerate().try_fold(0u64, |word, (index, &byte)| {
+                        matches!(byte, b'!'..=0x7f).then(|| word | u64::from(byte) << (8 * index))
+                    })
+                })
+                .flatten();
+            prop_assert_eq!(packed_word(&bytes), expected);
+        }
 
         /// Packing then lower-casing equals lower-casing then packing.
         #[test]
