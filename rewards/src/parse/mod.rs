@@ -377,7 +377,9 @@ impl Scan {
         }
     }
 
-    /// Reads the tags from the cursor to the end and sums up (see [`parse_view`]).
+    /// Reads the tags from the cursor to the end and sums up (see [`parse_view`]). Kept out of
+    /// line: the in-order path reads most responses and needs the registers.
+    #[inline(never)]
     fn finish(mut self, text: &str) -> ParsedView<'_> {
         let bytes = text.as_bytes();
         while let Some(at) = next_open_angle(bytes, self.cursor) {
