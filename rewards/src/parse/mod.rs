@@ -109,8 +109,7 @@ const SEVEN_BYTES: u64 = (1 << 56) - 1;
 /// there: one word compare.
 #[inline(always)]
 fn plain_tag_at(bytes: &[u8], at: usize, kind: BlockKind, closing: bool) -> Option<Tag> {
-    let window: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
-    let word = u64::from_le_bytes(window);
+    let word = u64::from_le_bytes(*bytes.get(at..)?.first_chunk::<8>()?);
     let found = match (kind, closing) {
         (BlockKind::Think, false) => word & SEVEN_BYTES == THINK_OPEN,
         (BlockKind::Think, true) => word == THINK_CLOSE,
