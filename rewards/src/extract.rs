@@ -40,10 +40,16 @@ const BOXED: &[u8] = b"\\boxed{";
 
 /// Content of the last `\boxed{…}` (nested braces balanced), trimmed; `None` when there is no
 /// `\boxed{` or its braces never close.
+#[inline]
 pub fn last_boxed(text: &str) -> Option<&str> {
+    // Cheap pre-check, inline: building a substring searcher costs more than most short answers.
+    find_byte(b'\\', text.as_bytes())?;
+    last_boxed_after_backslash(text)
+}
+
+/// [`last_boxed`] for a text with a backslash.
+fn last_boxed_after_backslash(text: &str) -> Option<&str> {
     let bytes = text.as_bytes();
-    // Cheap pre-check: building a substring searcher costs more than most short answers.
-    find_byte(b'\\', bytes)?;
     let start = memchr::memmem::rfind(bytes, BOXED)? + BOXED.len();
     let mut depth = 0usize;
     for (offset, byte) in bytes[start..].iter().enumerate() {
