@@ -62,6 +62,11 @@ pub(crate) fn sub_str(text: &str, from: usize, to: usize) -> Option<&str> {
 /// Texts shorter than this are searched without `memchr`: setting up a vector search costs more.
 pub(crate) const SHORT_TEXT: usize = 64;
 
+/// 0x01 in every byte of a word.
+pub(crate) const LOW_BITS: u64 = u64::from_ne_bytes([0x01; 8]);
+/// 0x80 (the high bit) in every byte of a word.
+pub(crate) const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
+
 /// Position of the first `needle` in `bytes`: eight bytes at a time in a word for short texts,
 /// where calling the vector search costs more than the search.
 #[inline]
@@ -69,8 +74,6 @@ pub(crate) fn find_byte(needle: u8, bytes: &[u8]) -> Option<usize> {
     if bytes.len() >= SHORT_TEXT {
         return memchr::memchr(needle, bytes);
     }
-    const LOW_BITS: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
     let pattern = u64::from_ne_bytes([needle; 8]);
     let mut chunks = bytes.chunks_exact(8);
     let mut offset = 0;
@@ -96,7 +99,6 @@ pub(crate) fn find_byte(needle: u8, bytes: &[u8]) -> Option<usize> {
 /// checks short texts byte by byte.
 #[inline]
 pub(crate) fn is_ascii_text(bytes: &[u8]) -> bool {
-    const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
     if bytes.len() > 16 {
         return bytes.is_ascii();
     }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::ascii::is_space;
+use crate::ascii::{is_space, HIGH_BITS, LOW_BITS};
 use crate::normalize::{
     ascii_core, for_each_collapsed_lower, normalize_text, normalized_eq, normalized_words,
 };
@@ -138,8 +138,6 @@ fn single_letter_bit(key: &str) -> u32 {
 /// Up to eight ASCII bytes above the space (no whitespace, no control bytes), packed
 /// little-endian with zero padding, so that equal words are equal texts; `None` for other text.
 fn packed_word(bytes: &[u8]) -> Option<u64> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
     let len = bytes.len();
     if len > 8 {
         return None;
@@ -162,17 +160,15 @@ fn packed_word(bytes: &[u8]) -> Option<u64> {
     // Every byte below 0x80, and at least `!`: adding 0x5f then sets its high bit (without a
     // carry into the next byte). The padding bytes are not looked at.
     let used = HIGH_BITS >> (8 * (8 - len));
-    (word & HIGH_BITS == 0 && (word + ONES * 0x5f) & used == used).then_some(word)
+    (word & HIGH_BITS == 0 && (word + LOW_BITS * 0x5f) & used == used).then_some(word)
 }
 
 /// A packed word (bytes below 0x80) with its upper-case ASCII letters lower-cased.
 fn lower_packed(word: u64) -> u64 {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
     // Adding 0x80 - c to a byte below 0x80 sets its high bit exactly when the byte is at least
     // c, and never carries into the next byte.
-    let at_least_upper_a = word + ONES * u64::from(0x80 - b'A');
-    let past_upper_z = word + ONES * u64::from(0x80 - b'Z' - 1);
+    let at_least_upper_a = word + LOW_BITS * u64::from(0x80 - b'A');
+    let past_upper_z = word + LOW_BITS * u64::from(0x80 - b'Z' - 1);
     let upper_case = at_least_upper_a & !past_upper_z & HIGH_BITS;
     // The high bit shifted down to 0x20, the lower-case bit.
     word | (upper_case >> 2)
